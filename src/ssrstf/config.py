@@ -1,0 +1,328 @@
+"""Typed experiment configuration: dataclasses, the variant table, YAML loading and overrides.
+
+A configuration is a tree of frozen dataclasses (`ExperimentConfig` with `model`, `data`,
+`train` and `eval` sections). YAML files under ``configs/`` mirror that nesting exactly and
+``--set section.key=value`` overrides are parsed with ``yaml.safe_load``. Unknown keys and values
+of the wrong type are errors that name the key (`ConfigError`). The resolved configuration is
+plain data (`to_dict`) and is saved next to every run and inside every checkpoint.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A configuration value or key is invalid; the message names the key."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """SSR-STF architecture. Every ablation of the design notes is a value here."""
+
+    variant: str = "custom"
+    """Name of the size preset this config started from (informational)."""
+    skeleton: Literal["h36m17", "mpi_inf_3dhp17"] = "h36m17"
+    """Joint layout of inputs and outputs; fixes the joint count and the skeleton order."""
+    in_channels: int = 3
+    """Input channels per joint: 3 = (x, y, confidence), 2 = (x, y)."""
+    dim: int = 128
+    """Feature width C of both streams."""
+    depth: int = 16
+    """Number of dual-stream layers N."""
+    num_heads: int = 8
+    mlp_ratio: float = 4.0
+    num_frames: int = 243
+    """Training clip length T. The model runs on any length at inference; this also sizes the
+    optional temporal position embedding."""
+    rep_dim: int = 512
+    """Width of the motion representation returned by ``forward_features``."""
+    global_stream: bool = True
+    """STFormer (spatial + temporal self-attention) stream on/off."""
+    local_stream: Literal["ssra", "gcn", "none"] = "ssra"
+    """Local stream: SSRFormer (SSRA mixer), a MotionAGFormer-style GCN stream, or none."""
+    fusion: Literal["adaptive", "mean"] = "adaptive"
+    """How the two streams are combined when both are on."""
+    use_temporal_pos_embed: bool = False
+    """Learnable temporal position embedding (ties the model to lengths <= num_frames)."""
+    qkv_bias: bool = False
+    layer_scale_init: float = 1e-5
+    """Initial LayerScale value; 0 disables LayerScale."""
+    drop_path_rate: float = 0.0
+    attn_drop: float = 0.0
+    proj_drop: float = 0.0
+    ssra_order: Literal["walk", "parts", "index"] = "walk"
+    """Joint layout along SSRA's skeleton axis: depth-first walk with back-tracking, body-part
+    order, or plain index order (the "no skeleton order" ablation)."""
+    ssra_selection: bool = True
+    """Selective-kernel choice between the local and the local+dilated receptive field."""
+    ssra_mixing: Literal["factorized", "joint_time"] = "factorized"
+    """Two SSRA blocks (skeleton axis, then time) or one block mixing both axes."""
+    ssra_spatial_kernel: tuple[int, int, int] = (3, 3, 2)
+    """(local kernel, dilated kernel, dilation) along the skeleton axis."""
+    ssra_temporal_kernel: tuple[int, int, int] = (5, 7, 3)
+    """(local kernel, dilated kernel, dilation) along time; (5, 7, 3) covers 23 frames."""
+    ssra_reduction: int = 4
+    """Channel reduction of the selection squeeze MLP."""
+    gcn_neighbours: int = 2
+    """k of the similarity kNN graph over frames in the GCN local stream."""
+
+    def __post_init__(self) -> None:
+        _check(self.dim % self.num_heads == 0, "model.dim", "must be divisible by num_heads")
+        _check(self.dim > 0 and self.depth > 0, "model.dim/depth", "must be positive")
+        _check(self.in_channels in (2, 3), "model.in_channels", "must be 2 or 3")
+        _check(self.num_frames >= 1, "model.num_frames", "must be >= 1")
+        _check(
+            self.global_stream or self.local_stream != "none",
+            "model.global_stream",
+            "and model.local_stream='none' leave no stream",
+        )
+        for key, (local, dilated, dilation) in (
+            ("model.ssra_spatial_kernel", self.ssra_spatial_kernel),
+            ("model.ssra_temporal_kernel", self.ssra_temporal_kernel),
+        ):
+            odd = local % 2 == 1 and dilated % 2 == 1 and local > 0 and dilated > 0
+            _check(odd and dilation >= 1, key, "needs odd positive kernels and dilation >= 1")
+        _check(0.0 <= self.drop_path_rate < 1.0, "model.drop_path_rate", "must be in [0, 1)")
+        _check(self.gcn_neighbours >= 1, "model.gcn_neighbours", "must be >= 1")
+
+    @property
+    def out_channels(self) -> int:
+        """Output channels per joint (x, y, z)."""
+        return 3
+
+
+VARIANTS: dict[str, ModelConfig] = {
+    # Depth and width of MotionAGFormer's four sizes, so parameters and FLOPs compare 1:1.
+    "xsmall": ModelConfig(variant="xsmall", dim=64, depth=12, num_frames=27),
+    "small": ModelConfig(variant="small", dim=64, depth=26, num_frames=81),
+    "base": ModelConfig(variant="base", dim=128, depth=16, num_frames=243),
+    "large": ModelConfig(variant="large", dim=128, depth=26, num_frames=243),
+}
+"""Named size presets of SSR-STF."""
+
+
+def model_config_from_name(name: str, **overrides: Any) -> ModelConfig:
+    """The `VARIANTS` preset ``name`` with field overrides applied (and validated)."""
+    if name not in VARIANTS:
+        raise ConfigError(f"unknown model variant {name!r}; valid: {', '.join(VARIANTS)}")
+    return _from_dict(ModelConfig, {**to_dict(VARIANTS[name]), **overrides}, "model")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Dataset, clipping and augmentation. The clip length is ``model.num_frames``."""
+
+    dataset: Literal["h36m", "mpi_inf_3dhp"] = "h36m"
+    path: str = "data/h36m.npz"
+    """Prepared dataset file (see ``ssrstf data prepare-h36m``)."""
+    input_source: str = "sh"
+    """2D source stored in the prepared file: ``gt``, ``sh``, ``cpn``, ..."""
+    target_space: Literal["camera", "image_2.5d"] = "camera"
+    """Camera-space mm (VideoPose3D) or MotionBERT's 2.5D image space."""
+    use_confidence: bool = True
+    """Feed the detector confidence as a third input channel (1 when the source has none)."""
+    train_subjects: tuple[str, ...] = ("S1", "S5", "S6", "S7", "S8")
+    test_subjects: tuple[str, ...] = ("S9", "S11")
+    train_stride: int = 0
+    """Frames between consecutive training clips; 0 means num_frames // 3 (MotionBERT)."""
+    frame_stride: int = 1
+    """Temporal sub-sampling of the source frames before clipping."""
+    flip_augment: bool = True
+    """Random horizontal flip of input and target (p = 0.5)."""
+    num_workers: int = 0
+
+    def __post_init__(self) -> None:
+        _check(self.train_stride >= 0, "data.train_stride", "must be >= 0")
+        _check(self.frame_stride >= 1, "data.frame_stride", "must be >= 1")
+        _check(self.num_workers >= 0, "data.num_workers", "must be >= 0")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation recipe (defaults: the credited code bases' recipe)."""
+
+    epochs: int = 60
+    batch_size: int = 16
+    lr: float = 5e-4
+    weight_decay: float = 0.01
+    lr_decay: float = 0.99
+    """Multiplicative learning-rate decay per epoch."""
+    warmup_steps: int = 0
+    max_minutes: float = 0.0
+    """Wall-clock budget; 0 means no budget."""
+    grad_clip: float = 0.0
+    """Gradient-norm clipping threshold; 0 disables clipping."""
+    loss_mpjpe: float = 1.0
+    loss_n_mpjpe: float = 0.5
+    loss_velocity: float = 20.0
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"
+    """Autocast precision on CUDA (CPU always trains in fp32)."""
+    device: str = "auto"
+    use_tensorboard: bool = False
+
+    def __post_init__(self) -> None:
+        _check(self.epochs >= 1, "train.epochs", "must be >= 1")
+        _check(self.batch_size >= 1, "train.batch_size", "must be >= 1")
+        _check(self.lr > 0, "train.lr", "must be > 0")
+        _check(0 < self.lr_decay <= 1, "train.lr_decay", "must be in (0, 1]")
+        _check(self.max_minutes >= 0, "train.max_minutes", "must be >= 0")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Evaluation protocol."""
+
+    protocol: Literal["videopose3d", "motionbert"] = "videopose3d"
+    flip_test: bool = True
+    """Average the prediction with the flipped prediction of the flipped input."""
+    every: int = 1
+    """Evaluate every N-th test clip (quick mode, labelled as such); 1 = full."""
+    skip_sequences: tuple[str, ...] = ()
+    """``subject/action`` sequences left out of evaluation (MotionBERT protocol: three S9 ones)."""
+    batch_size: int = 8
+
+    def __post_init__(self) -> None:
+        _check(self.every >= 1, "eval.every", "must be >= 1")
+        _check(self.batch_size >= 1, "eval.batch_size", "must be >= 1")
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """One experiment: model, data, training and evaluation sections."""
+
+    model: ModelConfig = field(default_factory=lambda: VARIANTS["base"])
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    seed: int = 0
+
+
+def _check(ok: bool, key: str, message: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key} {message}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Conversion between dataclasses and plain data, with strict key and type checking.
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """Plain nested dict of a config dataclass (tuples become lists, YAML friendly)."""
+
+    def plain(value: Any) -> Any:
+        if dataclasses.is_dataclass(value):
+            return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
+        if isinstance(value, tuple | list):
+            return [plain(v) for v in value]
+        return value
+
+    return plain(cfg)
+
+
+def _coerce(value: Any, annotation: Any, key: str) -> Any:
+    """Check ``value`` against a type annotation; return it converted (list → tuple, int → float)."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        non_none = [a for a in args if a is not type(None)]
+        return _coerce(value, non_none[0], key)
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(f"{key}={value!r} is not one of {', '.join(map(repr, args))}")
+        return value
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{key} expects a list, got {type(value).__name__} {value!r}")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_coerce(v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
+        if len(value) != len(args):
+            raise ConfigError(f"{key} expects {len(args)} values, got {len(value)}")
+        return tuple(_coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+    if dataclasses.is_dataclass(annotation):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key} expects a mapping, got {type(value).__name__}")
+        return _from_dict(annotation, value, key)
+    if annotation is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if annotation in (int, str, bool) and type(value) is annotation:
+        return value
+    raise ConfigError(f"{key} expects {annotation.__name__}, got {type(value).__name__} {value!r}")
+
+
+def _from_dict(cls: type, data: dict[str, Any], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in fields(cls)]
+    for key in data:
+        if key not in names:
+            where = f"{prefix}.{key}" if prefix else key
+            raise ConfigError(f"unknown config key {where!r}; valid keys: {', '.join(names)}")
+    kwargs = {
+        k: _coerce(v, hints[k], f"{prefix}.{k}" if prefix else k) for k, v in data.items()
+    }
+    return cls(**kwargs)
+
+
+def from_dict(data: dict[str, Any]) -> ExperimentConfig:
+    """Build an `ExperimentConfig` from plain data, validating every key and type.
+
+    A ``model.variant`` naming a `VARIANTS` entry starts the model section from that preset;
+    the other ``model`` keys override it.
+    """
+    data = dict(data)
+    model = dict(data.pop("model", {}) or {})
+    variant = model.get("variant", "base")
+    base = to_dict(VARIANTS[variant]) if variant in VARIANTS else {}
+    if variant not in VARIANTS and variant != "custom":
+        raise ConfigError(f"unknown model.variant {variant!r}; valid: {', '.join(VARIANTS)}")
+    model_cfg = _from_dict(ModelConfig, {**base, **model}, "model")
+    sections = {k: v or {} for k, v in data.items()}
+    cfg = _from_dict(ExperimentConfig, sections, "")
+    return replace(cfg, model=model_cfg)
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply ``section.key=value`` strings (values parsed as YAML) to a plain config dict."""
+    data = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r} is not of the form section.key=value")
+        *path, leaf = key.strip().split(".")
+        node = data
+        for part in path:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {key!r}: {part!r} is not a section")
+        node[leaf] = yaml.safe_load(raw)
+    return data
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> ExperimentConfig:
+    """Load a YAML experiment config (or the defaults when ``path`` is None) plus overrides."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"config file not found: {path}")
+        try:
+            loaded = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML ({exc})") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of sections")
+        data = loaded or {}
+    return from_dict(apply_overrides(data, overrides or []))
+
+
+def save_config(cfg: ExperimentConfig, path: str | Path) -> None:
+    """Write the resolved config as YAML (loadable again with `load_config`)."""
+    Path(path).write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
