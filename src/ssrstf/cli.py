@@ -33,6 +33,133 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_info)
 
 
+def _cmd_data_prepare(args: argparse.Namespace) -> int:
+    from ssrstf.data.h36m import save_streams
+    from ssrstf.data.prepare import prepare_h36m
+
+    streams = prepare_h36m(args.source, subjects=args.subjects, progress=not args.quiet)
+    return _finish_data(save_streams(streams, args.out), streams)
+
+
+def _cmd_data_videopose3d(args: argparse.Namespace) -> int:
+    from ssrstf.data.h36m import save_streams
+    from ssrstf.data.prepare import convert_videopose3d, source_name_from_path
+
+    sources = {}
+    for item in args.keypoints_2d:
+        name, sep, path = item.rpartition("=")
+        sources[name if sep else source_name_from_path(path)] = path
+    streams = convert_videopose3d(
+        args.positions_3d, sources, args.cameras, subjects=args.subjects, progress=not args.quiet
+    )
+    return _finish_data(save_streams(streams, args.out), streams)
+
+
+def _cmd_data_motionbert(args: argparse.Namespace) -> int:
+    from ssrstf.data.h36m import save_streams
+    from ssrstf.data.prepare import convert_motionbert
+
+    streams = convert_motionbert(args.pickle, allow_pickle=args.allow_pickle)
+    return _finish_data(save_streams(streams, args.out), streams)
+
+
+def _cmd_data_info(args: argparse.Namespace) -> int:
+    from ssrstf.data.h36m import load_streams, summarize_streams
+
+    summary = summarize_streams(load_streams(args.path, arrays=()))
+    print(json.dumps(summary, indent=2) if args.json else _format_summary(summary))
+    return 0
+
+
+def _finish_data(path, streams) -> int:
+    from ssrstf.data.h36m import summarize_streams
+
+    print(f"wrote {path}\n{_format_summary(summarize_streams(streams))}")
+    return 0
+
+
+def _format_summary(summary: dict) -> str:
+    lines = [f"{summary['streams']} streams, {summary['frames']} frames"]
+    for subject, counts in summary["subjects"].items():
+        lines.append(f"  {subject:<5} {counts['streams']:>4} streams {counts['frames']:>9} frames")
+    lines.append(f"2D sources (streams): {summary['sources_2d']}")
+    lines.append(f"3D arrays: {', '.join(summary['arrays']) or 'none'}")
+    return "\n".join(lines)
+
+
+def _add_data(sub: argparse._SubParsersAction) -> None:
+    data = sub.add_parser("data", help="prepare Human3.6M in the project format")
+    data.description = "Write the prepared-dataset .npz described in docs/data-format.md."
+    cmds = data.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
+    raw = cmds.add_parser("prepare-h36m", help="from the raw layout (world 3D, cameras, SH 2D)")
+    raw.add_argument("--source", required=True, help="folder, e.g. ../shared/data/h36m")
+    raw.set_defaults(func=_cmd_data_prepare)
+    vp3d = cmds.add_parser("convert-videopose3d", help="from VideoPose3D's npz files")
+    vp3d.add_argument("--positions-3d", required=True, help="data_3d_h36m.npz")
+    vp3d.add_argument(
+        "--keypoints-2d", nargs="+", default=[], metavar="[NAME=]FILE",
+        help="data_2d_h36m_<source>.npz files (name defaults from the file: cpn, sh, ...)",
+    )  # fmt: skip
+    vp3d.add_argument("--cameras", required=True, help="h36m_cameras.json (docs/data-format.md)")
+    vp3d.set_defaults(func=_cmd_data_videopose3d)
+    mb = cmds.add_parser("convert-motionbert", help="from h36m_sh_conf_cam_source_final.pkl")
+    mb.add_argument("--pickle", required=True, help="MotionBERT's preprocessed pickle")
+    mb.add_argument(
+        "--allow-pickle", action="store_true",
+        help="required: unpickling runs code from the file; only use files you trust",
+    )  # fmt: skip
+    mb.set_defaults(func=_cmd_data_motionbert)
+    for parser in (raw, vp3d, mb):
+        parser.add_argument("--out", required=True, help="output .npz")
+    for parser in (raw, vp3d):
+        parser.add_argument("--subjects", nargs="+", help="only these subjects (default: all)")
+        parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    info = cmds.add_parser("info", help="stream and frame counts of a prepared file")
+    info.add_argument("path", help="prepared .npz")
+    info.add_argument("--json", action="store_true", help="print JSON")
+    info.set_defaults(func=_cmd_data_info)
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from ssrstf.data.dataset import stream_clips
+    from ssrstf.data.h36m import ground_truth_arrays, load_streams
+    from ssrstf.evaluation import protocol as ev
+
+    proto = ev.PROTOCOLS[args.protocol]
+    arrays = ground_truth_arrays(proto.ground_truth)
+    streams = load_streams(args.data, subjects=proto.test_subjects, arrays=arrays)
+    clips = stream_clips(
+        streams, ground_truth=proto.ground_truth, clip_len=args.frames,
+        cover_all=proto.cover_all_frames,
+    )  # fmt: skip
+    result = ev.evaluate_predictions(proto, clips, ev.load_predictions(args.predictions),
+                                     every=args.every)  # fmt: skip
+    print(json.dumps(result.to_dict(), indent=2) if args.json else ev.format_table(result))
+    if args.out:
+        ev.write_tables(result, args.out)
+    return 0
+
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    from ssrstf.config import ModelConfig
+
+    p = sub.add_parser("evaluate", help="score 3D predictions with a published H36M protocol")
+    p.add_argument("--data", required=True, help="prepared dataset .npz")
+    p.add_argument(
+        "--predictions", required=True, metavar="FILE.npz",
+        help='per-stream (F, 17, 3) mm arrays keyed "S9/Walking 1/54138969"',
+    )  # fmt: skip
+    p.add_argument("--protocol", choices=("videopose3d", "motionbert"), default="videopose3d")
+    p.add_argument(
+        "--frames", type=int, default=ModelConfig().num_frames,
+        help="test clip length T (default %(default)s)",
+    )  # fmt: skip
+    p.add_argument("--every", type=int, default=1, help="quick mode: every N-th test clip")
+    p.add_argument("--json", action="store_true", help="print a JSON object instead of a table")
+    p.add_argument("--out", metavar="FILE", help="also write FILE.md and FILE.csv tables")
+    p.set_defaults(func=_cmd_evaluate)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
     parser = argparse.ArgumentParser(
@@ -40,6 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_info(sub)
+    _add_data(sub)
+    _add_evaluate(sub)
     return parser
 
 

@@ -23,6 +23,11 @@ class ConfigError(ValueError):
     """A configuration value or key is invalid; the message names the key."""
 
 
+def _check(ok: bool, key: str, message: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key} {message}")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """SSR-STF architecture. Every ablation of the design notes is a value here."""
@@ -205,11 +210,6 @@ class ExperimentConfig:
     seed: int = 0
 
 
-def _check(ok: bool, key: str, message: str) -> None:
-    if not ok:
-        raise ConfigError(f"{key} {message}")
-
-
 # ---------------------------------------------------------------------------------------------
 # Conversion between dataclasses and plain data, with strict key and type checking.
 
@@ -228,7 +228,7 @@ def to_dict(cfg: Any) -> dict[str, Any]:
 
 
 def _coerce(value: Any, annotation: Any, key: str) -> Any:
-    """Check ``value`` against a type annotation; return it converted (list → tuple, int → float)."""
+    """Check ``value`` against an annotation; return it converted (list → tuple, int → float)."""
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if origin in (Union, types.UnionType):
         if value is None and type(None) in args:
@@ -246,13 +246,21 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
             return tuple(_coerce(v, args[0], f"{key}[{i}]") for i, v in enumerate(value))
         if len(value) != len(args):
             raise ConfigError(f"{key} expects {len(args)} values, got {len(value)}")
-        return tuple(_coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+        return tuple(
+            _coerce(v, a, f"{key}[{i}]") for i, (v, a) in enumerate(zip(value, args, strict=True))
+        )
     if dataclasses.is_dataclass(annotation):
         if not isinstance(value, dict):
             raise ConfigError(f"{key} expects a mapping, got {type(value).__name__}")
         return _from_dict(annotation, value, key)
     if annotation is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
+    if annotation is float and isinstance(value, str):
+        # YAML 1.1 (PyYAML) reads "1e-3" (no dot) as a string; accept numeric strings.
+        try:
+            return float(value)
+        except ValueError:
+            pass
     if annotation in (int, str, bool) and type(value) is annotation:
         return value
     raise ConfigError(f"{key} expects {annotation.__name__}, got {type(value).__name__} {value!r}")
@@ -265,10 +273,11 @@ def _from_dict(cls: type, data: dict[str, Any], prefix: str) -> Any:
         if key not in names:
             where = f"{prefix}.{key}" if prefix else key
             raise ConfigError(f"unknown config key {where!r}; valid keys: {', '.join(names)}")
-    kwargs = {
-        k: _coerce(v, hints[k], f"{prefix}.{k}" if prefix else k) for k, v in data.items()
-    }
+    kwargs = {k: _coerce(v, hints[k], f"{prefix}.{k}" if prefix else k) for k, v in data.items()}
     return cls(**kwargs)
+
+
+_SECTIONS = ("model", "data", "train", "eval")
 
 
 def from_dict(data: dict[str, Any]) -> ExperimentConfig:
@@ -284,7 +293,8 @@ def from_dict(data: dict[str, Any]) -> ExperimentConfig:
     if variant not in VARIANTS and variant != "custom":
         raise ConfigError(f"unknown model.variant {variant!r}; valid: {', '.join(VARIANTS)}")
     model_cfg = _from_dict(ModelConfig, {**base, **model}, "model")
-    sections = {k: v or {} for k, v in data.items()}
+    # An empty YAML section ("train:") loads as None: treat it as "all defaults".
+    sections = {k: {} if v is None and k in _SECTIONS else v for k, v in data.items()}
     cfg = _from_dict(ExperimentConfig, sections, "")
     return replace(cfg, model=model_cfg)
 
@@ -306,7 +316,9 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return data
 
 
-def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> ExperimentConfig:
+def load_config(
+    path: str | Path | None = None, overrides: list[str] | None = None
+) -> ExperimentConfig:
     """Load a YAML experiment config (or the defaults when ``path`` is None) plus overrides."""
     data: dict[str, Any] = {}
     if path is not None:

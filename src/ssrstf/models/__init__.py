@@ -1,0 +1,35 @@
+"""SSR-STF models: `build_model` and the `SSRSTF` module."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ssrstf.config import ModelConfig, model_config_from_name
+from ssrstf.models.ssrstf import SSRSTF
+
+
+def build_model(spec: str | ModelConfig = "base", **overrides: Any) -> SSRSTF:
+    """Build an SSR-STF model.
+
+    Args:
+        spec: A variant name (``"xsmall"``, ``"small"``, ``"base"``, ``"large"``) or a full
+            `ModelConfig`.
+        **overrides: `ModelConfig` fields to change, e.g. ``local_stream="gcn"``.
+
+    Returns:
+        The model (randomly initialised, in training mode).
+    """
+    if isinstance(spec, ModelConfig):
+        cfg = model_config_from_name("base", **{**_fields(spec), **overrides})
+    else:
+        cfg = model_config_from_name(spec, **overrides)
+    return SSRSTF(cfg)
+
+
+def _fields(cfg: ModelConfig) -> dict[str, Any]:
+    from ssrstf.config import to_dict
+
+    return to_dict(cfg)
+
+
+__all__ = ["SSRSTF", "build_model"]

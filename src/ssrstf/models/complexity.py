@@ -1,0 +1,99 @@
+"""Model complexity: parameter counts and FLOPs, for ``ssrstf info`` and the benchmarks.
+
+FLOPs follow torch's ``FlopCounterMode`` convention: one multiply-accumulate counts as 2 FLOPs
+(FLOPs = 2 × MACs), attention matmuls inside ``scaled_dot_product_attention`` included.
+Element-wise operations (norms, activations) are not counted. Counting runs on the ``meta``
+device, so it allocates no memory and takes milliseconds even for the large variant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+from ssrstf.config import ModelConfig, model_config_from_name
+from ssrstf.models.ssrstf import SSRSTF
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def count_flops(cfg: ModelConfig, *, num_frames: int, batch_size: int = 1) -> int:
+    """Forward FLOPs (2 × MACs) of one batch of ``batch_size`` clips of ``num_frames`` frames.
+
+    All layers are identical, so the count is exact from models of depth 1 and 2:
+    ``F(N) = F(1) + (N - 1) · (F(2) - F(1))``. This keeps ``ssrstf info`` fast (meta-device
+    execution runs torch's Python reference kernels).
+    """
+    one, two = (
+        _count_flops(replace(cfg, depth=d), num_frames=num_frames, batch_size=batch_size)
+        for d in (1, 2)
+    )
+    return one + (cfg.depth - 1) * (two - one)
+
+
+def _count_flops(cfg: ModelConfig, *, num_frames: int, batch_size: int) -> int:
+    # The meta device also makes SDPA decompose into counted matmuls: torch's counter has no
+    # formula for the CPU flash-attention kernel and would miss the attention FLOPs.
+    with torch.device("meta"):
+        model = SSRSTF(cfg).eval()
+        x = torch.zeros(batch_size, num_frames, model.num_joints, cfg.in_channels)
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(x)
+    return int(counter.get_total_flops())
+
+
+def describe_variants(
+    names: Sequence[str], *, num_frames: int | None = None, **overrides: Any
+) -> list[dict[str, Any]]:
+    """One row per variant: parameters and FLOPs per clip and per frame.
+
+    Args:
+        names: Variant names from `ssrstf.config.VARIANTS`.
+        num_frames: Clip length; None uses each variant's own training length.
+        **overrides: `ModelConfig` fields applied to every variant (e.g. an ablation).
+    """
+    rows = []
+    for name in names:
+        cfg = model_config_from_name(name, **overrides)
+        frames = num_frames or cfg.num_frames
+        with torch.device("meta"):
+            params = count_parameters(SSRSTF(cfg))
+        flops = count_flops(cfg, num_frames=frames)
+        rows.append(
+            {
+                "variant": name,
+                "dim": cfg.dim,
+                "depth": cfg.depth,
+                "frames": frames,
+                "params": params,
+                "flops": flops,
+                "flops_per_frame": flops / frames,
+            }
+        )
+    return rows
+
+
+def format_table(rows: Sequence[dict[str, Any]]) -> str:
+    """Plain-text table of `describe_variants` rows."""
+    header = (
+        f"{'variant':<8} {'dim':>4} {'depth':>5} {'frames':>6} {'params':>9} "
+        f"{'GFLOPs/clip':>11} {'MFLOPs/frame':>12}"
+    )
+    lines = [header, "-" * len(header)]
+    for r in rows:
+        lines.append(
+            f"{r['variant']:<8} {r['dim']:>4} {r['depth']:>5} {r['frames']:>6} "
+            f"{r['params'] / 1e6:>8.2f}M {r['flops'] / 1e9:>11.2f} "
+            f"{r['flops_per_frame'] / 1e6:>12.1f}"
+        )
+    lines.append("FLOPs = 2 x MACs (torch.utils.flop_counter); batch 1.")
+    return "\n".join(lines)

@@ -1,0 +1,64 @@
+"""Import-direction rules between the package's layers (style guide §4.2), by an ``ast`` scan."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "ssrstf"
+
+# Which top-level modules of ssrstf each layer may import (besides itself).
+ALLOWED = {
+    "config": set(),
+    "skeleton": set(),
+    "geometry": set(),
+    "models": {"config", "skeleton"},
+    "data": {"config", "skeleton", "geometry"},
+    "evaluation": {"skeleton", "geometry", "config"},
+    "training": {"models", "data", "evaluation", "config", "skeleton", "geometry"},
+    "inference": {"models", "data", "geometry", "skeleton", "training", "config", "evaluation"},
+}
+
+
+def _layer(path: Path) -> str:
+    rel = path.relative_to(PACKAGE)
+    return rel.parts[0].removesuffix(".py")
+
+
+def _imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("ssrstf."):
+            found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("ssrstf.")}
+    return found
+
+
+def test_layers_import_only_downwards() -> None:
+    violations = []
+    for path in PACKAGE.rglob("*.py"):
+        layer = _layer(path)
+        if layer not in ALLOWED:
+            continue
+        for target in _imports(path) - {layer}:
+            if target not in ALLOWED[layer]:
+                violations.append(f"{path.relative_to(PACKAGE)} imports ssrstf.{target}")
+    assert not violations, violations
+
+
+def test_nothing_imports_the_cli() -> None:
+    offenders = [
+        str(p.relative_to(PACKAGE))
+        for p in PACKAGE.rglob("*.py")
+        if p.name not in ("cli.py", "__main__.py") and "cli" in _imports(p)
+    ]
+    assert not offenders
+
+
+def test_no_joint_index_lists_outside_the_skeleton_module() -> None:
+    # Flip pairs of H36M-17 are the most tempting literal to copy; they must live in skeleton.py.
+    for path in PACKAGE.rglob("*.py"):
+        if path.name != "skeleton.py":
+            text = path.read_text().replace(" ", "")
+            assert "[4,5,6,11,12,13]" not in text and "(4,5,6,11,12,13)" not in text, path
