@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from ssrstf.config import VARIANTS, ConfigError
 
@@ -64,9 +65,9 @@ def _cmd_data_motionbert(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_info(args: argparse.Namespace) -> int:
-    from ssrstf.data.h36m import load_streams, summarize_streams
+    from ssrstf.data.h36m import summarize_file
 
-    summary = summarize_streams(load_streams(args.path, arrays=()))
+    summary = summarize_file(args.path)
     print(json.dumps(summary, indent=2) if args.json else _format_summary(summary))
     return 0
 
@@ -154,10 +155,37 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
         "--frames", type=int, default=ModelConfig().num_frames,
         help="test clip length T (default %(default)s)",
     )  # fmt: skip
-    p.add_argument("--every", type=int, default=1, help="quick mode: every N-th test clip")
+    p.add_argument("--every", type=int, default=1, help="quick mode: score 1 in N test clips")
     p.add_argument("--json", action="store_true", help="print a JSON object instead of a table")
     p.add_argument("--out", metavar="FILE", help="also write FILE.md and FILE.csv tables")
     p.set_defaults(func=_cmd_evaluate)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from ssrstf.config import load_config
+    from ssrstf.training.trainer import fit
+
+    if args.resume:
+        if args.config or args.set:
+            raise ConfigError("--resume continues a run with its saved config; drop --config/--set")
+        best = fit(None, args.resume, resume=True)
+    else:
+        if not args.config:
+            raise ConfigError("train needs --config FILE (or --resume RUN_DIR)")
+        cfg = load_config(args.config, args.set)
+        best = fit(cfg, args.out or f"runs/{Path(args.config).stem}")
+    print(f"best checkpoint: {best}")
+    return 0
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a model (one loop for every config; torchrun-ready)")
+    p.add_argument("--config", help="experiment YAML, e.g. configs/tiny_debug.yaml")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a config value (repeatable)")  # fmt: skip
+    p.add_argument("--out", help="run directory (default: runs/<config name>)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR exactly")
+    p.set_defaults(func=_cmd_train)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -169,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_info(sub)
     _add_data(sub)
     _add_evaluate(sub)
+    _add_train(sub)
     return parser
 
 

@@ -161,16 +161,30 @@ class TrainConfig:
     lr_decay: float = 0.99
     """Multiplicative learning-rate decay per epoch."""
     warmup_steps: int = 0
+    """Linear learning-rate warm-up, in optimiser steps."""
+    schedule: Literal["exponential", "cosine"] = "exponential"
+    """``exponential``: × lr_decay per epoch (paper recipe); ``cosine``: half cosine from lr to
+    lr · min_lr_ratio over max_steps (budget recipe)."""
+    min_lr_ratio: float = 0.0
+    max_steps: int = 0
+    """Stop after this many optimiser steps (0: no limit); also the cosine horizon."""
     max_minutes: float = 0.0
-    """Wall-clock budget; 0 means no budget."""
+    """Wall-clock budget; 0 means no budget. The run stops cleanly, evaluates and saves."""
     grad_clip: float = 0.0
     """Gradient-norm clipping threshold; 0 disables clipping."""
     loss_mpjpe: float = 1.0
     loss_n_mpjpe: float = 0.5
     loss_velocity: float = 20.0
+    eval_every_steps: int = 0
+    """Quick evaluation (``eval.every``) every N steps; 0 = once per epoch."""
+    checkpoint_minutes: float = 10.0
+    """Also write ``last.pt`` mid-epoch at this interval (resumable at the exact step)."""
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     """Autocast precision on CUDA (CPU always trains in fp32)."""
     device: str = "auto"
+    """``auto`` (CUDA when available), ``cpu``, ``cuda``, ``cuda:1``, ..."""
+    num_threads: int = 0
+    """torch CPU threads (0: torch's default)."""
     use_tensorboard: bool = False
 
     def __post_init__(self) -> None:
@@ -179,6 +193,14 @@ class TrainConfig:
         _check(self.lr > 0, "train.lr", "must be > 0")
         _check(0 < self.lr_decay <= 1, "train.lr_decay", "must be in (0, 1]")
         _check(self.max_minutes >= 0, "train.max_minutes", "must be >= 0")
+        _check(self.max_steps >= 0, "train.max_steps", "must be >= 0")
+        _check(self.warmup_steps >= 0, "train.warmup_steps", "must be >= 0")
+        _check(0 <= self.min_lr_ratio <= 1, "train.min_lr_ratio", "must be in [0, 1]")
+        _check(
+            self.schedule != "cosine" or self.max_steps > 0,
+            "train.schedule",
+            "'cosine' needs train.max_steps > 0 (its horizon)",
+        )
 
 
 @dataclass(frozen=True)
@@ -191,7 +213,9 @@ class EvalConfig:
     every: int = 1
     """Evaluate every N-th test clip (quick mode, labelled as such); 1 = full."""
     skip_sequences: tuple[str, ...] = ()
-    """``subject/action`` sequences left out of evaluation (MotionBERT protocol: three S9 ones)."""
+    """Extra ``subject/action`` sequences left out of evaluation, on top of the protocol's own
+    skip list (``ssrstf.evaluation.protocol.PROTOCOLS``: MotionBERT's three S9 sequences,
+    VideoPose3D's S11 "Directions"); see `H36MProtocol.with_skips`."""
     batch_size: int = 8
 
     def __post_init__(self) -> None:

@@ -1,0 +1,110 @@
+"""Pure clip logic: which frames of a stream form each training or test clip, and back.
+
+A clip is an array of ``clip_len`` frame indices into one stream. Functions return ``(K, T)``
+int64 index arrays, so clips of a video shorter than ``clip_len`` (resampled, frames repeated)
+and regular windows are handled the same way. This makes MotionBERT's implicit ``split_id``
+arrays explicit (``lib/utils/utils_data.split_clips``):
+
+* windows ``[s, s + T)`` start every ``stride`` frames while they fit; the partial tail is
+  dropped;
+* a stream shorter than ``T`` gives one clip of its frames resampled to ``T`` (`resample_indices`).
+
+Deviations from MotionBERT, both only for streams shorter than ``T``: resampling is
+deterministic (MotionBERT randomly rounds each position up or down), and the last stream of a
+split is resampled like every other one (MotionBERT's loop forgets it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def resample_indices(num_frames: int, clip_len: int) -> np.ndarray:
+    """``clip_len`` indices spread evenly over ``num_frames`` frames (floor of a linspace).
+
+    For ``num_frames < clip_len`` every frame appears at least once, in order, some repeated.
+
+    Returns:
+        (clip_len,) int64 indices in ``[0, num_frames)``.
+    """
+    if num_frames < 1 or clip_len < 1:
+        raise ValueError(f"need num_frames >= 1 and clip_len >= 1, got {num_frames}, {clip_len}")
+    even = np.linspace(0, num_frames, num=clip_len, endpoint=False)
+    return np.minimum(np.floor(even).astype(np.int64), num_frames - 1)
+
+
+def split_train_clips(num_frames: int, clip_len: int, stride: int) -> np.ndarray:
+    """Training clips of one stream: windows every ``stride`` frames, tail dropped.
+
+    Args:
+        num_frames: Length of the stream.
+        clip_len: Frames per clip T.
+        stride: Frames between the starts of consecutive clips.
+
+    Returns:
+        (K, T) int64 frame indices; one resampled clip when ``num_frames < clip_len``; (0, T)
+        for an empty stream.
+    """
+    if clip_len < 1 or stride < 1:
+        raise ValueError(f"need clip_len >= 1 and stride >= 1, got {clip_len}, {stride}")
+    if num_frames <= 0:
+        return np.zeros((0, clip_len), dtype=np.int64)
+    if num_frames < clip_len:
+        return resample_indices(num_frames, clip_len)[None]
+    starts = np.arange(0, num_frames - clip_len + 1, stride, dtype=np.int64)
+    return starts[:, None] + np.arange(clip_len, dtype=np.int64)
+
+
+def split_test_clips(num_frames: int, clip_len: int, *, cover_all: bool = False) -> np.ndarray:
+    """Test clips of one stream: consecutive, non-overlapping windows of ``clip_len`` frames.
+
+    Args:
+        num_frames: Length of the stream.
+        clip_len: Frames per clip T.
+        cover_all: Add one last window ending at the final frame, so every frame is in a clip
+            (it overlaps the previous window). Without it the ``num_frames % T`` tail frames are
+            in no clip, as in MotionBERT's test split.
+
+    Returns:
+        (K, T) int64 frame indices; one resampled clip when ``num_frames < clip_len``.
+    """
+    clips = split_train_clips(num_frames, clip_len, clip_len)
+    if cover_all and num_frames >= clip_len and num_frames % clip_len:
+        last = np.arange(num_frames - clip_len, num_frames, dtype=np.int64)
+        clips = np.concatenate([clips, last[None]])
+    return clips
+
+
+def stitch_clips(values: np.ndarray, clips: np.ndarray, num_frames: int) -> np.ndarray:
+    """Per-frame values from per-clip values, averaging frames that occur more than once.
+
+    ``stitch_clips(x[split_test_clips(n, T, cover_all=True)], ..., n) == x`` for any ``x`` of
+    length ``n``.
+
+    Args:
+        values: (K, T, ...) values of each clip frame.
+        clips: (K, T) frame indices of the clips.
+        num_frames: Length of the stream.
+
+    Returns:
+        (num_frames, ...) float64 means; NaN for frames in no clip.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    clips = np.asarray(clips, dtype=np.int64)
+    if values.shape[:2] != clips.shape:
+        raise ValueError(f"values {values.shape} do not match clips {clips.shape}")
+    flat_idx = clips.reshape(-1)
+    flat_values = values.reshape(flat_idx.size, -1)
+    sums = np.zeros((num_frames, flat_values.shape[1]))
+    np.add.at(sums, flat_idx, flat_values)
+    counts = np.bincount(flat_idx, minlength=num_frames)[:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+    return mean.reshape((num_frames, *values.shape[2:]))
+
+
+def subsample_frames(num_frames: int, frame_stride: int) -> np.ndarray:
+    """Indices ``0, s, 2s, ...`` of a stream sub-sampled by ``frame_stride`` before clipping."""
+    if frame_stride < 1:
+        raise ValueError(f"frame_stride must be >= 1, got {frame_stride}")
+    return np.arange(0, max(num_frames, 0), frame_stride, dtype=np.int64)

@@ -1,0 +1,500 @@
+"""The two published Human3.6M evaluation protocols, per-action tables and quick mode.
+
+Both protocols score root-relative poses in millimetres with P1 (MPJPE) and P2 (P-MPJPE) from
+`ssrstf.evaluation.metrics`, average per action and then take the unweighted mean over actions.
+They differ in which frames count and in the ground truth (docs/evaluation.md has the evidence):
+
+* ``videopose3d`` (VideoPose3D ``run.py``; P-STMO, STCFormer, MixSTE, ...): every frame of the
+  S9 and S11 test streams, camera-frame 3D. Actions merge their variants by the text before the
+  first space ("Walking 1" and "Walking" → "Walking"); within an action every frame weighs the
+  same. S11 "Directions" is not evaluated: VideoPose3D's data preparation discards it as a
+  corrupted video, so no published number of that lineage includes it.
+* ``motionbert`` (MotionBERT / MotionAGFormer ``train.py::evaluate``): the frames of the
+  non-overlapping T-frame test clips (the ``F mod T`` tail frames of every stream are never
+  scored), the 2.5D ground truth (``joints_2.5d_image``, mm), three S9 sequences left out, errors
+  of a frame that occurs in several clips averaged, frame-weighted within an action.
+
+Scoring takes either stored predictions (`evaluate_predictions`, any method's per-stream
+``(F, 17, 3)`` mm arrays) or a model (`evaluate_model`, a callable from batches of 2D input clips
+to 3D output clips). Streams come as `EvalStream` objects; ``ssrstf.data.dataset.stream_clips``
+builds them from a prepared dataset.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Literal, Protocol
+
+import numpy as np
+
+from ssrstf.evaluation.metrics import mean_per_group, mpjpe, p_mpjpe
+from ssrstf.geometry import to_root_relative
+from ssrstf.skeleton import H36M_17, Skeleton
+
+logger = logging.getLogger(__name__)
+
+
+def action_group(action: str) -> str:
+    """The action a sequence is reported under: its name up to the first space.
+
+    VideoPose3D ``run.py`` (``action.split(' ')[0]``): "Walking 1" and "Walking" both count as
+    "Walking". MotionBERT's per-frame ``action`` labels already merge the sub-actions.
+    """
+    return action.split(" ")[0]
+
+
+@dataclass(frozen=True)
+class H36MProtocol:
+    """A Human3.6M evaluation protocol.
+
+    Attributes:
+        name: ``"videopose3d"`` or ``"motionbert"``.
+        test_subjects: Subjects whose streams are scored.
+        skip_sequences: ``"subject/action"`` sequences left out (all their cameras).
+        skip_sequence_ids: The same as Human3.6M ids (``"s_09_act_05_subact_02"``), matched
+            against ``EvalStream.sequence_id`` for data converted from MotionBERT's pickle.
+        cover_all_frames: Score every frame (True) or only the frames of the non-overlapping
+            T-frame clips, dropping each stream's tail (False).
+        ground_truth: ``"camera"`` (camera-frame mm) or ``"image_2.5d"`` (2.5D-scaled mm).
+        description: One line for tables.
+    """
+
+    name: str
+    test_subjects: tuple[str, ...]
+    skip_sequences: tuple[str, ...] = ()
+    skip_sequence_ids: tuple[str, ...] = ()
+    cover_all_frames: bool = True
+    ground_truth: Literal["camera", "image_2.5d"] = "camera"
+    description: str = ""
+
+    def with_skips(self, sequences: Iterable[str]) -> H36MProtocol:
+        """This protocol with extra ``"subject/action"`` sequences left out (labelled as such)."""
+        extra = tuple(s for s in sequences if s not in self.skip_sequences)
+        if not extra:
+            return self
+        return replace(
+            self,
+            name=f"{self.name}+skip",
+            skip_sequences=self.skip_sequences + extra,
+            description=f"{self.description}; also skipped: {', '.join(extra)}",
+        )
+
+    def is_skipped(self, stream: EvalStream) -> bool:
+        """Whether a stream belongs to a left-out sequence."""
+        sequence = f"{stream.subject}/{stream.action}"
+        return sequence in self.skip_sequences or (
+            bool(stream.sequence_id) and stream.sequence_id in self.skip_sequence_ids
+        )
+
+
+VIDEOPOSE3D = H36MProtocol(
+    name="videopose3d",
+    test_subjects=("S9", "S11"),
+    # VideoPose3D data/prepare_data_h36m.py: "Discard corrupted video" for S11 "Directions"
+    # (one of its four videos is broken), so the lineage never scores this sequence.
+    skip_sequences=("S11/Directions",),
+    cover_all_frames=True,
+    ground_truth="camera",
+    description="VideoPose3D: every frame of S9/S11, camera-frame 3D, root-relative mm",
+)
+"""The VideoPose3D-lineage protocol (P-STMO, STCFormer, MixSTE, PoseFormerV2, KTPFormer)."""
+
+MOTIONBERT = H36MProtocol(
+    name="motionbert",
+    test_subjects=("S9", "S11"),
+    # MotionBERT train.py `block_list`: these S9 sequences have ground truth misaligned with the
+    # video (the Stacked-Hourglass detections of exactly these three are 30-52 px off on every
+    # camera; MHFormer issue #92 names the same three). Names: Martinez-style and H36M ids.
+    skip_sequences=("S9/Greeting", "S9/SittingDown 1", "S9/Waiting 1"),
+    skip_sequence_ids=("s_09_act_05_subact_02", "s_09_act_10_subact_02", "s_09_act_13_subact_01"),
+    cover_all_frames=False,
+    ground_truth="image_2.5d",
+    description="MotionBERT: non-overlapping T-frame clips, 3 S9 sequences skipped, 2.5D mm",
+)
+"""The MotionBERT-lineage protocol (MotionBERT, MotionAGFormer; SSR-STF's 37.4 mm)."""
+
+PROTOCOLS: dict[str, H36MProtocol] = {p.name: p for p in (VIDEOPOSE3D, MOTIONBERT)}
+"""The published protocols by name (``EvalConfig.protocol``)."""
+
+
+class EvalStream(Protocol):
+    """What the protocol reads of a test stream (``ssrstf.data.dataset.StreamClips``).
+
+    ``ground_truth`` is (F, J, 3) mm in the protocol's ground-truth space (absolute; made
+    root-relative here); ``clips`` are (K, T) frame indices. ``inputs`` (F, J, C) and
+    ``output_scale`` (F,) (model output units → mm) are needed by `evaluate_model` only.
+    """
+
+    key: str
+    subject: str
+    action: str
+    sequence_id: str
+    ground_truth: np.ndarray
+    clips: np.ndarray
+    inputs: np.ndarray | None
+    output_scale: np.ndarray | None
+
+
+Predictor = Callable[[np.ndarray], np.ndarray]
+"""Model hook: a batch of input clips (B, T, J, C) → output clips (B, T, J, 3) in model units
+(multiplied by the stream's ``output_scale`` to get mm). Flip TTA, devices and batching of the
+model belong inside it."""
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """Outcome of one evaluation.
+
+    Attributes:
+        protocol: Protocol name.
+        p1_mm: Mean over actions of the per-action MPJPE.
+        p2_mm: Mean over actions of the per-action P-MPJPE.
+        per_action: Action → ``{"p1_mm", "p2_mm", "frames"}``, sorted by action.
+        frames: Scored frames.
+        streams: Scored streams.
+        clip_len: Test clip length T.
+        every: Quick mode: only every ``every``-th test clip was scored (1 = full protocol).
+        skipped: Keys of streams left out by the protocol's skip list.
+    """
+
+    protocol: str
+    p1_mm: float
+    p2_mm: float
+    per_action: dict[str, dict[str, float]]
+    frames: int
+    streams: int
+    clip_len: int
+    every: int = 1
+    skipped: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def is_quick(self) -> bool:
+        """True when only a subset of clips was scored (not comparable to published numbers)."""
+        return self.every > 1
+
+    @property
+    def label(self) -> str:
+        """Protocol name, with the quick-mode caveat when it applies."""
+        base = f"H36M {self.protocol} protocol (T={self.clip_len})"
+        if self.is_quick:
+            return f"{base}, QUICK: 1 in {self.every} test clips, not the full protocol"
+        return base
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain data for JSON: the fields plus ``quick`` and ``label``."""
+        out = asdict(self)
+        out["skipped"] = list(self.skipped)
+        out.update(quick=self.is_quick, label=self.label)
+        return out
+
+
+def select_streams(
+    protocol: H36MProtocol, streams: Iterable[EvalStream]
+) -> tuple[list[EvalStream], list[str]]:
+    """The streams a protocol scores (test subjects, not skipped), sorted by key.
+
+    Returns:
+        ``(scored streams, keys of skipped streams)``.
+
+    Raises:
+        ValueError: If a scored stream's clips do not follow the protocol (`check_clips`).
+    """
+    tested = [s for s in streams if s.subject in protocol.test_subjects]
+    kept = sorted((s for s in tested if not protocol.is_skipped(s)), key=lambda s: s.key)
+    skipped = sorted(s.key for s in tested if protocol.is_skipped(s))
+    for stream in kept:
+        check_clips(protocol, stream)
+    return kept, skipped
+
+
+def check_clips(protocol: H36MProtocol, stream: EvalStream) -> None:
+    """Check that a stream's clips select the frames the protocol scores.
+
+    ``cover_all_frames``: every frame is in some clip. Otherwise: non-overlapping clips starting
+    at frame 0 without the tail, or one resampled clip for a stream shorter than T.
+
+    Raises:
+        ValueError: Naming the stream and the protocol.
+    """
+    num_frames = len(stream.ground_truth)
+    num_clips, clip_len = stream.clips.shape
+    covered = np.unique(stream.clips)
+    if protocol.cover_all_frames:
+        ok = covered.size == num_frames and covered[0] == 0 and covered[-1] == num_frames - 1
+    elif num_frames < clip_len:
+        ok = num_clips == 1
+    else:
+        full = (num_frames // clip_len) * clip_len
+        ok = covered.size == num_clips * clip_len == full and covered[-1] == full - 1
+    if not ok:
+        rule = "cover every frame" if protocol.cover_all_frames else "be non-overlapping, no tail"
+        raise ValueError(
+            f"stream {stream.key!r}: its {num_clips} clips of {clip_len} frames over "
+            f"{num_frames} frames do not follow the {protocol.name} protocol (clips must {rule})"
+        )
+
+
+def _selected_clips(streams: Sequence[EvalStream], every: int) -> list[np.ndarray]:
+    """Per stream, the clips kept in quick mode: every ``every``-th clip over all streams."""
+    if every < 1:
+        raise ValueError(f"every must be >= 1, got {every}")
+    out, counter = [], 0
+    for stream in streams:
+        index = np.arange(counter, counter + len(stream.clips))
+        out.append(stream.clips[index % every == 0])
+        counter += len(stream.clips)
+    return out
+
+
+def _frame_errors(
+    pred_mm: np.ndarray, gt_mm: np.ndarray, root: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame P1 and P2 of root-relative poses, (...,) float64 each."""
+    pred_rel = to_root_relative(np.asarray(pred_mm, dtype=np.float64), root)
+    gt_rel = to_root_relative(np.asarray(gt_mm, dtype=np.float64), root)
+    return mpjpe(pred_rel, gt_rel), p_mpjpe(pred_rel, gt_rel)
+
+
+def _aggregate(
+    protocol: H36MProtocol,
+    actions: list[str],
+    p1: list[np.ndarray],
+    p2: list[np.ndarray],
+    *,
+    clip_len: int,
+    every: int,
+    skipped: list[str],
+) -> EvalResult:
+    """Per-action frame-weighted means, then the unweighted mean over actions."""
+    groups = [action_group(a) for a, e in zip(actions, p1, strict=True) for _ in range(len(e))]
+    if not groups:
+        raise ValueError("no frames to evaluate (no test streams or no clips selected)")
+    p1_all, p2_all = np.concatenate(p1), np.concatenate(p2)
+    p1_action = mean_per_group(p1_all, groups)
+    p2_action = mean_per_group(p2_all, groups)
+    counts = {g: 0 for g in p1_action}
+    for g in groups:
+        counts[g] += 1
+    per_action = {
+        g: {"p1_mm": p1_action[g], "p2_mm": p2_action[g], "frames": counts[g]}
+        for g in sorted(p1_action)
+    }
+    return EvalResult(
+        protocol=protocol.name,
+        p1_mm=float(np.mean([v["p1_mm"] for v in per_action.values()])),
+        p2_mm=float(np.mean([v["p2_mm"] for v in per_action.values()])),
+        per_action=per_action,
+        frames=len(groups),
+        streams=sum(1 for e in p1 if len(e)),
+        clip_len=clip_len,
+        every=every,
+        skipped=tuple(skipped),
+    )
+
+
+def _clip_len(streams: Sequence[EvalStream]) -> int:
+    lengths = {int(s.clips.shape[1]) for s in streams if len(s.clips)}
+    if len(lengths) > 1:
+        raise ValueError(f"streams have different clip lengths {sorted(lengths)}")
+    return lengths.pop() if lengths else 0
+
+
+def evaluate_predictions(
+    protocol: H36MProtocol,
+    streams: Iterable[EvalStream],
+    predictions: Mapping[str, np.ndarray],
+    *,
+    every: int = 1,
+    skeleton: Skeleton = H36M_17,
+) -> EvalResult:
+    """Score stored predictions with a protocol.
+
+    Args:
+        protocol: The protocol.
+        streams: Test streams with ground truth and clips.
+        predictions: Stream key → (F, J, 3) predictions in mm in the protocol's ground-truth
+            frame (made root-relative here). Keys of streams that are not scored are ignored
+            with a warning.
+        every: Quick mode: score only every ``every``-th test clip.
+        skeleton: Supplies the root joint.
+
+    Raises:
+        ValueError: If a scored stream is missing from ``predictions`` (the message names it),
+            has the wrong shape or non-finite values.
+    """
+    scored, skipped = select_streams(protocol, streams)
+    wanted = {s.key for s in scored}
+    _warn_extra(set(predictions) - wanted - set(skipped))
+    missing = [s.key for s in scored if s.key not in predictions]
+    if missing:
+        shown = ", ".join(repr(k) for k in missing[:5]) + (" ..." if len(missing) > 5 else "")
+        raise ValueError(f"predictions lack {len(missing)} test stream(s): {shown}")
+    p1, p2 = [], []
+    for stream, clips in zip(scored, _selected_clips(scored, every), strict=True):
+        pred = np.asarray(predictions[stream.key])
+        if pred.shape != stream.ground_truth.shape:
+            raise ValueError(
+                f"predictions[{stream.key!r}] has shape {pred.shape}, "
+                f"expected {stream.ground_truth.shape} (frames, joints, 3)"
+            )
+        if not np.isfinite(pred).all():
+            raise ValueError(f"predictions[{stream.key!r}] has NaN or infinite values")
+        # A stream's predictions are fixed per frame, so frames shared by clips score once.
+        frames = np.unique(clips)
+        e1, e2 = _frame_errors(pred[frames], stream.ground_truth[frames], skeleton.root)
+        p1.append(e1)
+        p2.append(e2)
+    return _aggregate(
+        protocol,
+        [s.action for s in scored],
+        p1,
+        p2,
+        clip_len=_clip_len(scored),
+        every=every,
+        skipped=skipped,
+    )
+
+
+def evaluate_model(
+    protocol: H36MProtocol,
+    streams: Iterable[EvalStream],
+    predict: Predictor,
+    *,
+    every: int = 1,
+    batch_size: int = 32,
+    skeleton: Skeleton = H36M_17,
+) -> EvalResult:
+    """Score a model with a protocol: run it on every scored clip.
+
+    Each clip's output is multiplied by the stream's ``output_scale`` (→ mm); the per-frame
+    errors of a frame that occurs in several clips are averaged (MotionBERT's occurrence count).
+
+    Args:
+        protocol: The protocol.
+        streams: Test streams with ``inputs`` and ``output_scale``.
+        predict: (B, T, J, C) inputs → (B, T, J, 3) outputs (`Predictor`).
+        every: Quick mode: score only every ``every``-th test clip.
+        batch_size: Clips per ``predict`` call.
+        skeleton: Supplies the root joint.
+    """
+    scored, skipped = select_streams(protocol, streams)
+    p1, p2 = [], []
+    for stream, clips in zip(scored, _selected_clips(scored, every), strict=True):
+        if stream.inputs is None or stream.output_scale is None:
+            raise ValueError(f"stream {stream.key!r} has no model inputs")
+        num_frames = len(stream.ground_truth)
+        sums = np.zeros((2, num_frames))
+        counts = np.zeros(num_frames)
+        for start in range(0, len(clips), batch_size):
+            batch = clips[start : start + batch_size]
+            out = np.asarray(predict(stream.inputs[batch]), dtype=np.float64)
+            if out.shape != (*batch.shape, stream.ground_truth.shape[1], 3):
+                raise ValueError(f"predict returned {out.shape} for inputs {batch.shape}")
+            out = out * stream.output_scale[batch][..., None, None]
+            e1, e2 = _frame_errors(out, stream.ground_truth[batch], skeleton.root)
+            np.add.at(sums[0], batch.reshape(-1), e1.reshape(-1))
+            np.add.at(sums[1], batch.reshape(-1), e2.reshape(-1))
+            np.add.at(counts, batch.reshape(-1), 1.0)
+        seen = counts > 0
+        p1.append(sums[0, seen] / counts[seen])
+        p2.append(sums[1, seen] / counts[seen])
+    return _aggregate(
+        protocol,
+        [s.action for s in scored],
+        p1,
+        p2,
+        clip_len=_clip_len(scored),
+        every=every,
+        skipped=skipped,
+    )
+
+
+def _warn_extra(extra: set[str]) -> None:
+    if extra:
+        shown = ", ".join(repr(k) for k in sorted(extra)[:5]) + (" ..." if len(extra) > 5 else "")
+        logger.warning(
+            "ignoring %d prediction stream(s) that are not scored test streams of the dataset: %s",
+            len(extra),
+            shown,
+        )
+
+
+def load_predictions(path: str | Path) -> dict[str, np.ndarray]:
+    """Read a predictions ``.npz``: key ``"S9/Walking 1/54138969"`` → (F, 17, 3) mm.
+
+    Raises:
+        FileNotFoundError: If ``path`` does not exist.
+        ValueError: If an entry is not a (F, J, 3) numeric array.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"predictions file not found: {path}")
+    out = {}
+    with np.load(path, allow_pickle=False) as data:
+        for key in data.files:
+            array = data[key]
+            if array.ndim != 3 or array.shape[-1] != 3 or not np.issubdtype(array.dtype, np.number):
+                raise ValueError(f"{path}[{key!r}] must be a (frames, joints, 3) array in mm")
+            out[key] = array
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables.
+
+
+def _rows(result: EvalResult) -> list[tuple[str, float, float, int]]:
+    rows = [(a, v["p1_mm"], v["p2_mm"], int(v["frames"])) for a, v in result.per_action.items()]
+    return [*rows, ("Average", result.p1_mm, result.p2_mm, result.frames)]
+
+
+def format_table(result: EvalResult) -> str:
+    """A plain-text per-action table (P1, P2 in mm) for the terminal."""
+    lines = [result.label, f"{'action':<14}{'P1 (mm)':>10}{'P2 (mm)':>10}{'frames':>10}"]
+    for action, p1, p2, frames in _rows(result):
+        lines.append(f"{action:<14}{p1:>10.2f}{p2:>10.2f}{frames:>10d}")
+    if result.skipped:
+        lines.append(f"skipped streams: {len(result.skipped)} (protocol skip list)")
+    return "\n".join(lines)
+
+
+def format_markdown(result: EvalResult) -> str:
+    """The per-action table as Markdown."""
+    lines = [
+        f"**{result.label}**",
+        "",
+        "| Action | P1 (mm) | P2 (mm) | Frames |",
+        "|---|---:|---:|---:|",
+    ]
+    for action, p1, p2, frames in _rows(result):
+        lines.append(f"| {action} | {p1:.2f} | {p2:.2f} | {frames} |")
+    return "\n".join(lines) + "\n"
+
+
+def format_csv(result: EvalResult) -> str:
+    """The per-action table as CSV (``action,p1_mm,p2_mm,frames``; last row ``Average``)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["action", "p1_mm", "p2_mm", "frames"])
+    for action, p1, p2, frames in _rows(result):
+        writer.writerow([action, f"{p1:.4f}", f"{p2:.4f}", frames])
+    return buffer.getvalue()
+
+
+def write_tables(result: EvalResult, path: str | Path) -> tuple[Path, Path]:
+    """Write ``<path>.md`` and ``<path>.csv`` (the suffix of ``path`` is replaced).
+
+    Returns:
+        The Markdown and CSV paths.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    markdown, table = path.with_suffix(".md"), path.with_suffix(".csv")
+    markdown.write_text(format_markdown(result))
+    table.write_text(format_csv(result))
+    return markdown, table

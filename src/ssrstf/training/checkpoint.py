@@ -1,0 +1,154 @@
+"""Self-describing checkpoints: safe to load, atomic to write, carrying their resolved config.
+
+Two formats:
+
+* **Training checkpoints** (``.pt``, `save_checkpoint`): ``torch.save`` of plain data —
+  ``format_version``, ``config`` (plain dict), ``model`` (state dict of the unwrapped model),
+  ``optimizer``, ``scheduler``, ``rng`` (torch generator state), ``epoch``, ``step_in_epoch``,
+  ``global_step``, ``best``. Loaded with ``torch.load(weights_only=True)``, which never runs
+  pickled code.
+* **Weights** (``.safetensors``, `export_weights`): the model tensors plus the config (JSON) in
+  the safetensors metadata — small, framework-neutral, what the package ships as ``default``.
+
+Both are written to a temporary file in the destination folder and renamed into place, so a run
+killed at any moment leaves the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, safe_open, save_file
+
+from ssrstf.config import ExperimentConfig, from_dict, to_dict
+from ssrstf.models import SSRSTF
+
+FORMAT_VERSION = 1
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "default.safetensors"
+"""The model shipped with the package (trained on Human3.6M, research use)."""
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp)`` on a temporary file next to ``path``, then rename it to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
+    """Atomically write a training checkpoint (see the module docstring for the keys)."""
+    payload = {"format_version": FORMAT_VERSION, **state}
+    return atomic_write(path, lambda tmp: torch.save(payload, tmp))
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a training checkpoint safely (``weights_only=True``).
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ValueError: If it is corrupt, not an ssrstf checkpoint, or from a newer format.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for truncated or foreign files
+        raise ValueError(
+            f"{path}: not a readable ssrstf checkpoint ({type(exc).__name__})"
+        ) from None
+    if not isinstance(ckpt, dict) or "format_version" not in ckpt or "model" not in ckpt:
+        raise ValueError(f"{path}: not an ssrstf checkpoint (no format_version/model entries)")
+    if ckpt["format_version"] > FORMAT_VERSION:
+        raise ValueError(
+            f"{path}: checkpoint format {ckpt['format_version']} is newer than this ssrstf "
+            f"({FORMAT_VERSION}); upgrade the package"
+        )
+    return ckpt
+
+
+def export_weights(path: str | Path, model: SSRSTF, cfg: ExperimentConfig, **info: Any) -> Path:
+    """Atomically write model weights + config (+ ``info`` strings) as safetensors."""
+    tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    metadata = {"format": "ssrstf", "config": json.dumps(to_dict(cfg))}
+    metadata.update({k: str(v) for k, v in info.items()})
+    return atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+
+
+def resolve_checkpoint(spec: str | Path) -> Path:
+    """``"default"`` → the packaged model; anything else is a path."""
+    if str(spec) == "default":
+        if not DEFAULT_CHECKPOINT.is_file():
+            raise FileNotFoundError(f"the packaged default model is missing: {DEFAULT_CHECKPOINT}")
+        return DEFAULT_CHECKPOINT
+    return Path(spec)
+
+
+def load_model(
+    spec: str | Path, *, device: str | torch.device = "cpu"
+) -> tuple[SSRSTF, ExperimentConfig]:
+    """Build the model a checkpoint describes and load its weights (evaluation mode).
+
+    Args:
+        spec: ``"default"``, a training checkpoint (``.pt``) or weights (``.safetensors``).
+        device: Where to put the model.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ValueError: If the file is corrupt or its weights do not fit its own config.
+    """
+    path = resolve_checkpoint(spec)
+    if path.suffix == ".safetensors":
+        cfg, state = _read_safetensors(path)
+    else:
+        ckpt = load_checkpoint(path)
+        cfg, state = from_dict(ckpt["config"]), ckpt["model"]
+    model = SSRSTF(cfg.model)
+    load_weights(model, state, source=str(path))
+    return model.to(device).eval(), cfg
+
+
+def _read_safetensors(path: Path) -> tuple[ExperimentConfig, dict[str, torch.Tensor]]:
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ValueError(f"{path}: not a readable safetensors file ({exc})") from None
+    if metadata.get("format") != "ssrstf" or "config" not in metadata:
+        raise ValueError(f"{path}: safetensors file without an ssrstf config in its metadata")
+    return from_dict(json.loads(metadata["config"])), state
+
+
+def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], *, source: str) -> None:
+    """``load_state_dict(strict=True)`` with an error that says what does not match."""
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
+    if missing or unexpected or wrong:
+        details = []
+        for label, keys in (("missing", missing), ("unexpected", unexpected), ("shape", wrong)):
+            if keys:
+                details.append(f"{len(keys)} {label} (e.g. {keys[0]})")
+        raise ValueError(
+            f"{source}: weights do not match the model architecture: {'; '.join(details)}"
+        )
+    model.load_state_dict(state)

@@ -1,0 +1,361 @@
+"""The one training loop: every dataset, size and ablation; CPU or GPUs; resumable to the step.
+
+``fit(cfg, run_dir)`` trains from scratch, ``fit(None, run_dir, resume=True)`` continues a run
+from its ``last.pt``. Under ``torchrun`` (``WORLD_SIZE > 1``) it trains with PyTorch DDP (NCCL on
+GPUs, gloo on CPU) and a ``DistributedSampler``; rank 0 alone logs, evaluates and writes files.
+
+Exact resume: the shuffling order of an epoch is a function of ``(seed, epoch)``
+(``DistributedSampler``), flips of ``(seed, epoch, clip)``, and the torch RNG (stochastic depth)
+is saved in the checkpoint, so an interrupted run continues bit-for-bit on CPU, including from a
+mid-epoch checkpoint (the batches already seen are skipped without loading them).
+
+Run directory: ``config.yaml``, ``metrics.jsonl`` (one JSON object per evaluation), ``last.pt``,
+``best.pt`` (lowest quick-evaluation P1), ``final.json`` (full evaluation at the end) and, with
+``train.use_tensorboard``, TensorBoard events.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler, Sampler
+from tqdm import tqdm
+
+from ssrstf.config import ExperimentConfig, from_dict, save_config, to_dict
+from ssrstf.data.dataset import build_datasets, stream_clips
+from ssrstf.data.h36m import Streams, load_streams
+from ssrstf.evaluation.protocol import PROTOCOLS, EvalResult, evaluate_model
+from ssrstf.models import SSRSTF
+from ssrstf.models.tta import make_predictor
+from ssrstf.skeleton import SKELETONS
+from ssrstf.training.checkpoint import load_checkpoint, load_weights, save_checkpoint
+from ssrstf.training.losses import LiftingLoss
+from ssrstf.training.optim import build_optimizer, build_scheduler
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Progress:
+    """Where a run stands; saved in every checkpoint."""
+
+    epoch: int = 0
+    step_in_epoch: int = 0
+    global_step: int = 0
+    elapsed_s: float = 0.0
+    best: dict[str, float] = field(default_factory=dict)
+
+
+class _SkipSampler(Sampler[int]):
+    """A ``DistributedSampler`` epoch with its first ``skip`` samples dropped (mid-epoch resume)."""
+
+    def __init__(self, sampler: DistributedSampler, skip: int) -> None:
+        self.sampler, self.skip = sampler, skip
+
+    def __iter__(self):
+        indices = list(self.sampler)
+        return iter(indices[self.skip :])
+
+    def __len__(self) -> int:
+        return max(len(self.sampler) - self.skip, 0)
+
+
+def resolve_device(spec: str) -> torch.device:
+    """``auto`` → CUDA when available (this rank's GPU under torchrun), else CPU."""
+    if spec == "auto":
+        spec = "cuda" if torch.cuda.is_available() else "cpu"
+    if spec == "cuda" and "LOCAL_RANK" in os.environ:
+        spec = f"cuda:{os.environ['LOCAL_RANK']}"
+    if spec.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"train.device={spec!r} but CUDA is not available")
+    return torch.device(spec)
+
+
+def _init_distributed(device: torch.device) -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return (dist.get_rank(), world) if world > 1 else (0, 1)
+
+
+def _evaluate(model: nn.Module, cfg: ExperimentConfig, streams: list, every: int) -> EvalResult:
+    protocol = PROTOCOLS[cfg.eval.protocol]
+    predict = make_predictor(
+        model,
+        SKELETONS[cfg.model.skeleton],
+        flip_test=cfg.eval.flip_test,
+        device=next(model.parameters()).device,
+    )
+    return evaluate_model(protocol, streams, predict, every=every, batch_size=cfg.eval.batch_size)
+
+
+def build_eval_streams(cfg: ExperimentConfig, streams: Streams) -> list:
+    """The protocol's test streams with model inputs (`ssrstf.data.dataset.stream_clips`)."""
+    protocol = PROTOCOLS[cfg.eval.protocol]
+    return stream_clips(
+        streams,
+        ground_truth=protocol.ground_truth,
+        clip_len=cfg.model.num_frames,
+        cover_all=protocol.cover_all_frames,
+        subjects=protocol.test_subjects,
+        input_source=cfg.data.input_source,
+        target_space=cfg.data.target_space,
+        use_confidence=cfg.data.use_confidence,
+    )
+
+
+class _Logger:
+    """metrics.jsonl (+ optional TensorBoard) on rank 0."""
+
+    def __init__(self, run_dir: Path, use_tensorboard: bool) -> None:
+        self.path = run_dir / "metrics.jsonl"
+        self.tb = None
+        if use_tensorboard:
+            from torch.utils.tensorboard import SummaryWriter  # optional extra "logging"
+
+            self.tb = SummaryWriter(str(run_dir / "tensorboard"))
+
+    def log(self, record: dict[str, Any]) -> None:
+        with self.path.open("a") as f:
+            f.write(json.dumps(record) + "\n")
+        if self.tb is not None:
+            for k, v in record.items():
+                if isinstance(v, int | float) and k != "step":
+                    self.tb.add_scalar(k, v, record["step"])
+            self.tb.flush()
+
+
+def fit(
+    cfg: ExperimentConfig | None,
+    run_dir: str | Path,
+    *,
+    resume: bool = False,
+    streams: Streams | None = None,
+) -> Path:
+    """Train (or resume) a run; returns the path of the best checkpoint.
+
+    Args:
+        cfg: The experiment; None when resuming (the run's saved config is used).
+        run_dir: Run directory (created).
+        resume: Continue from ``run_dir/last.pt``.
+        streams: Pre-loaded dataset (tests); default reads ``cfg.data.path``.
+
+    Raises:
+        ValueError: When starting a new run in a directory that already holds one, or
+            resuming where there is no checkpoint.
+    """
+    run_dir = Path(run_dir)
+    ckpt = None
+    if resume:
+        ckpt = load_checkpoint(run_dir / "last.pt")
+        cfg = from_dict(ckpt["config"])
+    elif (run_dir / "last.pt").exists():
+        raise ValueError(f"{run_dir} already holds a run; use --resume or another --out")
+    assert cfg is not None
+    if cfg.train.num_threads:
+        torch.set_num_threads(cfg.train.num_threads)
+    device = resolve_device(cfg.train.device)
+    rank, world = _init_distributed(device)
+    torch.manual_seed(cfg.seed)
+    if rank == 0:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, run_dir / "config.yaml")
+
+    if streams is None:
+        streams = _load_streams(cfg)
+    train_set, _ = build_datasets(cfg, streams)
+    eval_streams = build_eval_streams(cfg, streams)
+    model = SSRSTF(cfg.model).to(device)
+    optimizer = build_optimizer(model, cfg.train)
+    sampler = DistributedSampler(
+        train_set, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed, drop_last=True
+    )
+    steps_per_epoch = len(sampler) // cfg.train.batch_size
+    if steps_per_epoch == 0:
+        raise ValueError(
+            f"{len(train_set)} training clips are fewer than one batch of {cfg.train.batch_size}"
+        )
+    total_steps = cfg.train.max_steps or cfg.train.epochs * steps_per_epoch
+    scheduler = build_scheduler(
+        optimizer, cfg.train, steps_per_epoch=steps_per_epoch, total_steps=total_steps
+    )
+    progress = Progress()
+    if ckpt is not None:
+        load_weights(model, ckpt["model"], source=str(run_dir / "last.pt"))
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        torch.set_rng_state(ckpt["rng"]["torch"])
+        progress = Progress(**ckpt["progress"])
+    train_model: nn.Module = model
+    if world > 1:
+        train_model = DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    loop = _Loop(cfg, model, train_model, optimizer, scheduler, device, rank, run_dir)
+    loop.run(train_set, sampler, eval_streams, progress, total_steps, steps_per_epoch)
+    if world > 1:
+        dist.barrier()
+    return run_dir / "best.pt"
+
+
+def _load_streams(cfg: ExperimentConfig) -> Streams:
+    """Train and test subjects of the dataset, with only the arrays this run needs."""
+    protocol = PROTOCOLS[cfg.eval.protocol]
+    target = "poses_3d" if cfg.data.target_space == "camera" else "poses_3d_image"
+    arrays = {f"poses_2d_{cfg.data.input_source}", target}
+    arrays |= {"poses_3d"} if protocol.ground_truth == "camera" else {"poses_3d_image"}
+    if "image_2.5d" in (protocol.ground_truth, cfg.data.target_space):
+        arrays.add("scale_2_5d")
+    subjects = (*cfg.data.train_subjects, *protocol.test_subjects)
+    return load_streams(cfg.data.path, subjects=subjects, arrays=sorted(arrays))
+
+
+class _Loop:
+    """State and steps of one training run (kept out of `fit` to keep both readable)."""
+
+    def __init__(self, cfg, model, train_model, optimizer, scheduler, device, rank, run_dir):
+        self.cfg, self.model, self.train_model = cfg, model, train_model
+        self.optimizer, self.scheduler = optimizer, scheduler
+        self.device, self.rank, self.run_dir = device, rank, run_dir
+        self.loss_fn = LiftingLoss(
+            mpjpe=cfg.train.loss_mpjpe,
+            n_mpjpe=cfg.train.loss_n_mpjpe,
+            velocity=cfg.train.loss_velocity,
+        )
+        use_amp = device.type == "cuda" and cfg.train.precision != "fp32"
+        dtype = torch.bfloat16 if cfg.train.precision == "bf16" else torch.float16
+        self.autocast = (
+            (lambda: torch.autocast("cuda", dtype=dtype)) if use_amp else (lambda: nullcontext())
+        )
+        self.scaler = torch.amp.GradScaler(
+            "cuda", enabled=use_amp and cfg.train.precision == "fp16"
+        )
+        self.logger = _Logger(run_dir, cfg.train.use_tensorboard) if rank == 0 else None
+
+    def step(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, dict[str, float]]:
+        x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+        self.optimizer.zero_grad(set_to_none=True)
+        with self.autocast():
+            pred = self.train_model(x)
+        loss, terms = self.loss_fn(pred.float(), y)
+        if not math.isfinite(loss.item()):
+            raise FloatingPointError(f"loss became {loss.item()}; lower train.lr or set grad_clip")
+        self.scaler.scale(loss).backward()
+        if self.cfg.train.grad_clip > 0:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.train.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        return loss.item(), terms
+
+    def save(self, name: str, progress: Progress) -> None:
+        state = {
+            "config": to_dict(self.cfg),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "rng": {"torch": torch.get_rng_state()},
+            "progress": vars(progress).copy(),
+        }
+        save_checkpoint(self.run_dir / name, state)
+
+    def evaluate(self, streams: list, progress: Progress, train_stats: dict, final: bool) -> None:
+        every = 1 if final else self.cfg.eval.every
+        result = _evaluate(self.model, self.cfg, streams, every)
+        record = {
+            "step": progress.global_step,
+            "epoch": progress.epoch,
+            "lr": self.scheduler.get_last_lr()[0],
+            "elapsed_min": progress.elapsed_s / 60,
+            **train_stats,
+            "p1_mm": result.p1_mm,
+            "p2_mm": result.p2_mm,
+            "eval": "full" if final else f"quick (every {every}-th test clip)",
+        }
+        assert self.logger is not None
+        self.logger.log(record)
+        logger.info("step %d: %s", progress.global_step, result.label)
+        if final:
+            (self.run_dir / "final.json").write_text(json.dumps(result.to_dict(), indent=2))
+        elif not progress.best or result.p1_mm < progress.best["p1_mm"]:
+            progress.best = {"p1_mm": result.p1_mm, "p2_mm": result.p2_mm,
+                             "step": progress.global_step}  # fmt: skip
+            self.save("best.pt", progress)
+
+    def run(self, train_set, sampler, eval_streams, progress, total_steps, steps_per_epoch):
+        cfg = self.cfg.train
+        start = time.monotonic() - progress.elapsed_s
+        last_save = time.monotonic()
+        eval_every = cfg.eval_every_steps or steps_per_epoch
+        stop = progress.global_step >= total_steps
+        sums: dict[str, float] = {}
+        while not stop and progress.epoch < cfg.epochs:
+            sampler.set_epoch(progress.epoch)
+            train_set.set_epoch(progress.epoch)
+            skip = progress.step_in_epoch * cfg.batch_size
+            loader = DataLoader(
+                train_set,
+                batch_size=cfg.batch_size,
+                sampler=_SkipSampler(sampler, skip),
+                drop_last=True,
+                num_workers=self.cfg.data.num_workers,
+                # Its own generator: creating an iterator must not draw from the global RNG,
+                # or a mid-epoch resume would shift the stochastic-depth draws.
+                generator=torch.Generator().manual_seed(self.cfg.seed + progress.epoch),
+            )
+            bar = tqdm(
+                loader,
+                desc=f"epoch {progress.epoch + 1}/{cfg.epochs}",
+                disable=self.rank != 0,
+                initial=progress.step_in_epoch,
+                total=steps_per_epoch,
+                dynamic_ncols=True,
+            )
+            self.train_model.train()
+            for x, y in bar:
+                loss, terms = self.step(x, y)
+                progress.step_in_epoch += 1
+                progress.global_step += 1
+                progress.elapsed_s = time.monotonic() - start
+                for k, v in {"loss": loss, **terms}.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                sums["n"] = sums.get("n", 0.0) + 1
+                bar.set_postfix(loss=f"{loss:.4f}", lr=f"{self.scheduler.get_last_lr()[0]:.2e}")
+                over_time = cfg.max_minutes and progress.elapsed_s >= cfg.max_minutes * 60
+                stop = bool(over_time) or progress.global_step >= total_steps
+                end_of_epoch = progress.step_in_epoch >= steps_per_epoch
+                if end_of_epoch:
+                    progress.epoch += 1
+                    progress.step_in_epoch = 0
+                if self.rank == 0 and progress.global_step % eval_every == 0 and not stop:
+                    n = sums.pop("n")
+                    stats = {f"train_{k}": v / n for k, v in sums.items()}
+                    sums.clear()
+                    self.evaluate(eval_streams, progress, stats, final=False)
+                    self.save("last.pt", progress)
+                    last_save = time.monotonic()
+                elif self.rank == 0 and (
+                    end_of_epoch or time.monotonic() - last_save > cfg.checkpoint_minutes * 60
+                ):
+                    self.save("last.pt", progress)
+                    last_save = time.monotonic()
+                if stop or end_of_epoch:
+                    break
+        if self.rank == 0:
+            self.save("last.pt", progress)
+            if not (self.run_dir / "best.pt").exists():
+                self.save("best.pt", progress)
+            self.evaluate(eval_streams, progress, {}, final=True)

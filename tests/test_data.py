@@ -1,0 +1,290 @@
+"""Data pipeline: clip logic, transforms, the prepared-file schema and the clip datasets."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ssrstf.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
+from ssrstf.data.clips import (
+    resample_indices,
+    split_test_clips,
+    split_train_clips,
+    stitch_clips,
+    subsample_frames,
+)
+from ssrstf.data.dataset import (
+    PoseClipDataset,
+    build_dataloaders,
+    build_datasets,
+    clip_frames,
+    stream_clips,
+    streams_with_source,
+)
+from ssrstf.data.h36m import load_streams, save_streams, stream_key, summarize_streams
+from ssrstf.data.transforms import flip_poses, target_scale_mm
+from ssrstf.geometry import denormalize_screen_coordinates, to_root_relative
+from ssrstf.skeleton import H36M_17
+
+# ----------------------------------------------------------------------------- clips
+
+
+@pytest.mark.parametrize(
+    ("num_frames", "clip_len", "stride"), [(100, 9, 3), (243, 243, 81), (50, 7, 7)]
+)
+def test_train_clips_have_length_and_stride_and_drop_the_tail(num_frames, clip_len, stride) -> None:
+    clips = split_train_clips(num_frames, clip_len, stride)
+    assert clips.shape[1] == clip_len
+    np.testing.assert_array_equal(np.diff(clips, axis=1), 1)
+    np.testing.assert_array_equal(np.diff(clips[:, 0]), stride)
+    assert clips[0, 0] == 0 and clips[-1, -1] < num_frames
+    assert clips[-1, 0] + stride + clip_len > num_frames  # no further window fits
+
+
+def test_short_streams_give_one_resampled_clip_covering_every_frame() -> None:
+    clips = split_train_clips(5, 12, 4)
+    assert clips.shape == (1, 12)
+    assert set(clips[0]) == set(range(5)) and np.all(np.diff(clips[0]) >= 0)
+    np.testing.assert_array_equal(split_test_clips(5, 12), clips)
+    assert split_train_clips(0, 12, 4).shape == (0, 12)
+
+
+def test_resample_indices_are_sorted_in_range_and_even() -> None:
+    out = resample_indices(10, 4)
+    np.testing.assert_array_equal(out, [0, 2, 5, 7])
+    assert resample_indices(3, 7).tolist() == [0, 0, 0, 1, 1, 2, 2]
+
+
+@pytest.mark.parametrize("num_frames", [1, 8, 9, 10, 17, 18, 100])
+def test_test_clips_do_not_overlap_and_drop_the_tail(num_frames: int) -> None:
+    clips = split_test_clips(num_frames, 9)
+    if num_frames >= 9:
+        assert clips.size == (num_frames // 9) * 9
+        assert len(np.unique(clips)) == clips.size
+        np.testing.assert_array_equal(clips.reshape(-1), np.arange(clips.size))
+
+
+@pytest.mark.parametrize("num_frames", [1, 8, 9, 10, 17, 18, 100, 243, 1000])
+@pytest.mark.parametrize("clip_len", [1, 9, 27, 243])
+def test_stitch_inverts_split_test_clips(num_frames: int, clip_len: int) -> None:
+    x = np.random.default_rng(num_frames).normal(size=(num_frames, 17, 3))
+    clips = split_test_clips(num_frames, clip_len, cover_all=True)
+    np.testing.assert_allclose(stitch_clips(x[clips], clips, num_frames), x)
+
+
+def test_stitch_averages_repeated_frames_and_leaves_uncovered_frames_nan() -> None:
+    clips = np.array([[0, 1, 2], [2, 3, 4]])
+    values = np.array([[1.0, 2.0, 3.0], [5.0, 6.0, 7.0]])
+    out = stitch_clips(values, clips, 6)
+    np.testing.assert_allclose(out[:5], [1.0, 2.0, 4.0, 6.0, 7.0])
+    assert np.isnan(out[5])
+
+
+def test_subsample_frames() -> None:
+    np.testing.assert_array_equal(subsample_frames(7, 3), [0, 3, 6])
+    with pytest.raises(ValueError):
+        subsample_frames(7, 0)
+
+
+# ----------------------------------------------------------------------------- transforms
+
+
+def test_flip_is_an_involution_that_swaps_sides_and_negates_x(rng: np.random.Generator) -> None:
+    x = rng.normal(size=(2, 5, 17, 3))
+    flipped = flip_poses(x)
+    np.testing.assert_array_equal(flip_poses(flipped), x)
+    for left, right in zip(H36M_17.left_joints, H36M_17.right_joints, strict=True):
+        np.testing.assert_array_equal(flipped[..., left, 0], -x[..., right, 0])
+        np.testing.assert_array_equal(flipped[..., right, 1:], x[..., left, 1:])
+    np.testing.assert_array_equal(flipped[..., H36M_17.root, :], x[..., 0, :] * [-1, 1, 1])
+    assert flipped is not x and not np.shares_memory(flipped, x)
+
+
+def test_flip_works_on_tensors_and_matches_numpy(rng: np.random.Generator) -> None:
+    x = rng.normal(size=(3, 17, 3)).astype(np.float32)
+    t = torch.from_numpy(x.copy())
+    out = flip_poses(t)
+    assert isinstance(out, torch.Tensor)
+    np.testing.assert_array_equal(out.numpy(), flip_poses(x))
+    np.testing.assert_array_equal(t.numpy(), x)  # input untouched
+
+
+def test_target_scale_mm() -> None:
+    np.testing.assert_allclose(target_scale_mm("camera", [1000, 1000]), 1000.0)
+    np.testing.assert_allclose(
+        target_scale_mm("image_2.5d", [1000, 2000], [4.0, 5.0]), [2000, 5000]
+    )
+    with pytest.raises(ValueError, match="unknown target space"):
+        target_scale_mm("metres", [1000])
+
+
+# ----------------------------------------------------------------------------- schema
+
+
+def test_prepared_file_round_trip(synthetic_h36m: Path, tmp_path: Path) -> None:
+    streams = load_streams(synthetic_h36m)
+    assert streams.num_streams == 24 and streams.sources == ("gt", "sh")
+    again = load_streams(save_streams(streams, tmp_path / "copy"))
+    assert again.keys == streams.keys
+    for name in (
+        "offsets",
+        "image_size",
+        "fps",
+        "poses_3d",
+        "poses_3d_image",
+        "scale_2_5d",
+        "intrinsics",
+    ):
+        np.testing.assert_array_equal(getattr(again, name), getattr(streams, name))
+    for source in streams.sources:
+        np.testing.assert_array_equal(again.poses_2d[source], streams.poses_2d[source])
+        np.testing.assert_array_equal(again.has_2d[source], streams.has_2d[source])
+
+
+def test_load_can_select_subjects_and_arrays(synthetic_h36m: Path) -> None:
+    full = load_streams(synthetic_h36m)
+    part = load_streams(synthetic_h36m, subjects=["S9"], arrays=["poses_3d"])
+    assert set(part.subject) == {"S9"} and part.poses_2d == {} and part.poses_3d_image is None
+    expected = full.subset(["S9"])
+    assert part.keys == expected.keys
+    np.testing.assert_array_equal(part.poses_3d, expected.poses_3d)
+    i = part.keys.index("S9/Walking 1/58860488")
+    np.testing.assert_array_equal(
+        part.poses_3d[part.frames(i)], full.poses_3d[full.frames(full.keys.index(part.keys[i]))]
+    )
+
+
+def test_load_errors_are_actionable(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="not found"):
+        load_streams(tmp_path / "nope.npz")
+    np.savez(tmp_path / "other.npz", x=np.zeros(3))
+    with pytest.raises(ValueError, match="not a prepared ssrstf dataset"):
+        load_streams(tmp_path / "other.npz")
+
+
+def test_summary_and_keys(synthetic_h36m: Path) -> None:
+    streams = load_streams(synthetic_h36m, arrays=())
+    summary = summarize_streams(streams)
+    assert summary["streams"] == 24 and summary["sources_2d"] == {"gt": 24, "sh": 23}
+    assert summary["frames"] == int(streams.lengths.sum())
+    assert stream_key("S9", "Walking 1", "54138969") in streams.keys
+
+
+# ----------------------------------------------------------------------------- datasets
+
+
+def _cfg(path: Path, **data) -> ExperimentConfig:
+    return ExperimentConfig(
+        model=ModelConfig(dim=16, depth=1, num_heads=2, num_frames=9),
+        data=DataConfig(path=str(path), input_source="sh", **data),
+        train=TrainConfig(batch_size=4),
+        seed=3,
+    )
+
+
+def test_dataset_items_have_the_documented_shapes_and_targets(synthetic_h36m: Path) -> None:
+    train, test = build_datasets(_cfg(synthetic_h36m, flip_augment=False))
+    x, y = train[0]
+    assert x.shape == (9, 17, 3) and y.shape == (9, 17, 3)
+    assert x.dtype == torch.float32 and y.dtype == torch.float32
+    assert torch.all(y[:, H36M_17.root] == 0)
+    assert set(train.streams.subject) == {"S1"} and set(test.streams.subject) == {"S9", "S11"}
+    # The stream without SH detections is left out; test clips cover every frame.
+    assert "S11/Directions/54138969" not in test.streams.keys
+    assert len(np.unique(test.clips)) == test.streams.num_frames
+    # Targets are root-relative camera metres; inputs are the normalised SH keypoints.
+    frames = train.clips[0]
+    np.testing.assert_allclose(
+        y.numpy() * 1000.0, to_root_relative(train.streams.poses_3d[frames]), atol=1e-3
+    )
+    w, h = train.streams.image_size[0]
+    np.testing.assert_allclose(
+        denormalize_screen_coordinates(x[..., :2].numpy(), w, h),
+        train.streams.poses_2d["sh"][frames, :, :2],
+        atol=1e-3,
+    )
+
+
+def test_train_clips_use_the_configured_stride(synthetic_h36m: Path) -> None:
+    train, _ = build_datasets(_cfg(synthetic_h36m, train_stride=5))
+    streams = train.streams
+    expected = sum(len(split_train_clips(n, 9, 5)) for n in streams.lengths)
+    assert len(train) == expected
+    default, _ = build_datasets(_cfg(synthetic_h36m))
+    assert len(default) == sum(len(split_train_clips(n, 9, 3)) for n in streams.lengths)
+
+
+def test_flip_augmentation_flips_input_and_target_together(synthetic_h36m: Path) -> None:
+    cfg = _cfg(synthetic_h36m)
+    plain, _ = build_datasets(replace(cfg, data=replace(cfg.data, flip_augment=False)))
+    flipping, _ = build_datasets(cfg)
+    flipped_any = kept_any = False
+    for i in range(len(plain)):
+        (x0, y0), (x1, y1) = plain[i], flipping[i]
+        if torch.equal(x0, x1):
+            kept_any = True
+            assert torch.equal(y0, y1)
+        else:
+            flipped_any = True
+            assert torch.equal(x1, flip_poses(x0)) and torch.equal(y1, flip_poses(y0))
+    assert flipped_any and kept_any
+
+
+def test_same_seed_same_batches_and_epochs_differ(synthetic_h36m: Path) -> None:
+    def batches(epoch: int) -> list[torch.Tensor]:
+        loader, _ = build_dataloaders(_cfg(synthetic_h36m))
+        loader.dataset.set_epoch(epoch)
+        return [x for x, _ in loader]
+
+    first, again, other = batches(0), batches(0), batches(1)
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
+    assert first[0].shape == (4, 9, 17, 3)
+    assert not all(torch.equal(a, b) for a, b in zip(first, other, strict=True))
+
+
+def test_image_space_targets_times_scale_are_the_2_5d_ground_truth(synthetic_h36m: Path) -> None:
+    streams = load_streams(synthetic_h36m)
+    streams = streams_with_source(streams.subset(["S9"]), "gt")
+    clips = clip_frames(streams, 9, stride=4)
+    dataset = PoseClipDataset(
+        streams, clips, input_source="gt", target_space="image_2.5d", use_confidence=False
+    )
+    x, y = dataset[2]
+    assert x.shape == (9, 17, 2)
+    frames = clips[2]
+    stream = int(np.searchsorted(streams.offsets, frames[0], side="right") - 1)
+    scale = target_scale_mm(
+        "image_2.5d", streams.image_size[stream, 0].repeat(9), streams.scale_2_5d[frames]
+    )
+    expected = to_root_relative(streams.ground_truth_2_5d(stream)[frames - streams.offsets[stream]])
+    np.testing.assert_allclose(y.numpy() * scale[:, None, None], expected, atol=1e-3)
+
+
+def test_configuration_errors_are_clear(synthetic_h36m: Path) -> None:
+    with pytest.raises(ValueError, match="in_channels"):
+        build_datasets(_cfg(synthetic_h36m, use_confidence=False))
+    cfg = _cfg(synthetic_h36m)
+    with pytest.raises(
+        ValueError, match="2D source 'cpn' is not in the dataset; available: gt, sh"
+    ):
+        build_datasets(replace(cfg, data=replace(cfg.data, input_source="cpn")))
+
+
+def test_stream_clips_for_both_ground_truths(synthetic_h36m: Path) -> None:
+    streams = load_streams(synthetic_h36m)
+    camera = stream_clips(
+        streams, ground_truth="camera", clip_len=9, cover_all=True, subjects=["S9"]
+    )
+    image = stream_clips(
+        streams, ground_truth="image_2.5d", clip_len=9, cover_all=False, input_source="sh",
+        target_space="image_2.5d",
+    )  # fmt: skip
+    assert [s.key for s in camera] == sorted(k for k in streams.keys if k.startswith("S9/"))
+    assert all(len(np.unique(s.clips)) == len(s.ground_truth) for s in camera)
+    assert all(s.clips.size == len(s.ground_truth) // 9 * 9 for s in image)
+    assert len(image) == 23 and image[0].inputs.shape[1:] == (17, 3)
+    assert image[0].output_scale.shape == (len(image[0].ground_truth),)

@@ -1,0 +1,316 @@
+"""The two Human3.6M evaluation protocols: golden values, skip lists, quick mode, CLI."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ssrstf.cli import main
+from ssrstf.data.clips import split_test_clips
+from ssrstf.data.dataset import StreamClips
+from ssrstf.data.h36m import load_streams
+from ssrstf.evaluation.protocol import (
+    MOTIONBERT,
+    PROTOCOLS,
+    VIDEOPOSE3D,
+    action_group,
+    evaluate_model,
+    evaluate_predictions,
+    format_csv,
+    format_markdown,
+    format_table,
+    load_predictions,
+)
+
+J = 17
+
+
+def _stream(key: str, gt: np.ndarray, clip_len: int, cover_all: bool = True, **kw) -> StreamClips:
+    subject, action, _ = key.split("/")
+    return StreamClips(
+        key=key,
+        subject=subject,
+        action=action,
+        sequence_id=kw.pop("sequence_id", ""),
+        ground_truth=gt,
+        clips=split_test_clips(len(gt), clip_len, cover_all=cover_all),
+        **kw,
+    )
+
+
+def _case(rng: np.random.Generator, errors: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Ground truth and a prediction whose root-relative MPJPE in frame f is ``errors[f]``:
+    joint 1 moves by 17 · e (one joint of 17), plus a global translation that must cancel."""
+    gt = rng.normal(size=(len(errors), J, 3)) * 300 + [0, 0, 5000]
+    pred = gt + rng.normal(size=3) * 1000
+    pred[:, 1, 0] += 17.0 * np.asarray(errors)
+    return gt, pred
+
+
+GOLDEN = {
+    "S9/Walking 1/c1": [1.0, 1.0, 1.0, 1.0],
+    "S11/Walking/c1": [4.0, 4.0],
+    "S9/Eating/c1": [5.0, 5.0, 5.0],
+    "S1/Eating/c1": [100.0, 100.0],  # training subject: never scored
+    "S11/Directions/c1": [100.0, 100.0],  # VideoPose3D skips this sequence
+    "S9/Greeting/c1": [100.0, 100.0],  # MotionBERT skips this sequence
+}
+
+
+@pytest.fixture
+def golden(rng: np.random.Generator):
+    """``(make_streams(cover_all), predictions)`` for the `GOLDEN` per-frame errors, T = 2."""
+    data = {key: _case(rng, errors) for key, errors in GOLDEN.items()}
+
+    def make_streams(cover_all: bool) -> list[StreamClips]:
+        return [_stream(key, gt, 2, cover_all) for key, (gt, _) in data.items()]
+
+    return make_streams, {key: pred for key, (_, pred) in data.items()}
+
+
+def test_action_merge_rule() -> None:
+    assert action_group("Walking 1") == action_group("Walking") == "Walking"
+    assert action_group("WalkTogether 2") == "WalkTogether"
+
+
+def test_videopose3d_golden_values(golden) -> None:
+    make_streams, preds = golden
+    result = evaluate_predictions(VIDEOPOSE3D, make_streams(True), preds)
+    # Walking merges "Walking 1" (4 frames of 1 mm) and "Walking" (2 frames of 4 mm),
+    # frame-weighted: 12 / 6 = 2; the protocol figure is the unweighted mean over actions.
+    assert set(result.per_action) == {"Eating", "Greeting", "Walking"}
+    assert result.per_action["Walking"]["p1_mm"] == pytest.approx(2.0)
+    assert result.per_action["Walking"]["frames"] == 6
+    assert result.per_action["Eating"]["p1_mm"] == pytest.approx(5.0)
+    assert result.p1_mm == pytest.approx((2.0 + 5.0 + 100.0) / 3)
+    assert result.skipped == ("S11/Directions/c1",)
+    assert result.frames == 11 and result.streams == 4
+    assert all(v["p2_mm"] > 0 for v in result.per_action.values())
+
+
+def test_motionbert_skips_three_s9_sequences_and_drops_clip_tails(golden) -> None:
+    make_streams, preds = golden
+    result = evaluate_predictions(MOTIONBERT, make_streams(False), preds)
+    assert "Greeting" not in result.per_action and result.skipped == ("S9/Greeting/c1",)
+    assert "Directions" in result.per_action
+    # T = 2: "S9/Eating" (3 frames) scores 2; "S9/Walking 1" 4; "S11/Walking" 2.
+    assert result.per_action["Eating"]["frames"] == 2
+    assert result.per_action["Walking"]["frames"] == 6
+    assert result.p1_mm == pytest.approx((100.0 + 5.0 + 2.0) / 3)
+
+
+def test_clips_must_follow_the_protocol(golden) -> None:
+    make_streams, preds = golden
+    with pytest.raises(ValueError, match="'S9/Eating/c1'.*do not follow the motionbert protocol"):
+        evaluate_predictions(MOTIONBERT, make_streams(True), preds)
+    with pytest.raises(ValueError, match="do not follow the videopose3d protocol"):
+        evaluate_predictions(VIDEOPOSE3D, make_streams(False), preds)
+
+
+def test_skip_lists_also_match_human36m_sequence_ids(rng: np.random.Generator) -> None:
+    gt, pred = _case(rng, [1.0] * 4)
+    streams = [
+        _stream("S9/Greeting 2/c1", gt, 2, sequence_id="s_09_act_05_subact_02"),
+        _stream("S9/Greeting 1/c1", gt, 2, sequence_id="s_09_act_05_subact_01"),
+    ]
+    preds = {s.key: pred for s in streams}
+    result = evaluate_predictions(MOTIONBERT, streams, preds)
+    assert result.skipped == ("S9/Greeting 2/c1",) and result.frames == 4
+    assert set(MOTIONBERT.skip_sequences) == {"S9/Greeting", "S9/SittingDown 1", "S9/Waiting 1"}
+    assert PROTOCOLS == {"videopose3d": VIDEOPOSE3D, "motionbert": MOTIONBERT}
+
+
+def test_extra_skips_are_added_and_labelled(golden) -> None:
+    make_streams, preds = golden
+    protocol = VIDEOPOSE3D.with_skips(["S9/Eating", "S11/Directions"])
+    assert VIDEOPOSE3D.with_skips([]) is VIDEOPOSE3D
+    result = evaluate_predictions(protocol, make_streams(True), preds)
+    assert "Eating" not in result.per_action and result.protocol == "videopose3d+skip"
+    assert result.skipped == ("S11/Directions/c1", "S9/Eating/c1")
+
+
+def test_procrustes_removes_similarity_transforms(rng: np.random.Generator) -> None:
+    gt = rng.normal(size=(5, J, 3)) * 300
+    q, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    q *= np.sign(np.linalg.det(q))
+    pred = 1.3 * gt @ q + [10.0, 20.0, 30.0]
+    result = evaluate_predictions(
+        VIDEOPOSE3D, [_stream("S9/Posing/c", gt, 2)], {"S9/Posing/c": pred}
+    )
+    assert result.p2_mm == pytest.approx(0.0, abs=1e-9) and result.p1_mm > 10
+
+
+def test_prediction_file_errors(golden, caplog) -> None:
+    make_streams, preds = golden
+    streams = make_streams(True)
+    with pytest.raises(ValueError, match=r"lack 1 test stream\(s\): 'S9/Eating/c1'"):
+        evaluate_predictions(
+            VIDEOPOSE3D, streams, {k: v for k, v in preds.items() if k != "S9/Eating/c1"}
+        )
+    with pytest.raises(ValueError, match=r"predictions\['S9/Eating/c1'\] has shape \(2, 17, 3\)"):
+        evaluate_predictions(
+            VIDEOPOSE3D, streams, {**preds, "S9/Eating/c1": preds["S9/Eating/c1"][:2]}
+        )
+    bad = preds["S9/Eating/c1"].copy()
+    bad[0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        evaluate_predictions(VIDEOPOSE3D, streams, {**preds, "S9/Eating/c1": bad})
+    with caplog.at_level(logging.WARNING):
+        evaluate_predictions(VIDEOPOSE3D, streams, {**preds, "S7/Eating/c9": preds["S9/Eating/c1"]})
+    assert "ignoring 2 prediction stream(s)" in caplog.text and "'S7/Eating/c9'" in caplog.text
+
+
+def test_quick_mode_scores_every_nth_clip_and_says_so(golden) -> None:
+    make_streams, preds = golden
+    streams = make_streams(True)
+    full = evaluate_predictions(VIDEOPOSE3D, streams, preds)
+    quick = evaluate_predictions(VIDEOPOSE3D, streams, preds, every=2)
+    assert not full.is_quick and quick.is_quick and quick.every == 2
+    assert 0 < quick.frames < full.frames
+    assert (
+        "QUICK" in quick.label
+        and "QUICK" in format_table(quick)
+        and "QUICK" in format_markdown(quick)
+    )
+    assert quick.to_dict()["quick"] is True
+    with pytest.raises(ValueError, match="every"):
+        evaluate_predictions(VIDEOPOSE3D, streams, preds, every=0)
+
+
+def test_model_path_matches_prediction_path(golden) -> None:
+    make_streams, preds = golden
+    scale = 2.5
+    calls = []
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        calls.append(x.shape)
+        return x  # the "model" returns its input: outputs × scale are the stored predictions
+
+    for protocol in (VIDEOPOSE3D, MOTIONBERT):
+        streams = make_streams(protocol.cover_all_frames)
+        with_inputs = [
+            replace(
+                s, inputs=preds[s.key] / scale, output_scale=np.full(len(s.ground_truth), scale)
+            )
+            for s in streams
+        ]
+        by_model = evaluate_model(protocol, with_inputs, predict, batch_size=1)
+        by_file = evaluate_predictions(protocol, streams, preds)
+        assert by_model.p1_mm == pytest.approx(by_file.p1_mm) and by_model.p2_mm == pytest.approx(
+            by_file.p2_mm
+        )
+        assert by_model.frames == by_file.frames
+    assert calls and all(shape == (1, 2, J, 3) for shape in calls)
+
+
+def test_model_path_averages_errors_of_repeated_frames(rng: np.random.Generator) -> None:
+    # A 3-frame stream with T = 5 is one resampled clip with frames 0, 0, 1, 1, 2: the errors of
+    # a frame seen twice are averaged (MotionBERT's occurrence count).
+    gt = rng.normal(size=(3, J, 3)) * 300
+    stream = _stream(
+        "S9/Posing/c", gt, 5, cover_all=False, inputs=gt.copy(), output_scale=np.ones(3)
+    )
+    offsets = iter([0.0, 17.0, 34.0, 51.0, 68.0])
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        out = x.copy()
+        for t in range(x.shape[1]):
+            out[0, t, 1, 0] += next(offsets)  # frame error t (mm)
+        return out
+
+    result = evaluate_model(MOTIONBERT, [stream], predict)
+    assert result.frames == 3
+    assert result.p1_mm == pytest.approx(np.mean([0.5, 2.5, 4.0]))
+
+
+def test_tables(golden) -> None:
+    make_streams, preds = golden
+    result = evaluate_predictions(VIDEOPOSE3D, make_streams(True), preds)
+    lines = format_csv(result).splitlines()
+    assert lines[0] == "action,p1_mm,p2_mm,frames" and lines[-1].startswith("Average,")
+    assert lines[1].startswith("Eating,5.0000,")
+    assert "| Walking | 2.00 |" in format_markdown(result)
+    data = result.to_dict()
+    assert {"p1_mm", "p2_mm", "per_action", "frames", "quick", "label", "protocol"} <= data.keys()
+    json.dumps(data)
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def _write_predictions(
+    prepared: Path, path: Path, noise_mm: float, seed: int = 0, space: str = "camera"
+) -> float:
+    """Perturbed ground truth of the S9/S11 streams; returns the expected VideoPose3D P1."""
+    streams = load_streams(prepared, subjects=["S9", "S11"])
+    rng = np.random.default_rng(seed)
+    preds, errors = {}, {}
+    for i, key in enumerate(streams.keys):
+        gt = (
+            streams.poses_3d[streams.frames(i)]
+            if space == "camera"
+            else streams.ground_truth_2_5d(i)
+        )
+        preds[key] = gt + rng.normal(scale=noise_mm, size=gt.shape)
+        if key.startswith("S11/Directions/"):
+            continue
+        rel = (preds[key] - preds[key][:, :1]) - (gt - gt[:, :1])
+        errors.setdefault(key.split("/")[1].split(" ")[0], []).append(
+            np.linalg.norm(rel, axis=-1).mean(-1)
+        )
+    np.savez(path, **preds)
+    return float(np.mean([np.concatenate(v).mean() for v in errors.values()]))
+
+
+def test_cli_evaluate_json_and_tables(synthetic_h36m: Path, tmp_path: Path, capsys) -> None:
+    expected = _write_predictions(synthetic_h36m, tmp_path / "pred.npz", noise_mm=10.0)
+    args = ["evaluate", "--data", str(synthetic_h36m), "--predictions", str(tmp_path / "pred.npz")]
+    assert main([*args, "--json", "--frames", "9", "--out", str(tmp_path / "table")]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["p1_mm"] == pytest.approx(expected) and result["protocol"] == "videopose3d"
+    assert set(result["per_action"]) == {"Directions", "Walking"}
+    assert {"p1_mm", "p2_mm"} <= result["per_action"]["Walking"].keys()
+    assert (tmp_path / "table.md").read_text().startswith("**H36M videopose3d")
+    assert (tmp_path / "table.csv").read_text().startswith("action,p1_mm,p2_mm,frames")
+    assert main([*args, "--every", "3", "--frames", "9"]) == 0
+    assert "QUICK: 1 in 3 test clips" in capsys.readouterr().out
+
+
+def test_cli_evaluate_motionbert_protocol(synthetic_h36m: Path, tmp_path: Path, capsys) -> None:
+    _write_predictions(synthetic_h36m, tmp_path / "pred.npz", noise_mm=0.0, space="image_2.5d")
+    args = ["evaluate", "--data", str(synthetic_h36m), "--predictions", str(tmp_path / "pred.npz")]
+    assert main([*args, "--protocol", "motionbert", "--frames", "9", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["p1_mm"] == pytest.approx(0.0, abs=1e-3)
+    assert result["frames"] == sum(
+        n // 9 * 9 for n in load_streams(synthetic_h36m, subjects=["S9", "S11"], arrays=()).lengths
+    )
+
+
+def test_cli_evaluate_names_a_missing_stream(synthetic_h36m: Path, tmp_path: Path, capsys) -> None:
+    _write_predictions(synthetic_h36m, tmp_path / "pred.npz", noise_mm=1.0)
+    preds = load_predictions(tmp_path / "pred.npz")
+    del preds["S9/Walking 1/60457274"]
+    np.savez(tmp_path / "partial.npz", **preds)
+    code = main(
+        ["evaluate", "--data", str(synthetic_h36m), "--predictions", str(tmp_path / "partial.npz")]
+    )
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and err == "error: predictions lack 1 test stream(s): 'S9/Walking 1/60457274'"
+    assert (
+        main(
+            [
+                "evaluate",
+                "--data",
+                str(tmp_path / "none.npz"),
+                "--predictions",
+                str(tmp_path / "partial.npz"),
+            ]
+        )
+        == 2
+    )

@@ -1,0 +1,203 @@
+"""Training: losses, optimiser groups, schedule, checkpoints, fit, exact resume, DDP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from ssrstf.config import ExperimentConfig, load_config
+from ssrstf.models import build_model
+from ssrstf.training.checkpoint import (
+    export_weights,
+    load_checkpoint,
+    load_model,
+    save_checkpoint,
+)
+from ssrstf.training.losses import LiftingLoss, mpjpe_loss, n_mpjpe_loss, velocity_loss
+from ssrstf.training.optim import lr_factor, param_groups
+from ssrstf.training.trainer import fit
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny_cfg(data_path: Path, *overrides: str) -> ExperimentConfig:
+    base = [
+        f"data.path={data_path}",
+        "data.input_source=gt",
+        "data.train_subjects=[S1, S5]",
+        "model.num_frames=9",
+        "train.batch_size=4",
+        "train.num_threads=1",
+        "eval.every=1",
+        "eval.batch_size=16",
+        "model.drop_path_rate=0.1",  # exercises the RNG state on resume
+    ]
+    return load_config(ROOT / "configs" / "tiny_debug.yaml", [*base, *overrides])
+
+
+def test_losses_on_hand_built_values() -> None:
+    target = torch.zeros(1, 2, 2, 3)
+    pred = torch.zeros(1, 2, 2, 3)
+    pred[..., 0] = 3.0
+    pred[..., 1] = 4.0
+    assert mpjpe_loss(pred, target).item() == pytest.approx(5.0)
+    assert velocity_loss(pred, target).item() == pytest.approx(0.0)
+    gt = torch.randn(2, 5, 17, 3)
+    assert n_mpjpe_loss(2.5 * gt, gt).item() == pytest.approx(0.0, abs=1e-5)
+    total, terms = LiftingLoss(mpjpe=1.0, n_mpjpe=0.5, velocity=20.0)(pred, target)
+    assert total.item() == pytest.approx(5.0 + 0.5 * terms["n_mpjpe"])
+
+
+def test_no_weight_decay_on_norms_biases_and_embeddings() -> None:
+    model = build_model("xsmall", dim=16, depth=1, num_heads=2)
+    decay, no_decay = param_groups(model, 0.01)
+    names = {id(p): n for n, p in model.named_parameters()}
+    no_decay_names = {names[id(p)] for p in no_decay["params"]}
+    assert "spatial_pos_embed" in no_decay_names
+    assert all(names[id(p)].endswith("weight") for p in decay["params"])
+    assert not any("norm" in names[id(p)] or "bias" in names[id(p)] for p in decay["params"])
+    assert decay["weight_decay"] == 0.01 and no_decay["weight_decay"] == 0.0
+
+
+def test_schedules() -> None:
+    cfg = load_config(overrides=["train.warmup_steps=10", "train.lr_decay=0.5"]).train
+    assert lr_factor(0, cfg=cfg, steps_per_epoch=100, total_steps=1000) == pytest.approx(0.1)
+    assert lr_factor(150, cfg=cfg, steps_per_epoch=100, total_steps=1000) == pytest.approx(0.5)
+    cos = load_config(overrides=["train.schedule=cosine", "train.max_steps=100"]).train
+    assert lr_factor(0, cfg=cos, steps_per_epoch=10, total_steps=100) == pytest.approx(1.0)
+    assert lr_factor(50, cfg=cos, steps_per_epoch=10, total_steps=100) == pytest.approx(0.5)
+    assert lr_factor(100, cfg=cos, steps_per_epoch=10, total_steps=100) == pytest.approx(0.0)
+
+
+def test_checkpoint_round_trip_and_errors(tmp_path: Path) -> None:
+    cfg = load_config(overrides=["model.variant=xsmall", "model.dim=16", "model.depth=1",
+                                 "model.num_heads=2"])  # fmt: skip
+    model = build_model(cfg.model).eval()
+    from ssrstf.config import to_dict
+
+    save_checkpoint(tmp_path / "a.pt", {"config": to_dict(cfg), "model": model.state_dict()})
+    loaded, loaded_cfg = load_model(tmp_path / "a.pt")
+    assert loaded_cfg == cfg
+    x = torch.randn(1, 5, 17, 3)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x), model(x))
+    export_weights(tmp_path / "w.safetensors", model, cfg, note="test")
+    again, _ = load_model(tmp_path / "w.safetensors")
+    with torch.no_grad():
+        torch.testing.assert_close(again(x), model(x))
+    # Corrupt file, foreign file, wrong architecture: clear errors.
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="not a readable ssrstf checkpoint"):
+        load_checkpoint(tmp_path / "bad.pt")
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "foreign.pt")
+    with pytest.raises(ValueError, match="not an ssrstf checkpoint"):
+        load_checkpoint(tmp_path / "foreign.pt")
+    other = build_model("xsmall", dim=16, depth=2, num_heads=2)
+    save_checkpoint(tmp_path / "mismatch.pt", {"config": to_dict(cfg), "model": other.state_dict()})
+    with pytest.raises(ValueError, match="do not match the model architecture"):
+        load_model(tmp_path / "mismatch.pt")
+    with pytest.raises(FileNotFoundError):
+        load_model(tmp_path / "missing.pt")
+
+
+def test_checkpoint_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "last.pt"
+    save_checkpoint(path, {"model": {"w": torch.ones(1)}, "epoch": 1})
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt  # killed half-way through writing
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(path, {"model": {"w": torch.zeros(1)}, "epoch": 2})
+    monkeypatch.undo()
+    assert load_checkpoint(path)["epoch"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
+
+
+def test_fit_writes_a_run_directory(synthetic_h36m: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    best = fit(tiny_cfg(synthetic_h36m), run)
+    assert best.is_file()
+    assert {"config.yaml", "metrics.jsonl", "last.pt", "best.pt", "final.json"} <= {
+        p.name for p in run.iterdir()
+    }
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert records[-1]["eval"] == "full" and records[-1]["p1_mm"] > 0
+    assert load_config(run / "config.yaml") == tiny_cfg(synthetic_h36m)
+    with pytest.raises(ValueError, match="already holds a run"):
+        fit(tiny_cfg(synthetic_h36m), run)
+
+
+def test_resume_equals_uninterrupted(synthetic_h36m: Path, tmp_path: Path) -> None:
+    two = tmp_path / "two"
+    fit(tiny_cfg(synthetic_h36m, "train.epochs=2"), two)
+    split = tmp_path / "split"
+    fit(tiny_cfg(synthetic_h36m, "train.epochs=1"), split)
+    # Continue the same run for a second epoch: raise the epoch limit in its saved config.
+    ckpt = load_checkpoint(split / "last.pt")
+    ckpt["config"]["train"]["epochs"] = 2
+    save_checkpoint(split / "last.pt", {k: v for k, v in ckpt.items() if k != "format_version"})
+    fit(None, split, resume=True)
+    a, b = load_checkpoint(two / "last.pt"), load_checkpoint(split / "last.pt")
+    assert a["progress"]["global_step"] == b["progress"]["global_step"] > 0
+    for key, value in a["model"].items():
+        torch.testing.assert_close(value, b["model"][key], rtol=0, atol=0, msg=key)
+
+
+def test_mid_epoch_resume_equals_uninterrupted(synthetic_h36m: Path, tmp_path: Path) -> None:
+    full = tmp_path / "full"
+    fit(tiny_cfg(synthetic_h36m), full)
+    steps = load_checkpoint(full / "last.pt")["progress"]["global_step"]
+    part = tmp_path / "part"
+    fit(tiny_cfg(synthetic_h36m, f"train.max_steps={steps // 2}"), part)
+    ckpt = load_checkpoint(part / "last.pt")
+    assert 0 < ckpt["progress"]["step_in_epoch"] < steps
+    ckpt["config"]["train"]["max_steps"] = 0
+    save_checkpoint(part / "last.pt", {k: v for k, v in ckpt.items() if k != "format_version"})
+    fit(None, part, resume=True)
+    a, b = load_checkpoint(full / "last.pt"), load_checkpoint(part / "last.pt")
+    for key, value in a["model"].items():
+        torch.testing.assert_close(value, b["model"][key], rtol=0, atol=0, msg=key)
+
+
+def test_two_process_gloo_run(synthetic_h36m: Path, tmp_path: Path) -> None:
+    run = tmp_path / "ddp"
+    cfg = tiny_cfg(synthetic_h36m)
+    from ssrstf.config import save_config
+
+    save_config(cfg, tmp_path / "cfg.yaml")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")}
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    cmd = [
+        *launcher,
+        "-m",
+        "ssrstf",
+        "train",
+        "--config",
+        str(tmp_path / "cfg.yaml"),
+        "--out",
+        str(run),
+    ]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ckpt = load_checkpoint(run / "last.pt")
+    single = load_checkpoint(_single(cfg, tmp_path) / "last.pt")
+    # Two ranks of batch 4 see 8 clips per step: half the steps of one process.
+    assert ckpt["progress"]["global_step"] * 2 in (
+        single["progress"]["global_step"],
+        single["progress"]["global_step"] - 1,
+    )
+    assert (run / "final.json").is_file()
+
+
+def _single(cfg: ExperimentConfig, tmp_path: Path) -> Path:
+    run = tmp_path / "single"
+    fit(cfg, run)
+    return run
