@@ -201,3 +201,36 @@ def _single(cfg: ExperimentConfig, tmp_path: Path) -> Path:
     run = tmp_path / "single"
     fit(cfg, run)
     return run
+
+
+def test_evaluate_checkpoint_cli_reproduces_the_final_training_figure(
+    synthetic_h36m: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ssrstf.cli import main
+
+    run = tmp_path / "run"
+    fit(tiny_cfg(synthetic_h36m), run)
+    final = json.loads((run / "final.json").read_text())
+    capsys.readouterr()
+    args = ["evaluate", "--checkpoint", str(run / "last.pt"), "--data", str(synthetic_h36m)]
+    assert main([*args, "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["p1_mm"] == pytest.approx(final["p1_mm"], rel=1e-6)
+    assert result["p2_mm"] == pytest.approx(final["p2_mm"], rel=1e-6)
+    assert main([*args, "--json", "--no-flip"]) == 0
+    assert json.loads(capsys.readouterr().out)["p1_mm"] != pytest.approx(final["p1_mm"])
+
+
+def test_evaluate_cli_errors_are_one_line(
+    synthetic_h36m: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ssrstf.cli import main
+
+    (tmp_path / "bad.pt").write_bytes(b"\x00garbage")
+    code = main(
+        ["evaluate", "--checkpoint", str(tmp_path / "bad.pt"), "--data", str(synthetic_h36m)]
+    )
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "not a readable ssrstf checkpoint" in err
+    assert err.count("\n") == 1

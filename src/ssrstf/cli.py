@@ -122,39 +122,67 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from ssrstf.data.dataset import stream_clips
-    from ssrstf.data.h36m import ground_truth_arrays, load_streams
     from ssrstf.evaluation import protocol as ev
 
-    proto = ev.PROTOCOLS[args.protocol]
-    arrays = ground_truth_arrays(proto.ground_truth)
-    streams = load_streams(args.data, subjects=proto.test_subjects, arrays=arrays)
-    clips = stream_clips(
-        streams, ground_truth=proto.ground_truth, clip_len=args.frames,
-        cover_all=proto.cover_all_frames,
-    )  # fmt: skip
-    result = ev.evaluate_predictions(proto, clips, ev.load_predictions(args.predictions),
-                                     every=args.every)  # fmt: skip
+    if args.checkpoint:
+        from ssrstf.training.scoring import evaluate_checkpoint
+
+        result = evaluate_checkpoint(
+            args.checkpoint, args.data, protocol=args.protocol, input_source=args.input,
+            flip_test=args.flip, every=args.every, device=args.device,
+        )  # fmt: skip
+    else:
+        result = _evaluate_predictions(args)
     print(json.dumps(result.to_dict(), indent=2) if args.json else ev.format_table(result))
     if args.out:
         ev.write_tables(result, args.out)
     return 0
 
 
+def _evaluate_predictions(args: argparse.Namespace):
+    from ssrstf.data.dataset import stream_clips
+    from ssrstf.data.h36m import ground_truth_arrays, load_streams
+    from ssrstf.evaluation import protocol as ev
+
+    proto = ev.PROTOCOLS[args.protocol or "videopose3d"]
+    arrays = ground_truth_arrays(proto.ground_truth)
+    streams = load_streams(args.data, subjects=proto.test_subjects, arrays=arrays)
+    clips = stream_clips(
+        streams, ground_truth=proto.ground_truth, clip_len=args.frames,
+        cover_all=proto.cover_all_frames,
+    )  # fmt: skip
+    predictions = ev.load_predictions(args.predictions)
+    return ev.evaluate_predictions(proto, clips, predictions, every=args.every)
+
+
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     from ssrstf.config import ModelConfig
 
-    p = sub.add_parser("evaluate", help="score 3D predictions with a published H36M protocol")
+    p = sub.add_parser("evaluate", help="score a model or 3D predictions with an H36M protocol")
     p.add_argument("--data", required=True, help="prepared dataset .npz")
-    p.add_argument(
-        "--predictions", required=True, metavar="FILE.npz",
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--checkpoint", metavar="default|PATH",
+        help="run a model: 'default' (packaged), a training .pt or a .safetensors",
+    )  # fmt: skip
+    source.add_argument(
+        "--predictions", metavar="FILE.npz",
         help='per-stream (F, 17, 3) mm arrays keyed "S9/Walking 1/54138969"',
     )  # fmt: skip
-    p.add_argument("--protocol", choices=("videopose3d", "motionbert"), default="videopose3d")
+    p.add_argument(
+        "--protocol", choices=("videopose3d", "motionbert"),
+        help="default: the checkpoint's own, else videopose3d",
+    )  # fmt: skip
     p.add_argument(
         "--frames", type=int, default=ModelConfig().num_frames,
-        help="test clip length T (default %(default)s)",
+        help="clip length T for --predictions (default %(default)s; a checkpoint uses its own)",
     )  # fmt: skip
+    p.add_argument("--input", help="2D source for --checkpoint (gt, sh, ...; default: its own)")
+    p.add_argument(
+        "--flip", action=argparse.BooleanOptionalAction, default=True,
+        help="flip test-time augmentation for --checkpoint (default on)",
+    )  # fmt: skip
+    p.add_argument("--device", default="cpu", help="cpu, cuda, ... for --checkpoint")
     p.add_argument("--every", type=int, default=1, help="quick mode: score 1 in N test clips")
     p.add_argument("--json", action="store_true", help="print a JSON object instead of a table")
     p.add_argument("--out", metavar="FILE", help="also write FILE.md and FILE.csv tables")

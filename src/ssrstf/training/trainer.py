@@ -34,15 +34,13 @@ from torch.utils.data import DataLoader, DistributedSampler, Sampler
 from tqdm import tqdm
 
 from ssrstf.config import ExperimentConfig, from_dict, save_config, to_dict
-from ssrstf.data.dataset import build_datasets, stream_clips
-from ssrstf.data.h36m import Streams, load_streams
-from ssrstf.evaluation.protocol import PROTOCOLS, EvalResult, evaluate_model
+from ssrstf.data.dataset import build_datasets
+from ssrstf.data.h36m import Streams
 from ssrstf.models import SSRSTF
-from ssrstf.models.tta import make_predictor
-from ssrstf.skeleton import SKELETONS
 from ssrstf.training.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from ssrstf.training.losses import LiftingLoss
 from ssrstf.training.optim import build_optimizer, build_scheduler
+from ssrstf.training.scoring import build_eval_streams, evaluate_on_streams, load_experiment_streams
 
 logger = logging.getLogger(__name__)
 
@@ -88,32 +86,6 @@ def _init_distributed(device: torch.device) -> tuple[int, int]:
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return (dist.get_rank(), world) if world > 1 else (0, 1)
-
-
-def _evaluate(model: nn.Module, cfg: ExperimentConfig, streams: list, every: int) -> EvalResult:
-    protocol = PROTOCOLS[cfg.eval.protocol]
-    predict = make_predictor(
-        model,
-        SKELETONS[cfg.model.skeleton],
-        flip_test=cfg.eval.flip_test,
-        device=next(model.parameters()).device,
-    )
-    return evaluate_model(protocol, streams, predict, every=every, batch_size=cfg.eval.batch_size)
-
-
-def build_eval_streams(cfg: ExperimentConfig, streams: Streams) -> list:
-    """The protocol's test streams with model inputs (`ssrstf.data.dataset.stream_clips`)."""
-    protocol = PROTOCOLS[cfg.eval.protocol]
-    return stream_clips(
-        streams,
-        ground_truth=protocol.ground_truth,
-        clip_len=cfg.model.num_frames,
-        cover_all=protocol.cover_all_frames,
-        subjects=protocol.test_subjects,
-        input_source=cfg.data.input_source,
-        target_space=cfg.data.target_space,
-        use_confidence=cfg.data.use_confidence,
-    )
 
 
 class _Logger:
@@ -174,7 +146,7 @@ def fit(
         save_config(cfg, run_dir / "config.yaml")
 
     if streams is None:
-        streams = _load_streams(cfg)
+        streams = load_experiment_streams(cfg)
     train_set, _ = build_datasets(cfg, streams)
     eval_streams = build_eval_streams(cfg, streams)
     model = SSRSTF(cfg.model).to(device)
@@ -208,18 +180,6 @@ def fit(
     if world > 1:
         dist.barrier()
     return run_dir / "best.pt"
-
-
-def _load_streams(cfg: ExperimentConfig) -> Streams:
-    """Train and test subjects of the dataset, with only the arrays this run needs."""
-    protocol = PROTOCOLS[cfg.eval.protocol]
-    target = "poses_3d" if cfg.data.target_space == "camera" else "poses_3d_image"
-    arrays = {f"poses_2d_{cfg.data.input_source}", target}
-    arrays |= {"poses_3d"} if protocol.ground_truth == "camera" else {"poses_3d_image"}
-    if "image_2.5d" in (protocol.ground_truth, cfg.data.target_space):
-        arrays.add("scale_2_5d")
-    subjects = (*cfg.data.train_subjects, *protocol.test_subjects)
-    return load_streams(cfg.data.path, subjects=subjects, arrays=sorted(arrays))
 
 
 class _Loop:
@@ -274,7 +234,7 @@ class _Loop:
 
     def evaluate(self, streams: list, progress: Progress, train_stats: dict, final: bool) -> None:
         every = 1 if final else self.cfg.eval.every
-        result = _evaluate(self.model, self.cfg, streams, every)
+        result = evaluate_on_streams(self.model, self.cfg, streams, every=every)
         record = {
             "step": progress.global_step,
             "epoch": progress.epoch,
