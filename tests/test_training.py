@@ -219,6 +219,15 @@ def test_evaluate_checkpoint_cli_reproduces_the_final_training_figure(
     assert result["p2_mm"] == pytest.approx(final["p2_mm"], rel=1e-6)
     assert main([*args, "--json", "--no-flip"]) == 0
     assert json.loads(capsys.readouterr().out)["p1_mm"] != pytest.approx(final["p1_mm"])
+    # Export to weights-only safetensors: same figure, and no silent overwrite.
+    weights = tmp_path / "model.safetensors"
+    assert main(["export", "--checkpoint", str(run / "last.pt"), "--out", str(weights)]) == 0
+    capsys.readouterr()
+    args[2] = str(weights)
+    assert main([*args, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["p1_mm"] == pytest.approx(final["p1_mm"], rel=1e-6)
+    assert main(["export", "--checkpoint", str(run / "last.pt"), "--out", str(weights)]) == 2
+    assert "--overwrite" in capsys.readouterr().err
 
 
 def test_evaluate_cli_errors_are_one_line(

@@ -216,6 +216,29 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_train)
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from ssrstf.training.checkpoint import export_weights, load_model
+
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
+    model, cfg = load_model(args.checkpoint)
+    info = {"source": Path(args.checkpoint).name}
+    if args.note:
+        info["note"] = args.note
+    print(f"wrote {export_weights(out, model, cfg, **info)}")
+    return 0
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="checkpoint -> small weights-only .safetensors with config")
+    p.add_argument("--checkpoint", required=True, help="training checkpoint (.pt) or .safetensors")
+    p.add_argument("--out", required=True, help="output .safetensors")
+    p.add_argument("--note", help="free text stored in the file's metadata (e.g. licence)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.set_defaults(func=_cmd_export)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
     parser = argparse.ArgumentParser(
@@ -226,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data(sub)
     _add_evaluate(sub)
     _add_train(sub)
+    _add_export(sub)
     return parser
 
 
@@ -234,6 +258,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (ConfigError, ValueError, FileNotFoundError) as exc:
+    except (ConfigError, ValueError, FileNotFoundError, FileExistsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
