@@ -129,7 +129,7 @@ def test_fit_writes_a_run_directory(synthetic_h36m: Path, tmp_path: Path) -> Non
         p.name for p in run.iterdir()
     }
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    assert records[-1]["eval"] == "full" and records[-1]["p1_mm"] > 0
+    assert records[-1]["eval"] == "final full" and records[-1]["p1_mm"] > 0
     assert load_config(run / "config.yaml") == tiny_cfg(synthetic_h36m)
     with pytest.raises(ValueError, match="already holds a run"):
         fit(tiny_cfg(synthetic_h36m), run)

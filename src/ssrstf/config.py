@@ -211,7 +211,9 @@ class EvalConfig:
     flip_test: bool = True
     """Average the prediction with the flipped prediction of the flipped input."""
     every: int = 1
-    """Evaluate every N-th test clip (quick mode, labelled as such); 1 = full."""
+    """Quick evaluations during training score every N-th test clip (labelled as such)."""
+    final_every: int = 1
+    """The evaluation at the end of training: 1 = the full protocol; N > 1 = quick, labelled."""
     skip_sequences: tuple[str, ...] = ()
     """Extra ``subject/action`` sequences left out of evaluation, on top of the protocol's own
     skip list (``ssrstf.evaluation.protocol.PROTOCOLS``: MotionBERT's three S9 sequences,
@@ -220,6 +222,7 @@ class EvalConfig:
 
     def __post_init__(self) -> None:
         _check(self.every >= 1, "eval.every", "must be >= 1")
+        _check(self.final_every >= 1, "eval.final_every", "must be >= 1")
         _check(self.batch_size >= 1, "eval.batch_size", "must be >= 1")
 
 

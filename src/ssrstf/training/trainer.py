@@ -233,7 +233,7 @@ class _Loop:
         save_checkpoint(self.run_dir / name, state)
 
     def evaluate(self, streams: list, progress: Progress, train_stats: dict, final: bool) -> None:
-        every = 1 if final else self.cfg.eval.every
+        every = self.cfg.eval.final_every if final else self.cfg.eval.every
         result = evaluate_on_streams(self.model, self.cfg, streams, every=every)
         record = {
             "step": progress.global_step,
@@ -243,7 +243,8 @@ class _Loop:
             **train_stats,
             "p1_mm": result.p1_mm,
             "p2_mm": result.p2_mm,
-            "eval": "full" if final else f"quick (every {every}-th test clip)",
+            "eval": ("final " if final else "")
+            + ("full" if every == 1 else f"quick (every {every}-th test clip)"),
         }
         assert self.logger is not None
         self.logger.log(record)
