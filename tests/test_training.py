@@ -243,3 +243,38 @@ def test_evaluate_cli_errors_are_one_line(
     err = capsys.readouterr().err
     assert err.startswith("error:") and "not a readable ssrstf checkpoint" in err
     assert err.count("\n") == 1
+
+
+def test_packaged_default_model_loads_and_runs() -> None:
+    from safetensors import safe_open
+
+    from ssrstf.training.checkpoint import DEFAULT_CHECKPOINT
+
+    model, cfg = load_model("default")
+    with safe_open(str(DEFAULT_CHECKPOINT), framework="pt") as f:
+        assert "research use" in f.metadata()["note"]
+    assert cfg.data.input_source == "gt" and cfg.model.num_frames == 27
+    with torch.no_grad():
+        out = model(torch.zeros(1, 5, 17, 3))
+    assert out.shape == (1, 5, 17, 3) and torch.isfinite(out).all()
+
+
+@pytest.mark.slow
+@pytest.mark.dataset
+def test_default_model_reproduces_the_documented_figure(tmp_path: Path) -> None:
+    """docs/results.md: P1 57.06 mm / P2 42.22 mm (VideoPose3D protocol, GT 2D, flip TTA).
+
+    Opt-in (``pytest -m slow``): prepares the shared data and evaluates every test frame (~15 min
+    on 2 cores).
+    """
+    from ssrstf.data.h36m import save_streams
+    from ssrstf.data.prepare import prepare_h36m
+    from ssrstf.training.scoring import evaluate_checkpoint
+
+    source = ROOT.parent / "shared" / "data" / "h36m"
+    if not source.is_dir():
+        pytest.skip(f"Human3.6M not found at {source}")
+    data = save_streams(prepare_h36m(source, progress=False), tmp_path / "h36m.npz")
+    result = evaluate_checkpoint("default", data, input_source="gt")
+    assert result.p1_mm == pytest.approx(57.06, abs=0.01)
+    assert result.p2_mm == pytest.approx(42.22, abs=0.01)
