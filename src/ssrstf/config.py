@@ -114,11 +114,15 @@ VARIANTS: dict[str, ModelConfig] = {
 """Named size presets of SSR-STF."""
 
 
-def model_config_from_name(name: str, **overrides: Any) -> ModelConfig:
-    """The `VARIANTS` preset ``name`` with field overrides applied (and validated)."""
-    if name not in VARIANTS:
+def model_config_from_name(name: str | ModelConfig, **overrides: Any) -> ModelConfig:
+    """A `VARIANTS` preset (or a given `ModelConfig`) with field overrides, validated."""
+    if isinstance(name, ModelConfig):
+        base = name
+    elif name in VARIANTS:
+        base = VARIANTS[name]
+    else:
         raise ConfigError(f"unknown model variant {name!r}; valid: {', '.join(VARIANTS)}")
-    return _from_dict(ModelConfig, {**to_dict(VARIANTS[name]), **overrides}, "model")
+    return _from_dict(ModelConfig, {**to_dict(base), **overrides}, "model")
 
 
 @dataclass(frozen=True)

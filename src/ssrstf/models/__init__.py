@@ -19,17 +19,7 @@ def build_model(spec: str | ModelConfig = "base", **overrides: Any) -> SSRSTF:
     Returns:
         The model (randomly initialised, in training mode).
     """
-    if isinstance(spec, ModelConfig):
-        cfg = model_config_from_name("base", **{**_fields(spec), **overrides})
-    else:
-        cfg = model_config_from_name(spec, **overrides)
-    return SSRSTF(cfg)
-
-
-def _fields(cfg: ModelConfig) -> dict[str, Any]:
-    from ssrstf.config import to_dict
-
-    return to_dict(cfg)
+    return SSRSTF(model_config_from_name(spec, **overrides))
 
 
 __all__ = ["SSRSTF", "build_model"]
