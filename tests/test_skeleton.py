@@ -25,6 +25,8 @@ from ssrstf.skeleton import (
     MPI_INF_3DHP_17,
     MPI_INF_3DHP_TEST_SCENES,
     MPI_INF_3DHP_TO_H36M,
+    OPENPOSE_BODY_25,
+    OPENPOSE_BODY_25_TO_H36M,
     PCK_JOINT_GROUPS_MPI,
     PCK_JOINTS_MPI,
     SKELETONS,
@@ -61,7 +63,7 @@ def _flip(points: np.ndarray, skeleton: Skeleton) -> np.ndarray:
 def test_registry_names_and_sizes() -> None:
     sizes = {name: s.num_joints for name, s in SKELETONS.items()}
     assert sizes == {"h36m17": 17, "mpi_inf_3dhp17": 17, "coco17": 17, "halpe26": 26,
-                     "blazepose33": 33, "humaneva15": 15}  # fmt: skip
+                     "blazepose33": 33, "humaneva15": 15, "openpose_body25": 25}  # fmt: skip
     assert all(name == s.name for name, s in SKELETONS.items())
     assert set(MAPPINGS_TO_H36M) == set(SKELETONS)
     assert all(m.target is H36M_17 and m.source.name == k for k, m in MAPPINGS_TO_H36M.items())
@@ -267,6 +269,20 @@ def test_humaneva_to_h36m() -> None:
     np.testing.assert_allclose(h36m[7], (eva[0] + eva[1]) / 2)
     np.testing.assert_allclose(h36m[9], (eva[1] + eva[14]) / 2)
     np.testing.assert_allclose(h36m[[0, 8, 10, 1, 4, 11, 14]], eva[[0, 1, 14, 11, 8, 2, 5]])
+
+
+def test_openpose_body25_to_h36m() -> None:
+    body = np.random.default_rng(6).uniform(size=(25, 3))
+    h36m = convert_keypoints(body, OPENPOSE_BODY_25_TO_H36M)
+    np.testing.assert_allclose(h36m[[0, 8, 9]], body[[8, 1, 0]])  # MidHip, Neck, Nose
+    np.testing.assert_allclose(h36m[7, :2], (body[1, :2] + body[8, :2]) / 2)
+    np.testing.assert_allclose(h36m[10, :2], (body[15, :2] + body[16, :2]) / 2)
+    # BODY_25 indices of R/L hip, knee, ankle, L/R shoulder, elbow, wrist (OpenPose docs order).
+    np.testing.assert_allclose(
+        h36m[[1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15, 16]],
+        body[[9, 10, 11, 12, 13, 14, 5, 6, 7, 2, 3, 4]],
+    )
+    assert OPENPOSE_BODY_25.root == 8
 
 
 def test_joint_without_sources_is_absent() -> None:

@@ -31,6 +31,10 @@ head      mean(L/R eye)         Head                   head_top           head
   limb landmarks), then applies the COCO rule; head is therefore the mean of the two eyes.
 * MPI-INF-3DHP is a relabelling (MotionAGFormer ``H36M_TO_MPI`` inverted), exact in 3D too.
 * HumanEva-15 has no nose/neck point: joint 9 is synthesised as mean(thorax, head).
+* OpenPose BODY_25 (`OPENPOSE_BODY_25_TO_H36M`) follows the Halpe rule where BODY_25 detects the
+  point itself (pelvis = MidHip, thorax = Neck, spine = mean(Neck, MidHip), neck (9) = Nose) and
+  the COCO rule for the head, which BODY_25 lacks (head = mean(L/R eye)). Toes and heels are
+  unused.
 """
 
 from __future__ import annotations
@@ -282,8 +286,29 @@ HUMANEVA_15 = Skeleton(
 )
 """HumanEva-I 15-joint layout (VideoPose3D ``humaneva15``). Root = pelvis."""
 
+OPENPOSE_BODY_25 = Skeleton(
+    name="openpose_body25",
+    joint_names=(
+        "nose", "neck", "right_shoulder", "right_elbow", "right_wrist", "left_shoulder",
+        "left_elbow", "left_wrist", "mid_hip", "right_hip", "right_knee", "right_ankle",
+        "left_hip", "left_knee", "left_ankle", "right_eye", "left_eye", "right_ear", "left_ear",
+        "left_big_toe", "left_small_toe", "left_heel", "right_big_toe", "right_small_toe",
+        "right_heel",
+    ),
+    parents=(1, 8, 1, 2, 3, 1, 5, 6, -1, 8, 9, 10, 8, 12, 13, 0, 0, 15, 16, 14, 19, 14, 11, 22,
+             11),
+    left_joints=(5, 6, 7, 12, 13, 14, 16, 18, 19, 20, 21),
+    right_joints=(2, 3, 4, 9, 10, 11, 15, 17, 22, 23, 24),
+    parts=(0, 0, 4, 4, 4, 3, 3, 3, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 0, 2, 2, 2, 1, 1, 1),
+)
+"""OpenPose BODY_25 (``pose_keypoints_2d`` of the default OpenPose model). Rooted at MidHip (8),
+with OpenPose's limb pairs as bones: MidHip → Neck → Nose → eye → ear, Neck → shoulders → arms,
+MidHip → hips → legs, ankle → big toe → small toe and ankle → heel."""
+
 SKELETONS: dict[str, Skeleton] = {
-    s.name: s for s in (H36M_17, MPI_INF_3DHP_17, COCO_17, HALPE_26, BLAZEPOSE_33, HUMANEVA_15)
+    s.name: s for s in (
+        H36M_17, MPI_INF_3DHP_17, COCO_17, HALPE_26, BLAZEPOSE_33, HUMANEVA_15, OPENPOSE_BODY_25,
+    )
 }
 """Every skeleton defined here, keyed by `Skeleton.name`."""
 
@@ -302,6 +327,33 @@ MPI_INF_3DHP_TEST_SCENES: dict[str, tuple[str, ...]] = {
 }
 """MPI-INF-3DHP test sequences per scene (green screen, no green screen, outdoor); scene scores
 are frame-weighted averages over these sequences."""
+
+MPI_INF_3DHP_28_JOINT_NAMES: tuple[str, ...] = (
+    "spine3", "spine4", "spine2", "spine", "pelvis", "neck", "head", "head_top",
+    "left_clavicle", "left_shoulder", "left_elbow", "left_wrist", "left_hand",
+    "right_clavicle", "right_shoulder", "right_elbow", "right_wrist", "right_hand",
+    "left_hip", "left_knee", "left_ankle", "left_foot", "left_toe",
+    "right_hip", "right_knee", "right_ankle", "right_foot", "right_toe",
+)
+"""The 28 joints of the MPI-INF-3DHP training annotations (``annot2``, ``annot3``,
+``univ_annot3`` of ``S*/Seq*/annot.mat``), in storage order (``mpii_get_joints('all')``)."""
+
+MPI_INF_3DHP_28_TO_17: tuple[int, ...] = tuple(
+    MPI_INF_3DHP_28_JOINT_NAMES.index(name) for name in MPI_INF_3DHP_17.joint_names
+)
+"""Indices of the `MPI_INF_3DHP_17` joints among the 28 training joints (0-based; the
+"relevant" set of ``mpii_get_joints.m``, P-STMO ``data_to_npz_3dhp.py``)."""
+
+H36M_COMPARABLE_JOINTS_MPI: tuple[int, ...] = tuple(
+    j for j in range(MPI_INF_3DHP_17.num_joints) if MPI_INF_3DHP_17.joint_names[j] != "head_top"
+)
+"""`MPI_INF_3DHP_17` joints scored when a Human3.6M-skeleton model is evaluated on
+MPI-INF-3DHP (through `H36M_TO_MPI_INF_3DHP`): every joint but the head top. H36M's "head" sits
+well below MPI's head top (thorax → head 136-215 mm on the mmpose H36M frames, neck → head top
+290-298 mm on the MPI frames), while the other correspondences agree: H36M's neck/nose point vs
+MPI's head centre (107-121 vs 98-100 mm from the thorax/neck), spine at 0.47-0.51 vs 0.47 of the
+way from pelvis to thorax/neck, limbs and pelvis by name."""
+
 # fmt: on
 
 
@@ -504,9 +556,19 @@ HUMANEVA_TO_H36M = JointMapping.from_names(HUMANEVA_15, H36M_17, {
 """HumanEva-15 → H36M-17: spine = mean(pelvis, thorax) and neck (9) = mean(thorax, head) are
 synthesised; every other joint is copied by name."""
 
+OPENPOSE_BODY_25_TO_H36M = JointMapping.from_names(OPENPOSE_BODY_25, H36M_17, {
+    "pelvis": {"mid_hip": 1.0},
+    "spine": _mean("neck", "mid_hip"),
+    "thorax": {"neck": 1.0},
+    "neck": {"nose": 1.0},
+    "head": _mean("left_eye", "right_eye"),
+})
+"""OpenPose BODY_25 → H36M-17: pelvis = MidHip, thorax = Neck, spine = mean(Neck, MidHip),
+neck (9) = Nose, head = mid-eyes (no head-top point, as for COCO); limbs copied."""
+
 MAPPINGS_TO_H36M: dict[str, JointMapping] = {m.source.name: m for m in (
     JointMapping.from_names(H36M_17, H36M_17), COCO_TO_H36M, HALPE_TO_H36M, BLAZEPOSE_TO_H36M,
-    MPI_INF_3DHP_TO_H36M, HUMANEVA_TO_H36M,
+    MPI_INF_3DHP_TO_H36M, HUMANEVA_TO_H36M, OPENPOSE_BODY_25_TO_H36M,
 )}
 """Conversion to `H36M_17` for every skeleton in `SKELETONS` (identity for ``"h36m17"``), keyed
 by the source skeleton's name."""

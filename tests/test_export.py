@@ -1,0 +1,282 @@
+"""Result writers: BVH round trip through an independent reader, JSON/NPZ layouts, overwriting."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ssrstf.inference.export import (
+    _atomic_write,
+    _axis_rotation,
+    _euler_zxy,
+    _t_pose_directions,
+    read_bvh,
+    write_bvh,
+    write_json,
+    write_keypoints,
+    write_npz,
+)
+from ssrstf.inference.readers import Keypoints2D, read_keypoints
+from ssrstf.skeleton import COCO_17, H36M_17, Skeleton
+
+BVH_FROM_CAMERA = np.diag([1.0, -1.0, -1.0])
+
+
+def _random_rotations(rng: np.random.Generator, n: int, scale: float) -> np.ndarray:
+    """(n, 3, 3) rotations about random axes by angles of about ``scale`` radians."""
+    q = rng.normal(size=(n, 4)) * [1.0 / max(scale, 1e-6), 1, 1, 1]
+    q /= np.linalg.norm(q, axis=-1, keepdims=True)
+    w, x, y, z = q.T
+    return np.stack([
+        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
+        np.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1),
+        np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1),
+    ], axis=1)  # fmt: skip
+
+
+def _fk_poses(
+    rng: np.random.Generator, frames: int, skeleton: Skeleton = H36M_17, scale: float = 0.8
+) -> np.ndarray:
+    """(F, J, 3) camera-axes poses in mm: forward kinematics of random joint rotations.
+
+    Bone lengths are constant and the rest offsets of the pelvis and thorax children are not a
+    T-pose, so the writer has to recover the torso shape.
+    """
+    offsets = 250.0 * _t_pose_directions(skeleton, np.zeros((skeleton.num_joints, 3)))
+    offsets += rng.normal(scale=30.0, size=offsets.shape)
+    rotations = _random_rotations(rng, frames * skeleton.num_joints, scale)
+    rotations = rotations.reshape(frames, skeleton.num_joints, 3, 3)
+    glob = np.zeros_like(rotations)
+    pts = np.zeros((frames, skeleton.num_joints, 3))
+    pts[:, skeleton.root] = rng.normal(scale=500.0, size=(frames, 3))
+    for joint in range(skeleton.num_joints):  # parents precede children in H36M order
+        parent = skeleton.parents[joint]
+        if parent < 0:
+            glob[:, joint] = rotations[:, joint]
+            continue
+        glob[:, joint] = glob[:, parent] @ rotations[:, joint]
+        pts[:, joint] = pts[:, parent] + glob[:, parent] @ offsets[joint]
+    return pts @ BVH_FROM_CAMERA
+
+
+def _frame_time(path: Path) -> float:
+    line = next(x for x in path.read_text().splitlines() if x.startswith("Frame Time:"))
+    return float(line.split(":")[1])
+
+
+# ---------------------------------------------------------------------------------------- BVH
+
+
+def test_bvh_round_trip_within_a_millimetre(tmp_path: Path) -> None:
+    poses = _fk_poses(np.random.default_rng(0), 40)
+    poses -= poses[:, :1]  # root-relative, as the lifter outputs
+    error = write_bvh(tmp_path / "out.bvh", poses, 25.0)
+    assert error < 1e-3
+    text = (tmp_path / "out.bvh").read_text()
+    lines = text.splitlines()
+    assert lines[:2] == ["HIERARCHY", "ROOT pelvis"]
+    assert "MOTION" in lines and "Frames: 40" in lines
+    assert _frame_time(tmp_path / "out.bvh") == pytest.approx(0.04)
+    assert text.count("End Site") == 5  # ankles, wrists and head
+    animation = read_bvh(tmp_path / "out.bvh")
+    assert animation.joint_names == H36M_17.joint_names
+    assert animation.fps == pytest.approx(25.0)
+    assert animation.positions_mm.shape == (40, 17, 3)
+    assert np.abs(animation.positions_mm - poses).max() < 1.0
+    np.testing.assert_allclose(animation.positions_mm, poses, atol=1e-3)
+
+
+def test_bvh_root_trajectory_units_and_large_rotations(tmp_path: Path) -> None:
+    poses = _fk_poses(np.random.default_rng(1), 30, scale=3.0)  # up to 180° joint rotations
+    write_bvh(tmp_path / "m.bvh", poses, 50.0, units="m")
+    np.testing.assert_allclose(read_bvh(tmp_path / "m.bvh", units="m").positions_mm, poses,
+                               atol=1e-2)  # fmt: skip  # 6 decimals of a metre
+    write_bvh(tmp_path / "mm.bvh", poses, 50.0, units="mm")
+    np.testing.assert_allclose(read_bvh(tmp_path / "mm.bvh", units="mm").positions_mm, poses,
+                               atol=1e-3)  # fmt: skip
+
+
+def test_bvh_limb_opposite_to_its_rest_direction(tmp_path: Path) -> None:
+    rest = _t_pose_directions(H36M_17, np.zeros((17, 3))) * 200.0
+    pose = np.zeros((17, 3))
+    for joint in range(1, 17):
+        pose[joint] = pose[H36M_17.parents[joint]] + rest[joint]
+    knee, ankle = H36M_17.index("right_knee"), H36M_17.index("right_ankle")
+    pose[ankle] = pose[knee] - rest[ankle]  # shin straight up: 180° from its rest direction
+    elbow, wrist = H36M_17.index("left_elbow"), H36M_17.index("left_wrist")
+    pose[wrist] = pose[elbow] - rest[wrist]
+    poses = np.stack([pose, pose]) @ BVH_FROM_CAMERA
+    assert write_bvh(tmp_path / "a.bvh", poses, 30.0) < 1e-6
+    np.testing.assert_allclose(read_bvh(tmp_path / "a.bvh").positions_mm, poses, atol=1e-3)
+
+
+def test_bvh_reports_the_deviation_of_varying_bone_lengths(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    poses = _fk_poses(rng, 20) + rng.normal(scale=5.0, size=(20, 17, 3))
+    error = write_bvh(tmp_path / "n.bvh", poses, 30.0)
+    read_back = read_bvh(tmp_path / "n.bvh").positions_mm
+    assert error > 1.0
+    assert np.linalg.norm(read_back - poses, axis=-1).max() == pytest.approx(error, abs=1e-3)
+
+
+def test_bvh_other_skeleton_uses_its_own_hierarchy(tmp_path: Path) -> None:
+    poses = _fk_poses(np.random.default_rng(3), 5, skeleton=COCO_17)
+    write_bvh(tmp_path / "c.bvh", poses, 30.0, skeleton=COCO_17)
+    animation = read_bvh(tmp_path / "c.bvh")
+    assert animation.joint_names[0] == "nose" and set(animation.joint_names) == set(
+        COCO_17.joint_names
+    )
+    order = [animation.joint_names.index(n) for n in COCO_17.joint_names]
+    np.testing.assert_allclose(animation.positions_mm[:, order], poses, atol=1e-3)
+
+
+def test_read_bvh_hand_written_file(tmp_path: Path) -> None:
+    path = tmp_path / "hand.bvh"
+    path.write_text(
+        "HIERARCHY\nROOT hips\n{\n OFFSET 0 0 0\n"
+        " CHANNELS 6 Xposition Yposition Zposition Xrotation Yrotation Zrotation\n"
+        " JOINT knee\n {\n  OFFSET 0 -10 0\n  CHANNELS 3 Zrotation Xrotation Yrotation\n"
+        "  End Site\n  {\n   OFFSET 0 -5 0\n  }\n }\n}\n"
+        "MOTION\nFrames: 2\nFrame Time: 0.5\n"
+        "1 2 3 0 0 0 0 0 0\n"
+        "0 0 0 90 0 0 0 0 0\n"
+    )
+    animation = read_bvh(path)
+    assert animation.fps == 2.0 and animation.joint_names == ("hips", "knee")
+    bvh = animation.positions_mm @ BVH_FROM_CAMERA / 10.0  # back to BVH frame, cm
+    np.testing.assert_allclose(bvh[0], [[1, 2, 3], [1, -8, 3]], atol=1e-12)
+    np.testing.assert_allclose(bvh[1], [[0, 0, 0], [0, 0, -10]], atol=1e-12)  # Rx(90°)·(0,-10,0)
+
+
+def test_read_bvh_errors_name_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "bad.bvh"
+    path.write_text("HIERARCHY\nROOT a\n{\n OFFSET 0 0\n")
+    with pytest.raises(ValueError, match=r"bad\.bvh: invalid BVH"):
+        read_bvh(path)
+
+
+def test_euler_zxy_decomposition_including_gimbal_lock() -> None:
+    rotations = _random_rotations(np.random.default_rng(4), 200, 3.0)
+    gimbal = _axis_rotation("Z", np.array([30.0, -50.0])) @ _axis_rotation(
+        "X", np.array([90.0, -90.0])
+    )
+    for rot in (rotations, gimbal):
+        z, x, y = np.moveaxis(_euler_zxy(rot), -1, 0)
+        rebuilt = _axis_rotation("Z", z) @ _axis_rotation("X", x) @ _axis_rotation("Y", y)
+        np.testing.assert_allclose(rebuilt, rot, atol=1e-6)
+
+
+def test_bvh_input_errors(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"poses_mm must be \(F, 17, 3\)"):
+        write_bvh(tmp_path / "x.bvh", np.zeros((3, 16, 3)), 30.0)
+    with pytest.raises(ValueError, match="finite"):
+        write_bvh(tmp_path / "x.bvh", np.full((3, 17, 3), np.nan), 30.0)
+    with pytest.raises(ValueError, match="fps must be positive"):
+        write_bvh(tmp_path / "x.bvh", np.zeros((3, 17, 3)), 0.0)
+    with pytest.raises(ValueError, match="units must be one of"):
+        write_bvh(tmp_path / "x.bvh", np.zeros((3, 17, 3)), 30.0, units="inch")
+    assert not (tmp_path / "x.bvh").exists()
+
+
+# ----------------------------------------------------------------------------------- JSON, NPZ
+
+
+def _results(frames: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(5)
+    return (
+        rng.normal(size=(frames, 17, 3)) * 300,
+        rng.uniform(size=(frames, 17, 3)) * 100,
+        (np.array([True, False, True])),
+    )
+
+
+def test_write_json_layout(tmp_path: Path) -> None:
+    poses_3d, poses_2d, valid = _results()
+    write_json(tmp_path / "p.json", poses_3d, poses_2d, valid, 50.0, H36M_17.joint_names)
+    doc = json.loads((tmp_path / "p.json").read_text())
+    assert doc["format"] == "ssrstf-poses" and doc["format_version"] == 1
+    assert doc["joint_names"] == list(H36M_17.joint_names) and doc["num_frames"] == 3
+    assert doc["fps"] == 50.0 and doc["poses_3d"]["units"] == "mm"
+    assert doc["poses_3d"]["axes"].startswith("camera: x right, y down, z forward")
+    assert doc["poses_2d"] == {"units": "pixels", "channels": "x, y, confidence"}
+    assert [f["valid"] for f in doc["frames"]] == [True, False, True]
+    assert [f["index"] for f in doc["frames"]] == [0, 1, 2]
+    np.testing.assert_allclose([f["pose_3d"] for f in doc["frames"]], poses_3d, atol=5e-4)
+    np.testing.assert_allclose([f["pose_2d"] for f in doc["frames"]], poses_2d, atol=5e-4)
+    write_json(tmp_path / "q.json", poses_3d, None, valid, None, H36M_17.joint_names)
+    doc = json.loads((tmp_path / "q.json").read_text())
+    assert doc["fps"] is None and doc["poses_2d"] is None and "pose_2d" not in doc["frames"][0]
+
+
+def test_write_npz_keys(tmp_path: Path) -> None:
+    poses_3d, poses_2d, valid = _results()
+    write_npz(tmp_path / "p.npz", poses_3d, poses_2d, valid, 50.0, H36M_17.joint_names)
+    with np.load(tmp_path / "p.npz", allow_pickle=False) as data:
+        np.testing.assert_array_equal(data["poses_3d"], poses_3d)
+        np.testing.assert_array_equal(data["poses_2d"], poses_2d)
+        np.testing.assert_array_equal(data["valid"], valid)
+        assert float(data["fps"]) == 50.0 and str(data["units"]) == "mm"
+        assert tuple(data["joint_names"]) == H36M_17.joint_names
+    write_npz(tmp_path / "q.npz", poses_3d, None, valid, None, H36M_17.joint_names)
+    with np.load(tmp_path / "q.npz", allow_pickle=False) as data:
+        assert np.isnan(data["fps"]) and "poses_2d" not in data.files
+
+
+def test_writer_input_errors(tmp_path: Path) -> None:
+    poses_3d, poses_2d, valid = _results()
+    names = H36M_17.joint_names
+    with pytest.raises(ValueError, match="16 joint names for 17 joints"):
+        write_json(tmp_path / "a.json", poses_3d, poses_2d, valid, 30.0, names[:16])
+    with pytest.raises(ValueError, match=r"valid must be \(3,\)"):
+        write_npz(tmp_path / "a.npz", poses_3d, poses_2d, valid[:2], 30.0, names)
+    with pytest.raises(ValueError, match="poses_3d contains NaN"):
+        write_json(tmp_path / "a.json", poses_3d * np.nan, poses_2d, valid, 30.0, names)
+    with pytest.raises(ValueError, match=r"poses_2d must be \(3, 17, 2\|3\)"):
+        write_json(tmp_path / "a.json", poses_3d, poses_2d[:, :5], valid, 30.0, names)
+    assert not list(tmp_path.iterdir())
+
+
+def test_keypoints_npz_round_trip(tmp_path: Path) -> None:
+    frames = np.random.default_rng(6).uniform(10, 400, size=(4, 17, 3))
+    kp = Keypoints2D(frames, COCO_17, np.array([1, 1, 0, 1], bool), (640, 480), 30.0, "test")
+    write_keypoints(tmp_path / "kp.npz", kp)
+    back = read_keypoints(tmp_path / "kp.npz")
+    np.testing.assert_array_equal(back.keypoints, kp.keypoints)
+    np.testing.assert_array_equal(back.valid, kp.valid)
+    assert back.skeleton is COCO_17 and back.image_size == (640, 480) and back.fps == 30.0
+
+
+# ------------------------------------------------------------------------------ file handling
+
+
+@pytest.mark.parametrize("writer", ["json", "npz", "bvh"])
+def test_writers_refuse_to_overwrite(tmp_path: Path, writer: str) -> None:
+    poses_3d, poses_2d, valid = _results()
+    path = tmp_path / f"out.{writer}"
+    path.write_text("precious")
+
+    def write(**kwargs: bool) -> None:
+        if writer == "bvh":
+            write_bvh(path, _fk_poses(np.random.default_rng(7), 3), 30.0, **kwargs)
+        else:
+            fn = write_json if writer == "json" else write_npz
+            fn(path, poses_3d, poses_2d, valid, 30.0, H36M_17.joint_names, **kwargs)
+
+    with pytest.raises(FileExistsError, match=rf"out\.{writer} already exists; pass --overwrite"):
+        write()
+    assert path.read_text() == "precious"
+    write(overwrite=True)
+    assert path.stat().st_size > len("precious")
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary files left
+
+
+def test_failed_write_leaves_nothing(tmp_path: Path) -> None:
+    def explode(handle: object) -> None:
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        _atomic_write(tmp_path / "sub" / "x.json", False, explode)
+    assert list((tmp_path / "sub").iterdir()) == []
