@@ -6,12 +6,13 @@ import json
 import os
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
 import torch
 
-from ssrstf.config import ExperimentConfig, load_config
+from ssrstf.config import ConfigError, ExperimentConfig, load_config
 from ssrstf.models import build_model
 from ssrstf.training.checkpoint import (
     export_weights,
@@ -73,6 +74,17 @@ def test_schedules() -> None:
     assert lr_factor(0, cfg=cos, steps_per_epoch=10, total_steps=100) == pytest.approx(1.0)
     assert lr_factor(50, cfg=cos, steps_per_epoch=10, total_steps=100) == pytest.approx(0.5)
     assert lr_factor(100, cfg=cos, steps_per_epoch=10, total_steps=100) == pytest.approx(0.0)
+    # cosine_time: the horizon is the wall-clock budget, whatever the step count.
+    timed = load_config(
+        overrides=["train.schedule=cosine_time", "train.max_minutes=10", "train.min_lr_ratio=0.1"]
+    ).train
+    factor = partial(lr_factor, 5000, cfg=timed, steps_per_epoch=10, total_steps=100)
+    assert factor(time_fraction=0.0) == pytest.approx(1.0)
+    assert factor(time_fraction=0.5) == pytest.approx(0.55)
+    assert factor(time_fraction=1.0) == pytest.approx(0.1)
+    assert factor(time_fraction=3.0) == pytest.approx(0.1)
+    with pytest.raises(ConfigError, match="max_minutes"):
+        load_config(overrides=["train.schedule=cosine_time"])
 
 
 def test_checkpoint_round_trip_and_errors(tmp_path: Path) -> None:

@@ -64,6 +64,14 @@ def _cmd_data_motionbert(args: argparse.Namespace) -> int:
     return _finish_data(save_streams(streams, args.out), streams)
 
 
+def _cmd_data_3dhp(args: argparse.Namespace) -> int:
+    from ssrstf.data.h36m import save_streams
+    from ssrstf.data.mpi_inf_3dhp import prepare_mpi_inf_3dhp
+
+    streams = prepare_mpi_inf_3dhp(args.source, allow_pickle=args.allow_pickle)
+    return _finish_data(save_streams(streams, args.out), streams)
+
+
 def _cmd_data_info(args: argparse.Namespace) -> int:
     from ssrstf.data.h36m import summarize_file
 
@@ -85,6 +93,10 @@ def _format_summary(summary: dict) -> str:
         lines.append(f"  {subject:<5} {counts['streams']:>4} streams {counts['frames']:>9} frames")
     lines.append(f"2D sources (streams): {summary['sources_2d']}")
     lines.append(f"3D arrays: {', '.join(summary['arrays']) or 'none'}")
+    if summary.get("joint_layout", "h36m17") != "h36m17":
+        lines.append(f"joint layout: {summary['joint_layout']}")
+    if summary.get("valid_frames") is not None:
+        lines.append(f"valid (scored) frames: {summary['valid_frames']}")
     return "\n".join(lines)
 
 
@@ -110,7 +122,19 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
         help="required: unpickling runs code from the file; only use files you trust",
     )  # fmt: skip
     mb.set_defaults(func=_cmd_data_motionbert)
-    for parser in (raw, vp3d, mb):
+    hp = cmds.add_parser("prepare-3dhp", help="MPI-INF-3DHP: P-STMO npz or the official .mat files")
+    hp.add_argument(
+        "--source", required=True,
+        help="data_train_3dhp.npz / data_test_3dhp.npz (or their folder), or the official "
+        "release folder (S*/Seq*/annot.mat, mpi_inf_3dhp_test_set/TS*/annot_data.mat)",
+    )  # fmt: skip
+    hp.add_argument(
+        "--allow-pickle", action="store_true",
+        help="required for P-STMO's npz files (pickled object arrays; read with a restricted "
+        "unpickler that builds numpy arrays, dicts and lists only)",
+    )  # fmt: skip
+    hp.set_defaults(func=_cmd_data_3dhp)
+    for parser in (raw, vp3d, mb, hp):
         parser.add_argument("--out", required=True, help="output .npz")
     for parser in (raw, vp3d):
         parser.add_argument("--subjects", nargs="+", help="only these subjects (default: all)")
@@ -122,21 +146,41 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from ssrstf.evaluation import mpi_inf_3dhp
     from ssrstf.evaluation import protocol as ev
 
+    dataset = args.dataset.replace("-", "_")
+    if dataset == "mpi_inf_3dhp" and args.protocol:
+        raise ConfigError("--protocol applies to --dataset h36m only")
     if args.checkpoint:
         from ssrstf.training.scoring import evaluate_checkpoint
 
         result = evaluate_checkpoint(
-            args.checkpoint, args.data, protocol=args.protocol, input_source=args.input,
-            flip_test=args.flip, every=args.every, device=args.device,
+            args.checkpoint, args.data, protocol=args.protocol, dataset=dataset,
+            input_source=args.input, flip_test=args.flip, every=args.every, device=args.device,
         )  # fmt: skip
+    elif dataset == "mpi_inf_3dhp":
+        result = _evaluate_3dhp_predictions(args)
     else:
         result = _evaluate_predictions(args)
-    print(json.dumps(result.to_dict(), indent=2) if args.json else ev.format_table(result))
+    tables = mpi_inf_3dhp if isinstance(result, mpi_inf_3dhp.MPIInf3DHPResult) else ev
+    print(json.dumps(result.to_dict(), indent=2) if args.json else tables.format_table(result))
     if args.out:
-        ev.write_tables(result, args.out)
+        tables.write_tables(result, args.out)
     return 0
+
+
+def _evaluate_3dhp_predictions(args: argparse.Namespace):
+    from ssrstf.data.dataset import check_joint_layout, stream_clips
+    from ssrstf.data.h36m import load_streams
+    from ssrstf.evaluation import mpi_inf_3dhp
+
+    proto = mpi_inf_3dhp.MPI_INF_3DHP
+    streams = load_streams(args.data, subjects=proto.test_subjects, arrays=("poses_3d",))
+    check_joint_layout(streams, "mpi_inf_3dhp", args.data)
+    clips = stream_clips(streams, ground_truth="camera", clip_len=args.frames, cover_all=True)
+    predictions = mpi_inf_3dhp.load_predictions(args.predictions)
+    return mpi_inf_3dhp.evaluate_predictions(proto, clips, predictions, source=args.predictions)
 
 
 def _evaluate_predictions(args: argparse.Namespace):
@@ -158,8 +202,12 @@ def _evaluate_predictions(args: argparse.Namespace):
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     from ssrstf.config import ModelConfig
 
-    p = sub.add_parser("evaluate", help="score a model or 3D predictions with an H36M protocol")
+    p = sub.add_parser("evaluate", help="score a model or 3D predictions (H36M or MPI-INF-3DHP)")
     p.add_argument("--data", required=True, help="prepared dataset .npz")
+    p.add_argument(
+        "--dataset", choices=("h36m", "mpi-inf-3dhp"), default="h36m",
+        help="benchmark of --data (default %(default)s); mpi-inf-3dhp reports MPJPE, PCK, AUC",
+    )  # fmt: skip
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument(
         "--checkpoint", metavar="default|PATH",
@@ -167,7 +215,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     source.add_argument(
         "--predictions", metavar="FILE.npz",
-        help='per-stream (F, 17, 3) mm arrays keyed "S9/Walking 1/54138969"',
+        help='per-stream (F, 17, 3) mm arrays keyed "S9/Walking 1/54138969" (H36M) or '
+        '"TS1".."TS6" (MPI-INF-3DHP, MPI joint order, all frames)',
     )  # fmt: skip
     p.add_argument(
         "--protocol", choices=("videopose3d", "motionbert"),

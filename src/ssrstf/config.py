@@ -130,8 +130,10 @@ class DataConfig:
     """Dataset, clipping and augmentation. The clip length is ``model.num_frames``."""
 
     dataset: Literal["h36m", "mpi_inf_3dhp"] = "h36m"
+    """Which benchmark the prepared file holds; fixes its joint layout and, for evaluation,
+    the protocol family (``mpi_inf_3dhp`` goes with ``eval.protocol: mpi_inf_3dhp``)."""
     path: str = "data/h36m.npz"
-    """Prepared dataset file (see ``ssrstf data prepare-h36m``)."""
+    """Prepared dataset file (see ``ssrstf data prepare-h36m`` / ``prepare-3dhp``)."""
     input_source: str = "sh"
     """2D source stored in the prepared file: ``gt``, ``sh``, ``cpn``, ..."""
     target_space: Literal["camera", "image_2.5d"] = "camera"
@@ -166,9 +168,11 @@ class TrainConfig:
     """Multiplicative learning-rate decay per epoch."""
     warmup_steps: int = 0
     """Linear learning-rate warm-up, in optimiser steps."""
-    schedule: Literal["exponential", "cosine"] = "exponential"
+    schedule: Literal["exponential", "cosine", "cosine_time"] = "exponential"
     """``exponential``: × lr_decay per epoch (paper recipe); ``cosine``: half cosine from lr to
-    lr · min_lr_ratio over max_steps (budget recipe)."""
+    lr · min_lr_ratio over max_steps; ``cosine_time``: the same half cosine over the wall-clock
+    budget max_minutes, so the rate anneals exactly when the budget ends however fast the machine
+    is (budget recipe)."""
     min_lr_ratio: float = 0.0
     max_steps: int = 0
     """Stop after this many optimiser steps (0: no limit); also the cosine horizon."""
@@ -205,13 +209,19 @@ class TrainConfig:
             "train.schedule",
             "'cosine' needs train.max_steps > 0 (its horizon)",
         )
+        _check(
+            self.schedule != "cosine_time" or self.max_minutes > 0,
+            "train.schedule",
+            "'cosine_time' needs train.max_minutes > 0 (its horizon)",
+        )
 
 
 @dataclass(frozen=True)
 class EvalConfig:
     """Evaluation protocol."""
 
-    protocol: Literal["videopose3d", "motionbert"] = "videopose3d"
+    protocol: Literal["videopose3d", "motionbert", "mpi_inf_3dhp"] = "videopose3d"
+    """Human3.6M: ``videopose3d`` or ``motionbert``; MPI-INF-3DHP: ``mpi_inf_3dhp``."""
     flip_test: bool = True
     """Average the prediction with the flipped prediction of the flipped input."""
     every: int = 1
@@ -239,6 +249,14 @@ class ExperimentConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check(
+            (self.data.dataset == "mpi_inf_3dhp") == (self.eval.protocol == "mpi_inf_3dhp"),
+            "eval.protocol",
+            f"{self.eval.protocol!r} does not apply to data.dataset={self.data.dataset!r} "
+            "(mpi_inf_3dhp data goes with the mpi_inf_3dhp protocol)",
+        )
 
 
 # ---------------------------------------------------------------------------------------------

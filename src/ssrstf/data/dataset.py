@@ -33,12 +33,25 @@ from ssrstf.data.transforms import (
     normalize_keypoints,
     target_scale_mm,
 )
-from ssrstf.skeleton import H36M_17, Skeleton
+from ssrstf.skeleton import H36M_17, MPI_INF_3DHP_17, SKELETONS, Skeleton
 
 logger = logging.getLogger(__name__)
 
 TARGET_SPACES = ("camera", "image_2.5d")
 """Supported target spaces (``DataConfig.target_space``)."""
+
+DATASET_JOINT_LAYOUTS: dict[str, str] = {"h36m": H36M_17.name, "mpi_inf_3dhp": MPI_INF_3DHP_17.name}
+"""Joint layout of the prepared files of each ``DataConfig.dataset``."""
+
+
+def check_joint_layout(streams: Streams, dataset: str, path: str = "the dataset") -> None:
+    """Raise a ValueError naming ``path`` when its joint layout is not that of ``dataset``."""
+    expected = DATASET_JOINT_LAYOUTS[dataset]
+    if streams.joint_layout != expected:
+        raise ValueError(
+            f"{path} has joint layout {streams.joint_layout!r}, but data.dataset={dataset!r} "
+            f"needs {expected!r} (prepare it with the matching `ssrstf data` command)"
+        )
 
 
 def streams_with_source(streams: Streams, source: str) -> Streams:
@@ -197,6 +210,13 @@ def build_datasets(
             subjects=(*data.train_subjects, *data.test_subjects),
             arrays=_required_arrays(data.input_source, data.target_space),
         )
+    check_joint_layout(streams, data.dataset, data.path)
+    if streams.joint_layout != cfg.model.skeleton:
+        raise ValueError(
+            f"model.skeleton={cfg.model.skeleton!r} differs from the joint layout "
+            f"{streams.joint_layout!r} of {data.path}; training needs the same layout"
+        )
+    skeleton = SKELETONS[cfg.model.skeleton]
     streams = streams_with_source(streams, data.input_source)
     clip_len = cfg.model.num_frames
     stride = data.train_stride or max(1, clip_len // 3)
@@ -204,6 +224,7 @@ def build_datasets(
         "input_source": data.input_source,
         "target_space": data.target_space,
         "use_confidence": data.use_confidence,
+        "skeleton": skeleton,
     }
     train = streams.subset(data.train_subjects)
     test = streams.subset(data.test_subjects)
@@ -250,6 +271,7 @@ class StreamClips:
         clips: (K, T) int64 frame indices of the evaluated clips.
         inputs: (F, J, C) float32 model inputs, or None when only predictions are scored.
         output_scale: (F,) float64 factor from model outputs to mm, or None.
+        valid: (F,) bool, the frames evaluation may score, or None for all (MPI-INF-3DHP).
     """
 
     key: str
@@ -260,6 +282,7 @@ class StreamClips:
     clips: np.ndarray
     inputs: np.ndarray | None = None
     output_scale: np.ndarray | None = None
+    valid: np.ndarray | None = None
 
 
 def stream_clips(
@@ -325,6 +348,7 @@ def stream_clips(
                 clips=split_test_clips(len(gt), clip_len, cover_all=cover_all),
                 inputs=inputs,
                 output_scale=scale,
+                valid=None if streams.valid is None else streams.valid[frames],
             )
         )
     return sorted(out, key=lambda s: s.key)

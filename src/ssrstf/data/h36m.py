@@ -1,17 +1,20 @@
 """The project's prepared-dataset format: one ``.npz`` of per-stream pose arrays.
 
-A *stream* is one (subject, action, camera) video. Frames of all streams are concatenated along
-one axis; ``stream_offsets`` says where each stream starts. The schema (format version 1) is
-documented in ``docs/data-format.md``; `Streams` is its typed, in-memory form, `save_streams`
-and `load_streams` the only readers and writers. Every ``prepare``/``convert`` path writes it.
+A *stream* is one (subject, action, camera) video (for MPI-INF-3DHP: one training sequence
+seen by one camera, or one test sequence; ``ssrstf.data.mpi_inf_3dhp``). Frames of all streams
+are concatenated along one axis; ``stream_offsets`` says where each stream starts. The schema
+(format version 1) is documented in ``docs/data-format.md``; `Streams` is its typed, in-memory
+form, `save_streams` and `load_streams` the only readers and writers. Every
+``prepare``/``convert`` path writes it.
 
-Keys (N frames, S streams, J = 17 joints in `ssrstf.skeleton.H36M_17` order):
+Keys (N frames, S streams, J = 17 joints in the ``joint_layout`` order, `ssrstf.skeleton.H36M_17`
+unless stated otherwise):
 
 ====================== ============ ========= ==================================================
 key                    shape        dtype     content
 ====================== ============ ========= ==================================================
 format_version         ()           int64     1
-joint_layout           ()           str       ``"h36m17"``
+joint_layout           ()           str       ``"h36m17"`` or ``"mpi_inf_3dhp17"``
 provenance             ()           str       how the file was made (converter and sources)
 stream_subject         (S,)         str       ``"S9"``
 stream_action          (S,)         str       ``"Walking 1"``
@@ -27,6 +30,7 @@ scale_2_5d             (N,)         float32   with poses_3d_image: λ, mm per pi
 poses_2_5d             (N, J, 3)    float32   optional: 2.5D ground truth in mm
 poses_2d_<source>      (N, J, 3)    float32   2D keypoints: x px, y px, confidence
 has_2d_<source>        (S,)         bool      whether the stream has that source at all
+valid                  (N,)         bool      optional: frame is scored (MPI-INF-3DHP)
 ====================== ============ ========= ==================================================
 """
 
@@ -40,11 +44,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ssrstf.skeleton import SKELETONS
+
 FORMAT_VERSION = 1
 """Version of the on-disk schema written by `save_streams`."""
 
 JOINT_LAYOUT = "h36m17"
-"""Joint layout of every pose array (`ssrstf.skeleton.H36M_17`)."""
+"""Default joint layout of the pose arrays (`ssrstf.skeleton.H36M_17`); a file may declare
+another `ssrstf.skeleton.SKELETONS` name in its ``joint_layout`` key."""
 
 FRAME_ARRAYS = ("poses_3d", "poses_3d_image", "scale_2_5d", "poses_2_5d")
 """Optional per-frame arrays besides the 2D sources."""
@@ -76,6 +83,9 @@ class Streams:
         sequence_id: (S,) Human3.6M sequence ids (``"s_09_act_05_subact_02"``) or ``""``.
         intrinsics: (S, 9) float64 camera intrinsics in pixels, or None.
         provenance: Free text: converter and inputs.
+        valid: (N,) bool, False for frames that evaluation must not score (MPI-INF-3DHP's
+            ``valid_frame``), or None when every frame counts.
+        joint_layout: `ssrstf.skeleton.SKELETONS` name of the joint order of every pose array.
     """
 
     subject: np.ndarray
@@ -93,9 +103,15 @@ class Streams:
     sequence_id: np.ndarray | None = None
     intrinsics: np.ndarray | None = None
     provenance: str = ""
+    valid: np.ndarray | None = None
+    joint_layout: str = JOINT_LAYOUT
 
     def __post_init__(self) -> None:
         num_streams = len(self.subject)
+        if self.joint_layout not in SKELETONS:
+            raise ValueError(
+                f"unknown joint_layout {self.joint_layout!r}; valid: {', '.join(SKELETONS)}"
+            )
         if self.sequence_id is None:
             object.__setattr__(self, "sequence_id", np.full(num_streams, "", dtype="<U1"))
         for name in ("action", "camera", "fps", "sequence_id"):
@@ -122,6 +138,10 @@ class Streams:
             raise ValueError("poses_3d_image and scale_2_5d come together")
         if self.scale_2_5d is not None and self.scale_2_5d.shape != (num_frames,):
             raise ValueError(f"scale_2_5d must be ({num_frames},), got {self.scale_2_5d.shape}")
+        if self.valid is not None and (
+            self.valid.shape != (num_frames,) or self.valid.dtype != bool
+        ):
+            raise ValueError(f"valid must be a ({num_frames},) bool array, got {self.valid.shape}")
         if not set(self.poses_2d) <= set(self.has_2d):
             raise ValueError("every poses_2d source needs a has_2d entry")
         for source, array in self.poses_2d.items():
@@ -209,6 +229,7 @@ class Streams:
             poses_3d_image=take(self.poses_3d_image),
             scale_2_5d=take(self.scale_2_5d),
             poses_2_5d=take(self.poses_2_5d),
+            valid=take(self.valid),
         )
 
     def subset(self, subjects: Collection[str]) -> Streams:
@@ -247,7 +268,7 @@ def save_streams(streams: Streams, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays: dict[str, np.ndarray] = {
         "format_version": np.asarray(FORMAT_VERSION, dtype=np.int64),
-        "joint_layout": np.asarray(JOINT_LAYOUT),
+        "joint_layout": np.asarray(streams.joint_layout),
         "provenance": np.asarray(streams.provenance),
         "stream_subject": _str_array(streams.subject),
         "stream_action": _str_array(streams.action),
@@ -265,6 +286,8 @@ def save_streams(streams: Streams, path: str | Path) -> Path:
     for source in streams.sources:
         arrays[f"poses_2d_{source}"] = streams.poses_2d[source].astype(np.float32, copy=False)
         arrays[f"has_2d_{source}"] = streams.has_2d[source].astype(bool)
+    if streams.valid is not None:
+        arrays["valid"] = streams.valid.astype(bool)
     tmp = path.with_name(path.name + ".part")
     with open(tmp, "wb") as handle:
         np.savez(handle, **arrays)
@@ -284,7 +307,8 @@ def load_streams(
         path: The ``.npz`` file.
         subjects: Keep only these subjects (all when None).
         arrays: Per-frame arrays to load, by key (``"poses_3d"``, ``"poses_2d_sh"``, ...);
-            all when None. Skipping big arrays makes evaluation loads fast.
+            all when None. Skipping big arrays makes evaluation loads fast. The small
+            ``valid`` mask is always loaded when stored: it defines which frames are scored.
 
     Returns:
         The streams.
@@ -337,6 +361,8 @@ def load_streams(
             scale_2_5d=data["scale_2_5d"][frame_keep] if image_3d is not None else None,
             poses_2_5d=frames("poses_2_5d"),
             provenance=str(data["provenance"]) if "provenance" in files else "",
+            valid=data["valid"][frame_keep] if "valid" in files else None,
+            joint_layout=str(data["joint_layout"]) if "joint_layout" in files else JOINT_LAYOUT,
         )
 
 
@@ -354,6 +380,9 @@ def concatenate_streams(parts: Sequence[Streams], provenance: str = "") -> Strea
             raise ValueError(f"{name} is present in some parts only")
         return np.concatenate(values)
 
+    layouts = {p.joint_layout for p in parts}
+    if len(layouts) > 1:
+        raise ValueError(f"cannot concatenate streams of different joint layouts {sorted(layouts)}")
     lengths = np.concatenate([p.lengths for p in parts])
     return Streams(
         subject=np.concatenate([p.subject for p in parts]),
@@ -371,6 +400,8 @@ def concatenate_streams(parts: Sequence[Streams], provenance: str = "") -> Strea
         scale_2_5d=cat("scale_2_5d"),
         poses_2_5d=cat("poses_2_5d"),
         provenance=provenance or first.provenance,
+        valid=cat("valid"),
+        joint_layout=first.joint_layout,
     )
 
 
@@ -387,6 +418,8 @@ def summarize_streams(streams: Streams) -> dict[str, object]:
         "subjects": per_subject,
         "sources_2d": {s: int(v.sum()) for s, v in sorted(streams.has_2d.items())},
         "arrays": [n for n in FRAME_ARRAYS if getattr(streams, n) is not None],
+        "joint_layout": streams.joint_layout,
+        "valid_frames": None if streams.valid is None else int(streams.valid.sum()),
         "provenance": streams.provenance,
     }
 

@@ -185,6 +185,10 @@ class EvalResult:
             return f"{base}, QUICK: 1 in {self.every} test clips, not the full protocol"
         return base
 
+    def metrics(self) -> dict[str, float]:
+        """The headline figures, for training logs."""
+        return {"p1_mm": self.p1_mm, "p2_mm": self.p2_mm}
+
     def to_dict(self) -> dict[str, object]:
         """Plain data for JSON: the fields plus ``quick`` and ``label``."""
         out = asdict(self)

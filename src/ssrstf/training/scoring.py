@@ -1,28 +1,55 @@
 """Scoring models with the evaluation protocols: during training and from checkpoints.
 
-The protocols themselves (`ssrstf.evaluation.protocol`) only see numpy streams and a predictor
-callable; this module connects them to models, configs and prepared datasets.
+The protocols themselves (`ssrstf.evaluation.protocol` for Human3.6M,
+`ssrstf.evaluation.mpi_inf_3dhp` for MPI-INF-3DHP) only see numpy streams and a predictor
+callable; this module connects them to models, configs and prepared datasets. A Human3.6M-skeleton
+model evaluated on MPI-INF-3DHP (cross-dataset) gets its 2D input mapped MPI → H36M and its
+output H36M → MPI (`ssrstf.skeleton` mappings) and is scored on the comparable joints.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
 from ssrstf.config import ExperimentConfig
-from ssrstf.data.dataset import StreamClips, stream_clips
+from ssrstf.data.dataset import DATASET_JOINT_LAYOUTS, StreamClips, check_joint_layout, stream_clips
 from ssrstf.data.h36m import Streams, load_streams
+from ssrstf.evaluation import mpi_inf_3dhp
 from ssrstf.evaluation.protocol import PROTOCOLS, EvalResult, H36MProtocol, evaluate_model
 from ssrstf.models.tta import make_predictor
-from ssrstf.skeleton import SKELETONS
+from ssrstf.skeleton import (
+    H36M_17,
+    H36M_TO_MPI_INF_3DHP,
+    MPI_INF_3DHP_17,
+    MPI_INF_3DHP_TO_H36M,
+    SKELETONS,
+    convert_keypoints,
+)
 from ssrstf.training.checkpoint import load_model
 
+Protocol = H36MProtocol | mpi_inf_3dhp.MPIInf3DHPProtocol
+Result = EvalResult | mpi_inf_3dhp.MPIInf3DHPResult
 
-def protocol_of(cfg: ExperimentConfig) -> H36MProtocol:
-    """The configured protocol, with ``eval.skip_sequences`` added to its own skip list."""
+
+def is_cross_dataset(cfg: ExperimentConfig) -> bool:
+    """Whether a Human3.6M-skeleton model is evaluated on MPI-INF-3DHP."""
+    return cfg.data.dataset == "mpi_inf_3dhp" and cfg.model.skeleton == H36M_17.name
+
+
+def protocol_of(cfg: ExperimentConfig) -> Protocol:
+    """The configured protocol (Human3.6M: with ``eval.skip_sequences`` added to its skips)."""
+    if cfg.data.dataset == "mpi_inf_3dhp":
+        if is_cross_dataset(cfg):
+            return mpi_inf_3dhp.MPI_INF_3DHP_CROSS
+        if cfg.model.skeleton != MPI_INF_3DHP_17.name:
+            raise ValueError(f"model.skeleton={cfg.model.skeleton!r} cannot run on MPI-INF-3DHP")
+        return mpi_inf_3dhp.MPI_INF_3DHP
     return PROTOCOLS[cfg.eval.protocol].with_skips(cfg.eval.skip_sequences)
 
 
@@ -42,9 +69,11 @@ def load_experiment_streams(cfg: ExperimentConfig, *, train: bool = True) -> Str
     subjects = (
         (*cfg.data.train_subjects, *protocol.test_subjects) if train else protocol.test_subjects
     )
-    return load_streams(
+    streams = load_streams(
         cfg.data.path, subjects=subjects, arrays=_arrays(cfg, protocol, train=train)
     )
+    check_joint_layout(streams, cfg.data.dataset, cfg.data.path)
+    return streams
 
 
 def build_eval_streams(cfg: ExperimentConfig, streams: Streams) -> list[StreamClips]:
@@ -62,9 +91,25 @@ def build_eval_streams(cfg: ExperimentConfig, streams: Streams) -> list[StreamCl
     )
 
 
+def _mpi_from_h36m(predict: Callable[[np.ndarray], np.ndarray]) -> Callable:
+    """Wrap an H36M-skeleton predictor to take and return MPI-INF-3DHP joint order.
+
+    Both mappings are relabellings (weights 1), so they commute with the screen normalisation
+    of the inputs and the root-relative outputs; the confidence channel, if any, is kept.
+    """
+
+    def predict_mpi(clips: np.ndarray) -> np.ndarray:
+        has_confidence = clips.shape[-1] == 3
+        x = convert_keypoints(clips, MPI_INF_3DHP_TO_H36M, has_confidence=has_confidence)
+        y = predict(x.astype(np.float32))
+        return convert_keypoints(y, H36M_TO_MPI_INF_3DHP, has_confidence=False)
+
+    return predict_mpi
+
+
 def evaluate_on_streams(
     model: nn.Module, cfg: ExperimentConfig, streams: list[StreamClips], *, every: int = 1
-) -> EvalResult:
+) -> Result:
     """Run ``model`` (flip TTA per ``cfg.eval.flip_test``) on prepared test streams and score it."""
     predict = make_predictor(
         model,
@@ -72,9 +117,14 @@ def evaluate_on_streams(
         flip_test=cfg.eval.flip_test,
         device=next(model.parameters()).device,
     )
-    return evaluate_model(
-        protocol_of(cfg), streams, predict, every=every, batch_size=cfg.eval.batch_size
-    )
+    protocol = protocol_of(cfg)
+    if isinstance(protocol, mpi_inf_3dhp.MPIInf3DHPProtocol):
+        if is_cross_dataset(cfg):
+            predict = _mpi_from_h36m(predict)
+        return mpi_inf_3dhp.evaluate_model(
+            protocol, streams, predict, every=every, batch_size=cfg.eval.batch_size
+        )
+    return evaluate_model(protocol, streams, predict, every=every, batch_size=cfg.eval.batch_size)
 
 
 def evaluate_checkpoint(
@@ -82,21 +132,46 @@ def evaluate_checkpoint(
     data_path: str | Path,
     *,
     protocol: str | None = None,
+    dataset: str | None = None,
     input_source: str | None = None,
     flip_test: bool = True,
     every: int = 1,
     batch_size: int | None = None,
     device: str = "cpu",
-) -> EvalResult:
+) -> Result:
     """Evaluate a checkpoint (``"default"``, ``.pt`` or ``.safetensors``) on a prepared dataset.
 
     The model, clip length, target space and normalisation come from the checkpoint's config;
-    the arguments override the protocol, the 2D source, flip TTA and quick mode.
+    the arguments override the dataset (``"h36m"`` or ``"mpi_inf_3dhp"``; a Human3.6M model on
+    MPI-INF-3DHP is the cross-dataset evaluation), the protocol, the 2D source (default: the
+    checkpoint's own, ``gt`` when the dataset changes), flip TTA and quick mode.
+
+    Raises:
+        ValueError: For a cross-dataset evaluation of a model that predicts the 2.5D image
+            space (it needs a per-frame scale λ that MPI-INF-3DHP does not provide), or a
+            dataset whose file has another joint layout.
     """
     model, cfg = load_model(checkpoint, device=device)
+    dataset = dataset or cfg.data.dataset
+    if dataset not in DATASET_JOINT_LAYOUTS:
+        raise ValueError(f"unknown dataset {dataset!r}; valid: {', '.join(DATASET_JOINT_LAYOUTS)}")
+    changed = dataset != cfg.data.dataset
+    if changed and cfg.data.target_space != "camera":
+        raise ValueError(
+            f"{checkpoint}: cross-dataset evaluation needs a camera-space model "
+            f"(data.target_space=camera); this one predicts {cfg.data.target_space!r}"
+        )
+    default_source = "gt" if changed else cfg.data.input_source
     data = replace(
-        cfg.data, path=str(data_path), input_source=input_source or cfg.data.input_source
+        cfg.data,
+        dataset=dataset,
+        path=str(data_path),
+        input_source=input_source or default_source,
     )
+    if dataset == "mpi_inf_3dhp":
+        protocol = "mpi_inf_3dhp"
+    elif changed or cfg.eval.protocol == "mpi_inf_3dhp":
+        protocol = protocol or "videopose3d"
     evaluation = replace(
         cfg.eval,
         protocol=protocol or cfg.eval.protocol,
@@ -104,6 +179,8 @@ def evaluate_checkpoint(
         batch_size=batch_size or cfg.eval.batch_size,
     )
     cfg = replace(cfg, data=data, eval=evaluation)
+    if dataset == "h36m" and cfg.model.skeleton != H36M_17.name:
+        raise ValueError(f"{checkpoint}: a {cfg.model.skeleton} model cannot run on Human3.6M")
     with torch.inference_mode():
         streams = build_eval_streams(cfg, load_experiment_streams(cfg, train=False))
         return evaluate_on_streams(model, cfg, streams, every=every)

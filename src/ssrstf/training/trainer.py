@@ -160,10 +160,16 @@ def fit(
             f"{len(train_set)} training clips are fewer than one batch of {cfg.train.batch_size}"
         )
     total_steps = cfg.train.max_steps or cfg.train.epochs * steps_per_epoch
-    scheduler = build_scheduler(
-        optimizer, cfg.train, steps_per_epoch=steps_per_epoch, total_steps=total_steps
-    )
     progress = Progress()
+    budget_s = cfg.train.max_minutes * 60
+    scheduler = build_scheduler(
+        optimizer,
+        cfg.train,
+        steps_per_epoch=steps_per_epoch,
+        total_steps=total_steps,
+        # Late-bound: sees the resumed `progress` and its elapsed time as the run advances.
+        time_fraction=lambda: progress.elapsed_s / budget_s if budget_s else 0.0,
+    )
     if ckpt is not None:
         load_weights(model, ckpt["model"], source=str(run_dir / "last.pt"))
         optimizer.load_state_dict(ckpt["optimizer"])
@@ -242,7 +248,7 @@ class _Loop:
             "elapsed_min": progress.elapsed_s / 60,
             **train_stats,
             "p1_mm": result.p1_mm,
-            "p2_mm": result.p2_mm,
+            **result.metrics(),
             "eval": ("final " if final else "")
             + ("full" if every == 1 else f"quick (every {every}-th test clip)"),
         }
@@ -252,7 +258,7 @@ class _Loop:
         if final:
             (self.run_dir / "final.json").write_text(json.dumps(result.to_dict(), indent=2))
         elif not progress.best or result.p1_mm < progress.best["p1_mm"]:
-            progress.best = {"p1_mm": result.p1_mm, "p2_mm": result.p2_mm,
+            progress.best = {"p1_mm": result.p1_mm, **result.metrics(),
                              "step": progress.global_step}  # fmt: skip
             self.save("best.pt", progress)
 
