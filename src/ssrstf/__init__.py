@@ -7,11 +7,24 @@ Conventions used throughout the package:
   ``C = 3`` (x, y, confidence) or ``C = 2``. 3D outputs have ``C = 3``.
 * The joint order is `ssrstf.skeleton.H36M_17` unless a config names another skeleton.
 * Reported errors are in millimetres; variables holding them end in ``_mm``.
+
+`lift` turns 2D keypoints, a keypoint file or a video into 3D poses with the packaged model.
 """
 
 from ssrstf.config import ExperimentConfig, ModelConfig, load_config
+from ssrstf.inference.lifter import Lifter
+from ssrstf.inference.pipeline import lift
 from ssrstf.models import SSRSTF, build_model
 
 __version__ = "0.1.0"
 
-__all__ = ["SSRSTF", "ExperimentConfig", "ModelConfig", "__version__", "build_model", "load_config"]
+__all__ = [
+    "SSRSTF",
+    "ExperimentConfig",
+    "Lifter",
+    "ModelConfig",
+    "__version__",
+    "build_model",
+    "lift",
+    "load_config",
+]

@@ -288,6 +288,154 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_export)
 
 
+def _image_size(text: str) -> tuple[int, int]:
+    width, sep, height = text.lower().partition("x")
+    try:
+        size = (int(width), int(height))
+    except ValueError:
+        size = (0, 0)
+    if not sep or min(size) <= 0:
+        raise argparse.ArgumentTypeError(
+            f"expected WIDTHxHEIGHT in pixels, e.g. 1920x1080: {text!r}"
+        )
+    return size
+
+
+def _run_inference(args: argparse.Namespace, kp, *, render: bool, frames_from=None):
+    """Lift ``kp`` and write the outputs; returns (result, paths)."""
+    from ssrstf.inference.lifter import Lifter
+    from ssrstf.inference.pipeline import lift_keypoints, write_outputs
+
+    lifter = Lifter(
+        args.checkpoint, device=args.device, flip=args.flip, overlap=args.overlap,
+        num_threads=args.threads,
+    )  # fmt: skip
+    result = lift_keypoints(kp, lifter, progress=not args.quiet)
+    paths = write_outputs(
+        result, args.out, render=render, frames_from=frames_from, overwrite=args.overwrite,
+        progress=not args.quiet,
+    )  # fmt: skip
+    return result, paths
+
+
+def _report(result, paths, lifter_seconds: float | None = None) -> None:
+    kp = result.keypoints
+    frames = result.num_frames
+    filled = result.filled.mean()
+    print(f"input: {kp.source}")
+    print(
+        f"{frames} frames, {kp.image_size[0]}x{kp.image_size[1]} px, "
+        f"{f'{kp.fps:.4g} fps' if kp.fps else 'fps unknown'}; person detected in "
+        f"{kp.valid.mean():.1%} of frames; {filled:.1%} of joints filled by interpolation"
+    )
+    lift_s = result.seconds.get("lift", 0.0)
+    print(f"lifted in {lift_s:.2f} s ({frames / max(lift_s, 1e-9):,.0f} frames/s)")
+    for name, path in paths.items():
+        print(f"  {name:6s} {path}")
+
+
+def _cmd_infer(args: argparse.Namespace) -> int:
+    from ssrstf.inference.pipeline import check_outputs, load_keypoints
+    from ssrstf.inference.video import is_video
+
+    check_outputs(args.out, render=args.render, overwrite=args.overwrite)
+    kp = load_keypoints(
+        args.input, args.format, image_size=args.image_size, skeleton_name=args.skeleton,
+        fps=args.fps, progress=not args.quiet,
+    )  # fmt: skip
+    video = args.format == "video" or (args.format == "auto" and is_video(Path(args.input)))
+    result, paths = _run_inference(
+        args, kp, render=args.render, frames_from=args.input if video else None
+    )
+    _report(result, paths)
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    import importlib.util
+
+    from ssrstf.evaluation.metrics import mpjpe, p_mpjpe
+    from ssrstf.geometry import to_root_relative
+    from ssrstf.inference.pipeline import check_outputs
+    from ssrstf.inference.sample import make_sample
+
+    if args.input:
+        args.render, args.format, args.image_size, args.skeleton, args.fps = (
+            True, "auto", None, None, None,
+        )  # fmt: skip
+        return _cmd_infer(args)
+    render = all(importlib.util.find_spec(m) for m in ("matplotlib", "imageio_ffmpeg"))
+    check_outputs(args.out, render=render, overwrite=args.overwrite)
+    sample = make_sample()
+    print(f"demo input: {sample.description}")
+    result, paths = _run_inference(args, sample.keypoints, render=render)
+    _report(result, paths)
+    truth = to_root_relative(sample.poses_3d)
+    p1 = mpjpe(result.poses_3d, truth).mean()
+    p2 = p_mpjpe(result.poses_3d, truth).mean()
+    print(
+        f"error against the generated 3D truth: MPJPE {p1:.1f} mm, P-MPJPE {p2:.1f} mm "
+        "(a synthetic person with its own proportions, not a benchmark)"
+    )
+    print(
+        "poses_3d.npz/.json: 3D joints in mm, root-relative, camera axes (x right, y down, "
+        "z forward), H36M-17 order; poses_3d.bvh: the motion as a BVH animation (Blender: "
+        "File > Import > Motion Capture)"
+    )
+    if render:
+        print("render.mp4: the 2D input (left) beside the lifted 3D skeleton (right)")
+    else:
+        print("rendering skipped: pip install 'ssrstf[viz]' to also get render.mp4")
+    return 0
+
+
+def _add_inference_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--checkpoint", default="default", metavar="default|PATH",
+        help="model: 'default' (packaged, trained on Human3.6M, research use), .pt or .safetensors",
+    )  # fmt: skip
+    p.add_argument("--device", default="cpu", help="cpu, cuda, ... (default %(default)s)")
+    p.add_argument(
+        "--flip", action=argparse.BooleanOptionalAction, default=True,
+        help="flip test-time augmentation (default on)",
+    )  # fmt: skip
+    p.add_argument("--overlap", type=int, help="frames shared by consecutive windows (default T/3)")
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _add_infer(sub: argparse._SubParsersAction) -> None:
+    from ssrstf.inference.readers import FORMATS
+
+    p = sub.add_parser("infer", help="video or 2D keypoint file -> 3D poses, BVH, rendering")
+    p.add_argument("input", help="video (.mp4, .avi, .mov, ...), keypoint file or OpenPose folder")
+    p.add_argument(
+        "--format", default="auto", choices=(*FORMATS, "video"),
+        help="input format (default: detect it and say what was chosen)",
+    )  # fmt: skip
+    p.add_argument("--skeleton", help="joint order of a numpy array (h36m, coco, halpe, ...)")
+    p.add_argument(
+        "--image-size", type=_image_size, metavar="WxH",
+        help="image size of keypoint files that do not record it, e.g. 1920x1080",
+    )  # fmt: skip
+    p.add_argument("--fps", type=float, help="frame rate (default: the file's)")
+    p.add_argument("--out", default="ssrstf_out", help="output folder (default %(default)s)")
+    p.add_argument("--render", action="store_true", help="also write render.mp4 (extra viz)")
+    _add_inference_options(p)
+    p.set_defaults(func=_cmd_infer)
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "demo", help="lift the built-in sample (or INPUT, like infer --render) and render it"
+    )
+    p.add_argument("input", nargs="?", help="optional video or keypoint file")
+    p.add_argument("--out", default="ssrstf_demo", help="output folder (default %(default)s)")
+    _add_inference_options(p)
+    p.set_defaults(func=_cmd_demo)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
     parser = argparse.ArgumentParser(
@@ -299,14 +447,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(sub)
     _add_train(sub)
     _add_export(sub)
+    _add_infer(sub)
+    _add_demo(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
+    from ssrstf.inference.extras import MissingExtraError
+
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (ConfigError, ValueError, FileNotFoundError, FileExistsError) as exc:
+    except (
+        ConfigError, ValueError, FileNotFoundError, FileExistsError, MissingExtraError
+    ) as exc:  # fmt: skip
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -44,8 +44,13 @@ _AXES = "camera: x right, y down, z forward (away from the camera), root-relativ
 # ------------------------------------------------------------------------------ atomic writing
 
 
-def _atomic_write(path: str | Path, overwrite: bool, write: Callable[[IO[bytes]], None]) -> Path:
-    """Call ``write`` on a temporary file next to ``path`` and move it into place."""
+def temporary_path(path: str | Path, *, overwrite: bool) -> Path:
+    """A new temporary file next to ``path`` (mode as for a normal file), to be moved into place.
+
+    Raises:
+        FileExistsError: If ``path`` exists and not ``overwrite``.
+        IsADirectoryError: If ``path`` is a folder.
+    """
     path = Path(path)
     if path.exists() and not overwrite:
         raise FileExistsError(f"{path} already exists; pass --overwrite (overwrite=True)")
@@ -53,19 +58,26 @@ def _atomic_write(path: str | Path, overwrite: bool, write: Callable[[IO[bytes]]
         raise IsADirectoryError(f"{path} is a folder, not a file path")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
+    os.chmod(temp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual mode
+    return Path(temp)
+
+
+def _atomic_write(path: str | Path, overwrite: bool, write: Callable[[IO[bytes]], None]) -> Path:
+    """Call ``write`` on a temporary file next to ``path`` and move it into place."""
+    temp = temporary_path(path, overwrite=overwrite)
     try:
-        os.chmod(temp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual mode
-        with os.fdopen(fd, "wb") as handle:
+        with temp.open("wb") as handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, path)
     except BaseException:
-        Path(temp).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         raise
-    return path
+    return Path(path)
 
 
 def _check_results(

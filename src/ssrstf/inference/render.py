@@ -1,0 +1,419 @@
+"""Side-by-side rendering of lifted poses: the input frame with its 2D skeleton | the 3D pose.
+
+Layout of every output frame (``height`` pixels high, 480 by default; all sizes even, as
+H.264 with yuv420p needs):
+
+* **Left panel**: the input video frame scaled to ``height`` (or, for keypoint-file input, a
+  dark grey canvas of the same aspect ratio as ``image_size``) with the 2D skeleton. Bones are
+  coloured by side (`LEFT_COLOUR`, `RIGHT_COLOUR`, `CENTRE_COLOUR` for the midline) with a
+  dark outline; confident joints are filled discs, joints under ``min_confidence`` (missing or
+  filled-in ones, confidence 0) are hollow rings and their bones thin lines. Frames without a
+  detected person (``valid`` False) get a red border and a "no person detected" label.
+* **Right panel** (``height`` × ``height``): the 3D pose in millimetres, drawn with the camera's
+  up (−y) pointing up, the camera's x to the right and depth (z) going into the picture, seen
+  from a fixed elevated viewpoint slightly to the side (`ELEVATION`, `AZIMUTH`). Axis limits
+  are fixed for the whole sequence (a cube around all poses) and a grid at the lowest joint of
+  the sequence hints at the ground.
+
+Speed. Matplotlib draws only the static part of the 3D panel (axes box, ticks, ground grid,
+title) once per video, and its 3D projection matrix is reused to place the joints; every frame
+is then drawn with Pillow (ImageDraw lines and ellipses; a dependency of matplotlib) on a copy
+of that background, and streamed to imageio-ffmpeg's bundled ffmpeg (libx264, yuv420p,
+``-preset veryfast``). When ``frames`` is the video's path, ffmpeg also scales the frames to
+the panel size while decoding. Measured with ``python benchmarks/video.py VIDEO`` on this
+project's 2-core CPU machine while a training run used one core (so upper bounds):
+
+* drawing one frame (`PoseRenderer.draw`): 2.7 ms (960x480 output, pose_1.mp4) and 3.7 ms
+  (750x480, pose_squats.mp4); with a full-size 720x1280 frame to scale in Pillow, 10 ms;
+* `render_video` end to end (decoding, drawing, encoding): 17-19 ms per frame (about 55 fps),
+  of which libx264 takes about 5 ms; set-up (matplotlib's static axes) 0.2 s per video;
+* for comparison, redrawing a matplotlib figure with the same two panels per frame, reusing
+  its artists (``set_data`` / ``set_3d_properties``), took 87 ms per frame.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from ssrstf.inference.export import temporary_path
+from ssrstf.inference.extras import require
+from ssrstf.inference.video import iter_frames
+from ssrstf.skeleton import H36M_17, Skeleton
+
+LEFT_COLOUR = (30, 144, 255)
+"""RGB of bones and joints on the subject's left."""
+RIGHT_COLOUR = (230, 40, 40)
+"""RGB of bones and joints on the subject's right."""
+CENTRE_COLOUR = (255, 190, 0)
+"""RGB of midline bones and joints (spine, neck, head)."""
+OUTLINE_COLOUR = (20, 20, 20)
+"""RGB of the outline drawn under 2D bones, for contrast on any frame."""
+CANVAS_COLOUR = (64, 64, 64)
+"""RGB of the left panel when there is no input frame (keypoint-file input)."""
+INVALID_COLOUR = (255, 0, 0)
+"""RGB of the border marking frames without a detected person."""
+ELEVATION = 15.0
+"""Elevation of the 3D viewpoint, degrees above the ground plane."""
+AZIMUTH = -70.0
+"""Azimuth of the 3D viewpoint (matplotlib's convention; -90 is the camera's own view)."""
+
+
+def _even(value: float) -> int:
+    return max(2, 2 * round(value / 2))
+
+
+def _sides(skeleton: Skeleton) -> list[tuple[int, int, int]]:
+    """RGB colour per joint, by side."""
+    colours = [CENTRE_COLOUR] * skeleton.num_joints
+    for joint in skeleton.left_joints:
+        colours[joint] = LEFT_COLOUR
+    for joint in skeleton.right_joints:
+        colours[joint] = RIGHT_COLOUR
+    return colours
+
+
+def _to_plot_axes(poses_mm: np.ndarray) -> np.ndarray:
+    """Camera axes (x right, y down, z forward) → plot axes (x right, depth, up)."""
+    return np.stack([poses_mm[..., 0], poses_mm[..., 2], -poses_mm[..., 1]], axis=-1)
+
+
+class PoseRenderer:
+    """Draws output frames for one sequence; create once, call `draw` per frame.
+
+    Args:
+        poses_3d: (F, J, 3) millimetres, camera axes, usually root-relative; all frames, used
+            for the fixed axis limits and the ground height.
+        image_size: (width, height) of the input frames (the pixel frame of the 2D keypoints).
+        skeleton: Joint order of ``poses_3d``.
+        skeleton_2d: Joint order of the 2D keypoints (default: ``skeleton``).
+        height: Output height in pixels (rounded to even).
+        title: Title of the 3D panel.
+        min_confidence: 2D joints below it are drawn as hollow rings with thin bones.
+    """
+
+    def __init__(
+        self,
+        poses_3d: np.ndarray,
+        *,
+        image_size: tuple[int, int],
+        skeleton: Skeleton = H36M_17,
+        skeleton_2d: Skeleton | None = None,
+        height: int = 480,
+        title: str | None = None,
+        min_confidence: float = 0.3,
+    ) -> None:
+        self._pil = require("PIL.Image", "viz")
+        self._draw_module = require("PIL.ImageDraw", "viz")
+        poses_3d = np.asarray(poses_3d, dtype=np.float64)
+        if poses_3d.ndim != 3 or poses_3d.shape[1:] != (skeleton.num_joints, 3):
+            raise ValueError(
+                f"poses_3d must be (F, {skeleton.num_joints}, 3), got {poses_3d.shape}"
+            )
+        width_in, height_in = image_size
+        if not (width_in > 0 and height_in > 0):
+            raise ValueError(f"image size must be positive, got {width_in}x{height_in}")
+        self.skeleton = skeleton
+        self.skeleton_2d = skeleton_2d or skeleton
+        self.height = _even(height)
+        self.image_size = (int(width_in), int(height_in))
+        self.panel_width = _even(width_in * self.height / height_in)
+        self.scale = np.array([self.panel_width / width_in, self.height / height_in])
+        self.min_confidence = min_confidence
+        self.colours_3d = _sides(skeleton)
+        self.colours_2d = _sides(self.skeleton_2d)
+        self._canvas = self._pil.new("RGB", (self.panel_width, self.height), CANVAS_COLOUR)
+        self._background, self._project, self._view = _background_3d(
+            _to_plot_axes(poses_3d), self.height, title
+        )
+
+    @property
+    def panel_size(self) -> tuple[int, int]:
+        """(width, height) of the left panel: input frames of this size are not resized."""
+        return self.panel_width, self.height
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the output frames, both even."""
+        return self.panel_width + self.height, self.height
+
+    def draw(
+        self,
+        pose_3d: np.ndarray,
+        keypoints_2d: np.ndarray,
+        *,
+        frame: np.ndarray | None = None,
+        valid: bool = True,
+        label: str | None = None,
+    ) -> np.ndarray:
+        """One output frame, RGB uint8 (height, width, 3).
+
+        Args:
+            pose_3d: (J, 3) millimetres, camera axes.
+            keypoints_2d: (J2, 2|3) pixels of the input frame (and confidence; 1 when absent).
+            frame: The input frame (H, W, 3) RGB uint8, scaled to the panel; None: blank canvas.
+            valid: False marks the frame as having no detected person.
+            label: Text at the bottom left of the 2D panel, e.g. the frame number.
+        """
+        if frame is None:
+            left = self._canvas.copy()
+        else:
+            left = self._pil.fromarray(np.ascontiguousarray(frame[..., :3]))
+            if left.size != self.panel_size:  # 4-8 ms for a 720p frame; ffmpeg can scale
+                left = left.resize(self.panel_size, self._pil.Resampling.BILINEAR)
+        self._draw_2d(left, np.asarray(keypoints_2d, dtype=np.float64), valid, label)
+        right = self._background.copy()
+        self._draw_3d(right, np.asarray(pose_3d, dtype=np.float64), valid)
+        out = self._pil.new("RGB", self.size)
+        out.paste(left, (0, 0))
+        out.paste(right, (self.panel_width, 0))
+        return np.asarray(out)
+
+    def _draw_2d(self, image: Any, keypoints: np.ndarray, valid: bool, label: str | None) -> None:
+        skeleton = self.skeleton_2d
+        if keypoints.ndim != 2 or keypoints.shape[0] != skeleton.num_joints:
+            raise ValueError(
+                f"keypoints_2d must be ({skeleton.num_joints}, 2|3), got {keypoints.shape}"
+            )
+        xy = keypoints[:, :2] * self.scale
+        conf = keypoints[:, 2] if keypoints.shape[1] > 2 else np.ones(len(keypoints))
+        sure = (conf >= self.min_confidence) & np.isfinite(xy).all(axis=1) & valid
+        shown = np.isfinite(xy).all(axis=1) & (np.abs(xy).sum(axis=1) > 0)
+        draw = self._draw_module.Draw(image)
+        width = max(2, self.height // 160)
+        for parent, child in skeleton.bones:
+            if not (shown[parent] and shown[child]):
+                continue
+            line = [tuple(xy[parent]), tuple(xy[child])]
+            if sure[parent] and sure[child]:
+                draw.line(line, fill=OUTLINE_COLOUR, width=width + 2)
+                draw.line(line, fill=self.colours_2d[child], width=width)
+            else:
+                draw.line(line, fill=self.colours_2d[child], width=1)
+        radius = width + 1
+        for joint in np.flatnonzero(shown):
+            x, y = xy[joint]
+            box = (x - radius, y - radius, x + radius, y + radius)
+            if sure[joint]:
+                draw.ellipse(box, fill=self.colours_2d[joint], outline=OUTLINE_COLOUR)
+            else:
+                draw.ellipse(box, fill=None, outline=self.colours_2d[joint], width=1)
+        if not valid:
+            border = max(3, self.height // 120)
+            w, h = image.size
+            draw.rectangle((0, 0, w - 1, h - 1), outline=INVALID_COLOUR, width=border)
+            draw.text((2 * border, 2 * border), "no person detected", fill=INVALID_COLOUR)
+        if label:
+            draw.text((6, self.height - 16), label, fill=(255, 255, 255), stroke_width=1,
+                      stroke_fill=OUTLINE_COLOUR)  # fmt: skip
+
+    def _draw_3d(self, image: Any, pose_mm: np.ndarray, valid: bool) -> None:
+        if pose_mm.shape != (self.skeleton.num_joints, 3):
+            raise ValueError(
+                f"pose_3d must be ({self.skeleton.num_joints}, 3), got {pose_mm.shape}"
+            )
+        points = _to_plot_axes(pose_mm)
+        pixels = self._project(points)
+        depth = points @ self._view  # larger: nearer the viewer
+        finite = np.isfinite(pixels).all(axis=1)
+        draw = self._draw_module.Draw(image)
+        width = max(2, self.height // 120) if valid else 1
+        bones = sorted(self.skeleton.bones, key=lambda b: depth[b[0]] + depth[b[1]])
+        for parent, child in bones:  # far bones first (painter's algorithm)
+            if finite[parent] and finite[child]:
+                line = [tuple(pixels[parent]), tuple(pixels[child])]
+                draw.line(line, fill=self.colours_3d[child], width=width)
+        radius = width
+        for joint in np.argsort(depth):
+            if finite[joint]:
+                x, y = pixels[joint]
+                box = (x - radius, y - radius, x + radius, y + radius)
+                draw.ellipse(box, fill=self.colours_3d[joint])
+
+
+def _background_3d(points: np.ndarray, size: int, title: str | None) -> tuple[Any, Any, np.ndarray]:
+    """Static 3D panel and the projection of plot-axes points to its pixels.
+
+    Returns the background (PIL image, size × size), a function (N, 3) plot-axes points →
+    (N, 2) pixel x, y, and the unit vector towards the viewer (for depth sorting).
+    """
+    figure_module = require("matplotlib.figure", "viz")
+    agg = require("matplotlib.backends.backend_agg", "viz")
+    pil = require("PIL.Image", "viz")
+    finite = points[np.isfinite(points).all(axis=-1)]
+    if finite.size == 0:
+        finite = np.zeros((1, 3))
+    low, high = finite.min(axis=0), finite.max(axis=0)
+    centre = (low + high) / 2
+    half = max(float((high - low).max()) / 2 * 1.05, 100.0)
+    ground = float(low[2])
+    dpi = 100
+    fig = figure_module.Figure(figsize=(size / dpi, size / dpi), dpi=dpi)
+    canvas = agg.FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.0, 0.0, 1.0, 0.94 if title else 1.0), projection="3d")
+    ax.set_xlim(centre[0] - half, centre[0] + half)
+    ax.set_ylim(centre[1] - half, centre[1] + half)
+    ax.set_zlim(ground, ground + 2 * half)  # the box floor is the ground
+    ax.set_box_aspect((1.0, 1.0, 1.0), zoom=1.1)
+    ax.grid(False)
+    ax.view_init(elev=ELEVATION, azim=AZIMUTH)
+    ax.set_xlabel("x (mm)", fontsize=7, labelpad=-6)
+    ax.set_ylabel("depth z (mm)", fontsize=7, labelpad=-6)
+    ax.set_zlabel("up (−y, mm)", fontsize=7, labelpad=-6)
+    ax.tick_params(labelsize=5, pad=0)
+    grid = np.linspace(-half, half, 9)
+    for value in grid:  # ground hint: a grid at the lowest joint of the sequence
+        ax.plot(centre[0] + value + 0 * grid, centre[1] + grid, ground, color="0.6", lw=0.6)
+        ax.plot(centre[0] + grid, centre[1] + value + 0 * grid, ground, color="0.6", lw=0.6)
+    if title:
+        fig.suptitle(title, fontsize=9, y=0.99)
+    canvas.draw()
+    background = pil.fromarray(np.asarray(canvas.buffer_rgba())[..., :3].copy())
+    matrix = ax.get_proj()
+    transform = ax.transData.frozen()
+    height_px = canvas.get_width_height()[1]
+
+    def project(xyz: np.ndarray) -> np.ndarray:
+        homogeneous = np.concatenate([xyz, np.ones((len(xyz), 1))], axis=1) @ matrix.T
+        with np.errstate(divide="ignore", invalid="ignore"):
+            plane = homogeneous[:, :2] / homogeneous[:, 3:4]
+        display = transform.transform(plane)
+        return np.stack([display[:, 0], height_px - display[:, 1]], axis=1)
+
+    elev, azim = np.radians(ELEVATION), np.radians(AZIMUTH)
+    view = np.array([np.cos(elev) * np.cos(azim), np.cos(elev) * np.sin(azim), np.sin(elev)])
+    return background, project, view
+
+
+def render_frame(
+    poses_3d: np.ndarray,
+    keypoints_2d: np.ndarray,
+    index: int = 0,
+    *,
+    image_size: tuple[int, int],
+    frame: np.ndarray | None = None,
+    valid: np.ndarray | None = None,
+    skeleton: Skeleton = H36M_17,
+    skeleton_2d: Skeleton | None = None,
+    height: int = 480,
+    title: str | None = None,
+) -> np.ndarray:
+    """One output frame of `render_video` (RGB uint8), without encoding; for checks and previews.
+
+    Args are those of `render_video`; ``index`` selects the frame of ``poses_3d``,
+    ``keypoints_2d`` and ``valid`` to draw, and ``frame`` is that frame's image (or None).
+    """
+    renderer = PoseRenderer(
+        poses_3d, image_size=image_size, skeleton=skeleton, skeleton_2d=skeleton_2d,
+        height=height, title=title,
+    )  # fmt: skip
+    is_valid = True if valid is None else bool(np.asarray(valid)[index])
+    return renderer.draw(
+        np.asarray(poses_3d)[index], np.asarray(keypoints_2d)[index], frame=frame, valid=is_valid
+    )
+
+
+def render_video(
+    out_path: str | Path,
+    poses_3d: np.ndarray,
+    keypoints_2d: np.ndarray,
+    *,
+    fps: float,
+    image_size: tuple[int, int],
+    frames: Iterable[np.ndarray] | str | Path | None = None,
+    valid: np.ndarray | None = None,
+    skeleton: Skeleton = H36M_17,
+    skeleton_2d: Skeleton | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    title: str | None = None,
+    height: int = 480,
+) -> Path:
+    """Write an H.264 mp4 (libx264, yuv420p) of the input with its 2D and 3D skeletons.
+
+    See the module docstring for the layout. The file is written to a temporary file in the
+    same folder and moved into place at the end, so an error leaves no partial file.
+
+    Args:
+        out_path: The ``.mp4`` to write.
+        poses_3d: (F, J, 3) millimetres in camera axes (x right, y down, z forward), usually
+            root-relative, in ``skeleton`` order.
+        keypoints_2d: (F, J2, 2|3) pixels of the input frames (+ confidence) in
+            ``skeleton_2d`` order (default ``skeleton``).
+        fps: Frame rate of the output.
+        image_size: (width, height) of the input frames.
+        frames: The input video file (decoded by ffmpeg straight to the panel size, the
+            fastest), or its frames (RGB uint8 (H, W, 3), streamed, e.g. `video.iter_frames`);
+            only the first F are used. None: draw on a blank canvas (keypoint-file input).
+        valid: (F,) bool, False for frames without a detected person (default: all True).
+        skeleton: Joint order of ``poses_3d``.
+        skeleton_2d: Joint order of ``keypoints_2d``.
+        overwrite: Replace an existing ``out_path``.
+        progress: Show a tqdm progress bar.
+        title: Title of the 3D panel.
+        height: Output height in pixels.
+
+    Returns:
+        ``out_path``.
+
+    Raises:
+        FileExistsError: ``out_path`` exists and ``overwrite`` is False.
+        ValueError: Inconsistent shapes, a non-positive fps, or fewer ``frames`` than poses.
+        MissingExtraError: matplotlib or imageio-ffmpeg (the ``viz`` extra) is missing.
+    """
+    out_path = Path(out_path)
+    if out_path.exists() and not overwrite:  # before any work
+        raise FileExistsError(f"{out_path} already exists; pass --overwrite (overwrite=True)")
+    imageio_ffmpeg = require("imageio_ffmpeg", "viz")
+    poses_3d = np.asarray(poses_3d, dtype=np.float64)
+    keypoints_2d = np.asarray(keypoints_2d, dtype=np.float64)
+    count = len(poses_3d)
+    if count == 0 or len(keypoints_2d) != count:
+        raise ValueError(f"need as many 2D as 3D frames (≥ 1), got {len(keypoints_2d)}, {count}")
+    valid = np.ones(count, bool) if valid is None else np.asarray(valid, dtype=bool)
+    if valid.shape != (count,):
+        raise ValueError(f"valid must be ({count},), got {valid.shape}")
+    if not (fps and fps > 0):
+        raise ValueError(f"fps must be positive, got {fps}")
+    renderer = PoseRenderer(
+        poses_3d, image_size=image_size, skeleton=skeleton, skeleton_2d=skeleton_2d,
+        height=height, title=title,
+    )  # fmt: skip
+    if isinstance(frames, (str, Path)):  # let ffmpeg decode straight to the panel size
+        frames = iter_frames(frames, size=renderer.panel_size)
+    temp = temporary_path(out_path, overwrite=overwrite)
+    writer = imageio_ffmpeg.write_frames(
+        str(temp), renderer.size, fps=fps, codec="libx264", pix_fmt_out="yuv420p",
+        macro_block_size=2, ffmpeg_log_level="error",
+        output_params=["-preset", "veryfast", "-movflags", "+faststart", "-f", "mp4"],
+    )  # fmt: skip
+    images: Iterator[np.ndarray | None] = iter(frames) if frames is not None else iter([])
+    try:
+        writer.send(None)
+        for index in tqdm(range(count), disable=not progress, unit="frame", desc="rendering"):
+            image = next(images, None)
+            if frames is not None and image is None:
+                raise ValueError(f"the input video ended after {index} frames, {count} expected")
+            label = f"frame {index + 1}/{count}"
+            writer.send(
+                renderer.draw(
+                    poses_3d[index], keypoints_2d[index], frame=image, valid=bool(valid[index]),
+                    label=label,
+                )
+            )  # fmt: skip
+        writer.close()
+        os.replace(temp, out_path)
+    except BaseException:
+        writer.close()
+        temp.unlink(missing_ok=True)
+        raise
+    finally:
+        close = getattr(images, "close", None)
+        if close is not None:
+            close()  # stop a video reader early
+    return out_path

@@ -1,0 +1,295 @@
+"""Lifting a sequence of any length, the `ssrstf.lift` API, `ssrstf infer` and `ssrstf demo`."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import ssrstf
+from ssrstf.cli import main
+from ssrstf.config import load_config
+from ssrstf.inference.lifter import Lifter, plan_windows, window_weights
+from ssrstf.inference.pipeline import prepare_keypoints
+from ssrstf.inference.readers import Keypoints2D
+from ssrstf.inference.sample import FOCAL_PX, IMAGE_SIZE, make_sample
+from ssrstf.models import SSRSTF
+from ssrstf.models.tta import predict_with_flip
+from ssrstf.skeleton import COCO_17, H36M_17
+from ssrstf.training.checkpoint import export_weights
+
+T = 9
+SIZE = (640, 480)
+HAS_VIZ = all(importlib.util.find_spec(m) for m in ("matplotlib", "imageio_ffmpeg", "PIL"))
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny randomly initialised model (T = 9) exported like the packaged one."""
+    cfg = load_config("configs/tiny_debug.yaml")
+    torch.manual_seed(0)
+    model = SSRSTF(cfg.model).eval()
+    # Non-trivial outputs: random init of the (zero-initialised) residual scales too.
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
+    export_weights(path, model, cfg)
+    return path
+
+
+def random_keypoints(frames: int, seed: int = 0) -> np.ndarray:
+    """(F, 17, 3) smooth pixel keypoints inside a 640x480 image, confidence 1."""
+    rng = np.random.default_rng(seed)
+    base = rng.uniform([200, 100], [440, 400], size=(1, 17, 2))
+    drift = np.cumsum(rng.normal(scale=2.0, size=(frames, 17, 2)), axis=0)
+    return np.concatenate([base + drift, np.ones((frames, 17, 1))], axis=-1)
+
+
+def reference_lift(lifter: Lifter, keypoints: np.ndarray, stride: int) -> np.ndarray:
+    """Slow, independent stitching: per frame, the weighted mean over the windows covering it."""
+    model, window = lifter.model, lifter.num_frames
+    x = torch.as_tensor(lifter.model_inputs(keypoints, SIZE))
+    frames = len(x)
+    if frames < window:
+        x = torch.cat([x, x[-1:].expand(window - frames, -1, -1)])
+    starts = list(range(0, len(x) - window + 1, stride))
+    if starts[-1] != len(x) - window:
+        starts.append(len(x) - window)
+    with torch.no_grad():
+        outs = {s: predict_with_flip(model, x[None, s : s + window], H36M_17)[0] for s in starts}
+    result = np.zeros((frames, 17, 3))
+    for f in range(frames):
+        acc, total = np.zeros((17, 3)), 0.0
+        for s, out in outs.items():
+            if s <= f < s + window:
+                w = min(f - s + 1, window - (f - s))
+                acc += w * out[f - s].double().numpy()
+                total += w
+        pose = acc / total * 1000.0
+        result[f] = pose - pose[0]
+    return result
+
+
+def test_plan_windows_cover_every_frame() -> None:
+    assert plan_windows(5, 9, 6) == [0]
+    assert plan_windows(9, 9, 6) == [0]
+    assert plan_windows(10, 9, 6) == [0, 1]
+    assert plan_windows(27, 9, 9) == [0, 9, 18]
+    assert plan_windows(30, 9, 6) == [0, 6, 12, 18, 21]
+    for frames in range(1, 60):
+        starts = plan_windows(frames, 9, 6)
+        covered = np.zeros(max(frames, 9), bool)
+        for s in starts:
+            covered[s : s + 9] = True
+        assert covered.all() and starts[-1] + 9 == max(frames, 9)
+    assert window_weights(5).tolist() == [1, 2, 3, 2, 1]
+    with pytest.raises(ValueError, match="empty"):
+        plan_windows(0, 9, 6)
+    with pytest.raises(ValueError, match="stride"):
+        plan_windows(20, 9, 10)
+
+
+@pytest.mark.parametrize("frames", [1, T - 1, T, T + 1, 3 * T + 5])
+def test_windowed_lifting_matches_slow_reference(tiny_checkpoint: Path, frames: int) -> None:
+    lifter = Lifter(tiny_checkpoint, overlap=3, batch_size=2)
+    keypoints = random_keypoints(frames)
+    poses = lifter.lift(keypoints, SIZE)
+    assert poses.shape == (frames, 17, 3)
+    np.testing.assert_allclose(poses[:, 0], 0.0, atol=1e-9)
+    np.testing.assert_allclose(poses, reference_lift(lifter, keypoints, T - 3), atol=1e-3)
+
+
+def test_single_window_and_disjoint_windows_equal_direct_calls(tiny_checkpoint: Path) -> None:
+    lifter = Lifter(tiny_checkpoint, overlap=0, flip=False)
+    keypoints = random_keypoints(2 * T, seed=1)
+    poses = lifter.lift(keypoints, SIZE)
+    x = torch.as_tensor(lifter.model_inputs(keypoints, SIZE))
+    with torch.no_grad():
+        direct = torch.cat([lifter.model(x[None, :T])[0], lifter.model(x[None, T:])[0]])
+    direct = direct.double().numpy() * 1000.0
+    np.testing.assert_allclose(poses, direct - direct[:, :1], atol=1e-3)
+    # The batch size is only a speed knob.
+    again = Lifter(tiny_checkpoint, overlap=0, flip=False, batch_size=1).lift(keypoints, SIZE)
+    np.testing.assert_allclose(again, poses, atol=1e-4)
+
+
+def test_lifting_is_mirror_equivariant(tiny_checkpoint: Path) -> None:
+    """Mirroring the video (x -> W - x, left <-> right) mirrors the 3D poses (flip TTA on)."""
+    lifter = Lifter(tiny_checkpoint)
+    keypoints = random_keypoints(20, seed=2)
+    mirrored = H36M_17.flip(keypoints)  # swaps left/right and negates x ...
+    mirrored[..., 0] += SIZE[0]  # ... so x -> W - x
+    poses = lifter.lift(keypoints, SIZE)
+    np.testing.assert_allclose(lifter.lift(mirrored, SIZE), H36M_17.flip(poses), atol=1e-3)
+
+
+def test_gt_trained_model_ignores_detector_confidence(tiny_checkpoint: Path) -> None:
+    lifter = Lifter(tiny_checkpoint)
+    assert lifter.constant_confidence  # tiny_debug trains on ground-truth 2D
+    keypoints = random_keypoints(12, seed=3)
+    scores = keypoints.copy()
+    scores[..., 2] = np.random.default_rng(0).uniform(0.2, 1.0, size=scores.shape[:2])
+    np.testing.assert_allclose(lifter.lift(scores, SIZE), lifter.lift(keypoints, SIZE))
+
+
+@pytest.mark.parametrize(
+    ("keypoints", "size", "message"),
+    [
+        (np.zeros((10, 16, 3)), SIZE, r"\(frames, 17, 2 or 3\)"),
+        (np.full((10, 17, 3), np.nan), SIZE, "NaN"),
+        (np.zeros((10, 17, 3)), (0, 480), "positive"),
+    ],
+)
+def test_lifter_rejects_bad_input(tiny_checkpoint: Path, keypoints, size, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Lifter(tiny_checkpoint).lift(keypoints, size)
+
+
+def test_lifter_rejects_bad_settings(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="overlap"):
+        Lifter(tiny_checkpoint, overlap=T)
+    corrupt = tmp_path / "bad.safetensors"
+    corrupt.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="bad.safetensors"):
+        Lifter(corrupt)
+    with pytest.raises(FileNotFoundError):
+        Lifter(tmp_path / "missing.pt")
+
+
+def test_prepare_converts_fills_and_reports(tmp_path: Path) -> None:
+    coco = np.zeros((6, 17, 3))
+    coco[..., :2] = np.random.default_rng(0).uniform(100, 300, size=(6, 17, 2))
+    coco[..., 2] = 0.9
+    coco[2, COCO_17.index("left_wrist")] = 0.0  # one missing joint
+    valid = np.array([True, True, True, False, True, True])
+    coco[3] = 0.0  # no person in frame 3
+    kp = Keypoints2D(coco, COCO_17, valid, image_size=None, fps=30.0, source="test")
+    with pytest.raises(ValueError, match="image size is unknown"):
+        prepare_keypoints(kp)
+    h36m, filled = prepare_keypoints(kp, (640, 480))
+    assert h36m.skeleton == H36M_17 and h36m.image_size == (640, 480)
+    assert filled[2, H36M_17.index("left_wrist")] and filled[3].all()
+    assert filled.sum() == 1 + 17
+    assert (h36m.keypoints[filled, 2] == 0).all() and np.isfinite(h36m.keypoints).all()
+    # The filled frame is interpolated halfway between its neighbours.
+    np.testing.assert_allclose(
+        h36m.keypoints[3, :, :2], (h36m.keypoints[2, :, :2] + h36m.keypoints[4, :, :2]) / 2
+    )
+    with pytest.raises(ValueError, match="outside"):
+        prepare_keypoints(kp, (20, 20))
+
+
+def test_lift_api_array_and_file(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    keypoints = random_keypoints(15, seed=4)
+    direct = Lifter(tiny_checkpoint).lift(keypoints, SIZE)
+    api = ssrstf.lift(keypoints, SIZE, checkpoint=tiny_checkpoint)
+    np.testing.assert_allclose(api, direct, atol=1e-9)
+    # 2 channels: confidence 1, NaN = missing joint (filled).
+    xy = keypoints[..., :2].copy()
+    xy[4, 13] = np.nan
+    assert np.isfinite(ssrstf.lift(xy, SIZE, checkpoint=tiny_checkpoint)).all()
+    bad = keypoints.copy()
+    bad[4, 13, 0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        ssrstf.lift(bad, SIZE, checkpoint=tiny_checkpoint)
+    with pytest.raises(ValueError, match="skeleton 'coco'"):
+        ssrstf.lift(keypoints[:, :16], SIZE, checkpoint=tiny_checkpoint, skeleton="coco")
+    # The same keypoints as a COCO results file.
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(_coco_results(keypoints)))
+    from_file = ssrstf.lift(path, SIZE, checkpoint=tiny_checkpoint)
+    assert from_file.shape == (15, 17, 3) and np.isfinite(from_file).all()
+
+
+def _coco_results(h36m_keypoints: np.ndarray) -> list[dict]:
+    """A COCO keypoint-results list whose 17 joints are arbitrary but plausible pixels."""
+    results = []
+    for frame, pose in enumerate(h36m_keypoints):
+        kp = np.concatenate([pose[:, :2], np.full((17, 1), 0.9)], -1)
+        results.append(
+            {"image_id": frame, "category_id": 1, "keypoints": kp.ravel().tolist(), "score": 0.9}
+        )
+    return results
+
+
+def test_sample_is_a_consistent_projection() -> None:
+    sample = make_sample(seconds=2.0)
+    kp = sample.keypoints
+    assert kp.num_frames == 100 and kp.image_size == IMAGE_SIZE and kp.fps == 50.0
+    again = make_sample(seconds=2.0)
+    np.testing.assert_array_equal(again.keypoints.keypoints, kp.keypoints)
+    seen = kp.keypoints[..., 2] > 0
+    assert not seen.all() and seen.mean() > 0.99  # the occluded wrist
+    uv = FOCAL_PX * sample.poses_3d[..., :2] / sample.poses_3d[..., 2:] + 500.0
+    np.testing.assert_allclose(kp.keypoints[seen][:, :2], uv[seen], atol=1e-9)
+    parents = np.array(H36M_17.parents[1:])
+    bones = np.linalg.norm(sample.poses_3d[:, 1:] - sample.poses_3d[:, parents], axis=-1)
+    np.testing.assert_allclose(bones, bones[:1].repeat(len(bones), 0), atol=1e-9)
+
+
+def test_cli_infer_writes_outputs_and_never_overwrites(
+    tiny_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keypoints = random_keypoints(12, seed=5)
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(_coco_results(keypoints)))
+    out = tmp_path / "out"
+    args = ["infer", str(path), "--checkpoint", str(tiny_checkpoint), "--out", str(out), "--quiet"]
+    assert main([*args, "--image-size", "640x480"]) == 0
+    printed = capsys.readouterr().out
+    assert "coco json (auto-detected" in printed and "12 frames, 640x480 px" in printed
+    with np.load(out / "poses_3d.npz") as data:
+        assert data["poses_3d"].shape == (12, 17, 3) and data["valid"].all()
+        assert data["poses_2d"].shape == (12, 17, 3)
+    assert json.loads((out / "poses_3d.json").read_text())
+    assert (out / "poses_3d.bvh").read_text().startswith("HIERARCHY")
+    before = (out / "poses_3d.npz").read_bytes()
+    assert main([*args, "--image-size", "640x480"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (out / "poses_3d.npz").read_bytes() == before
+    assert main([*args, "--image-size", "640x480", "--overwrite"]) == 0
+    # Missing or wrong image size: one-line errors.
+    assert main([*args, "--overwrite"]) == 2
+    assert "image size is unknown" in capsys.readouterr().err
+    assert main([*args, "--overwrite", "--image-size", "20x20"]) == 2
+    assert "outside a 20x20 image" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main([*args, "--image-size", "640by480"])
+
+
+def test_cli_infer_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    assert main(["infer", str(bad), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "bad.json" in err and err.count("\n") == 1
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    assert main(["infer", str(empty), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "empty.mp4" in err or "ssrstf[video]" in err
+
+
+@pytest.mark.skipif(not HAS_VIZ, reason="rendering needs the viz extra (matplotlib, Pillow)")
+def test_cli_demo_writes_outputs_and_rendering(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "error against the generated 3D truth: MPJPE" in printed
+    for name in ("poses_3d.npz", "poses_3d.json", "poses_3d.bvh", "render.mp4"):
+        assert (out / name).stat().st_size > 0
+    with np.load(out / "poses_3d.npz") as data:
+        poses, valid = data["poses_3d"], data["valid"]
+    assert poses.shape == (200, 17, 3) and valid.all()
+    # Plausible people: a root-relative skeleton about human size.
+    height = poses[..., 1].max(1) - poses[..., 1].min(1)
+    assert 1000 < np.median(height) < 2200
+    assert main(["demo", "--out", str(out), "--quiet"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
