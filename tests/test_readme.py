@@ -22,4 +22,4 @@ def test_ci_runs_the_readme_test_command() -> None:
     test_command = commands[1].strip()
     assert test_command in (ROOT / ".ci" / "run").read_text()
     assert "pytest" in test_command and "pip install" in test_command
-    assert "pip install" in commands[0] and "ssrstf" in commands[0]
+    assert "pip install" in commands[0] and "ssrstf demo" in commands[0]
