@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from ssrstf.config import VARIANTS, ConfigError, ModelConfig
+from ssrstf.config import VARIANTS, ConfigError, ModelConfig, model_config_from_name
 from ssrstf.models import SSRSTF, build_model
 from ssrstf.models.attention import SpatialAttention, TemporalAttention
 from ssrstf.models.graph import SkeletonGCN
@@ -244,3 +244,23 @@ def test_temporal_position_embedding_limits_length() -> None:
     model = shrunk("xsmall", use_temporal_pos_embed=True, num_frames=9).eval()
     with pytest.raises(ValueError, match="exceed"):
         model(torch.randn(1, 10, 17, 3))
+
+
+def test_single_frame_mlp_baseline_lifts_frames_independently() -> None:
+    from ssrstf.config import load_config
+    from ssrstf.models import SingleFrameMLP, create_model
+
+    cfg = load_config("configs/baseline-mlp_1f_h36m-gt.yaml").model
+    small = model_config_from_name(cfg, dim=32)
+    model = create_model(small).eval()
+    assert isinstance(model, SingleFrameMLP)
+    x = torch.randn(2, 5, 17, 3)
+    y = model(x)
+    assert y.shape == (2, 5, 17, 3)
+    x2 = x.clone()
+    x2[:, 3] += 1.0
+    changed = (model(x2) - y).abs().amax(dim=(0, 2, 3))
+    assert changed[3] > 0 and torch.all(changed[[0, 1, 2, 4]] == 0)
+    # Width 1024, two residual blocks of two layers: the published baseline's size.
+    params = sum(p.numel() for p in create_model(cfg).parameters())
+    assert params == (51 * 1024 + 1024) + 4 * (1024 * 1024 + 1024) + 10 * 1024 + (1024 * 51 + 51)

@@ -147,6 +147,21 @@ def test_fit_writes_a_run_directory(synthetic_h36m: Path, tmp_path: Path) -> Non
         fit(tiny_cfg(synthetic_h36m), run)
 
 
+def test_single_frame_baseline_trains_in_the_same_loop(synthetic_h36m: Path, tmp_path) -> None:
+    cfg = load_config(
+        ROOT / "configs" / "baseline-mlp_1f_h36m-gt.yaml",
+        [f"data.path={synthetic_h36m}", "data.train_subjects=[S1]", "model.dim=32",
+         "train.batch_size=64", "train.max_steps=3", "train.num_threads=1",
+         "train.schedule=cosine", "eval.batch_size=256"],
+    )  # fmt: skip
+    run = tmp_path / "mlp"
+    best = fit(cfg, run)
+    final = json.loads((run / "final.json").read_text())
+    assert final["p1_mm"] > 0
+    model, loaded = load_model(best)
+    assert loaded.model.architecture == "mlp" and type(model).__name__ == "SingleFrameMLP"
+
+
 def test_resume_equals_uninterrupted(synthetic_h36m: Path, tmp_path: Path) -> None:
     two = tmp_path / "two"
     fit(tiny_cfg(synthetic_h36m, "train.epochs=2"), two)

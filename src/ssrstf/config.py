@@ -34,6 +34,9 @@ class ModelConfig:
 
     variant: str = "custom"
     """Name of the size preset this config started from (informational)."""
+    architecture: Literal["ssrstf", "mlp"] = "ssrstf"
+    """``ssrstf``, or ``mlp``: the single-frame residual-MLP baseline (Martinez et al. 2017;
+    uses dim, depth = residual blocks, proj_drop = dropout, in_channels, skeleton)."""
     skeleton: Literal["h36m17", "mpi_inf_3dhp17"] = "h36m17"
     """Joint layout of inputs and outputs; fixes the joint count and the skeleton order."""
     in_channels: int = 3

@@ -1,11 +1,19 @@
-"""SSR-STF models: `build_model` and the `SSRSTF` module."""
+"""SSR-STF models: `build_model`, `create_model` and the `SSRSTF` module."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from torch import nn
+
 from ssrstf.config import ModelConfig, model_config_from_name
+from ssrstf.models.baseline import SingleFrameMLP
 from ssrstf.models.ssrstf import SSRSTF
+
+
+def create_model(cfg: ModelConfig) -> nn.Module:
+    """The module ``cfg.architecture`` names: `SSRSTF` or the `SingleFrameMLP` baseline."""
+    return SingleFrameMLP(cfg) if cfg.architecture == "mlp" else SSRSTF(cfg)
 
 
 def build_model(spec: str | ModelConfig = "base", **overrides: Any) -> SSRSTF:
@@ -22,4 +30,4 @@ def build_model(spec: str | ModelConfig = "base", **overrides: Any) -> SSRSTF:
     return SSRSTF(model_config_from_name(spec, **overrides))
 
 
-__all__ = ["SSRSTF", "build_model"]
+__all__ = ["SSRSTF", "SingleFrameMLP", "build_model", "create_model"]

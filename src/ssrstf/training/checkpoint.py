@@ -26,9 +26,10 @@ from typing import Any
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
+from torch import nn
 
 from ssrstf.config import ExperimentConfig, from_dict, to_dict
-from ssrstf.models import SSRSTF
+from ssrstf.models import create_model
 
 FORMAT_VERSION = 1
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "default.safetensors"
@@ -85,7 +86,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return ckpt
 
 
-def export_weights(path: str | Path, model: SSRSTF, cfg: ExperimentConfig, **info: Any) -> Path:
+def export_weights(path: str | Path, model: nn.Module, cfg: ExperimentConfig, **info: Any) -> Path:
     """Atomically write model weights + config (+ ``info`` strings) as safetensors."""
     tensors = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     metadata = {"format": "ssrstf", "config": json.dumps(to_dict(cfg))}
@@ -104,7 +105,7 @@ def resolve_checkpoint(spec: str | Path) -> Path:
 
 def load_model(
     spec: str | Path, *, device: str | torch.device = "cpu"
-) -> tuple[SSRSTF, ExperimentConfig]:
+) -> tuple[nn.Module, ExperimentConfig]:
     """Build the model a checkpoint describes and load its weights (evaluation mode).
 
     Args:
@@ -121,7 +122,7 @@ def load_model(
     else:
         ckpt = load_checkpoint(path)
         cfg, state = from_dict(ckpt["config"]), ckpt["model"]
-    model = SSRSTF(cfg.model)
+    model = create_model(cfg.model)
     load_weights(model, state, source=str(path))
     return model.to(device).eval(), cfg
 

@@ -36,7 +36,7 @@ from tqdm import tqdm
 from ssrstf.config import ExperimentConfig, from_dict, save_config, to_dict
 from ssrstf.data.dataset import build_datasets
 from ssrstf.data.h36m import Streams
-from ssrstf.models import SSRSTF
+from ssrstf.models import create_model
 from ssrstf.training.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from ssrstf.training.losses import LiftingLoss
 from ssrstf.training.optim import build_optimizer, build_scheduler
@@ -149,7 +149,7 @@ def fit(
         streams = load_experiment_streams(cfg)
     train_set, _ = build_datasets(cfg, streams)
     eval_streams = build_eval_streams(cfg, streams)
-    model = SSRSTF(cfg.model).to(device)
+    model = create_model(cfg.model).to(device)
     optimizer = build_optimizer(model, cfg.train)
     sampler = DistributedSampler(
         train_set, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed, drop_last=True
