@@ -6,9 +6,10 @@ Usage::
 
 Lifts the built-in procedural sample (whose 3D truth is known) with every overlap in
 ``--overlaps`` with and without flip test-time augmentation and prints MPJPE, P-MPJPE and the
-acceleration error against the truth: the evidence behind `Lifter`'s default overlap (docs/design.md,
-"Inference"). The sample's proportions and camera differ from Human3.6M's, so the absolute errors
-are a smoke test, not a benchmark; the differences between settings are what it measures.
+acceleration error against the truth: the evidence behind `Lifter`'s default overlap
+(docs/design.md, "Inference"). The sample's proportions and camera differ from Human3.6M's, so the
+absolute errors are a smoke test, not a benchmark; the differences between settings are what it
+measures.
 """
 
 from __future__ import annotations
