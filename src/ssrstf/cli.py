@@ -318,7 +318,7 @@ def _run_inference(args: argparse.Namespace, kp, *, render: bool, frames_from=No
     return result, paths
 
 
-def _report(result, paths, lifter_seconds: float | None = None) -> None:
+def _report(result, paths) -> None:
     kp = result.keypoints
     frames = result.num_frames
     filled = result.filled.mean()

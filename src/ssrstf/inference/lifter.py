@@ -26,7 +26,6 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ssrstf.config import ExperimentConfig
 from ssrstf.data.transforms import normalize_keypoints, target_scale_mm
 from ssrstf.geometry import to_root_relative
 from ssrstf.models.tta import make_predictor
@@ -90,7 +89,7 @@ class Lifter:
     ) -> None:
         if num_threads:
             torch.set_num_threads(num_threads)
-        self.model, self.cfg = load_model(checkpoint, device=device)
+        self.model, self.cfg = load_model(checkpoint, device=device)  # cfg: ExperimentConfig
         if self.cfg.data.target_space != "camera":
             raise ValueError(
                 f"{checkpoint}: this model predicts {self.cfg.data.target_space!r} targets, which "
@@ -107,11 +106,6 @@ class Lifter:
         self.flip = flip
         self.skeleton: Skeleton = SKELETONS[self.cfg.model.skeleton]
         self._predict = make_predictor(self.model, self.skeleton, flip_test=flip, device=device)
-
-    @property
-    def config(self) -> ExperimentConfig:
-        """The experiment config stored in the checkpoint."""
-        return self.cfg
 
     @property
     def constant_confidence(self) -> bool:

@@ -27,6 +27,7 @@ from ssrstf.inference.lifter import Lifter
 from ssrstf.inference.readers import (
     Keypoints2D,
     check_image_size,
+    clean_keypoints,
     fill_missing,
     read_keypoints,
     resolve_skeleton,
@@ -268,17 +269,7 @@ def _array_keypoints(
     if array.shape[2] == 2:
         confidence = np.isfinite(array).all(-1, keepdims=True).astype(np.float64)
         array = np.concatenate([array, confidence], axis=-1)
-    array = array.copy()
-    confidence = np.nan_to_num(array[..., 2], nan=0.0)
-    bad = (confidence > 0) & ~np.isfinite(array[..., :2]).all(-1)
-    if bad.any():
-        frame, joint = np.argwhere(bad)[0]
-        raise ValueError(
-            f"keypoints: {bad.sum()} joint(s) with NaN/inf coordinates and confidence > 0 "
-            f"(first: frame {frame}, joint {joint}); give missing joints confidence 0"
-        )
-    array[..., 2] = confidence
-    array[confidence <= 0] = 0.0
+    array = clean_keypoints(array, "keypoints")
     return Keypoints2D(
         keypoints=array,
         skeleton=joints,

@@ -358,20 +358,32 @@ def _person_array(path: Path, values: Any, skeleton: Skeleton, where: str) -> np
     return _clean(path, person, where)
 
 
-def _clean(path: Path, kp: np.ndarray, where: str) -> np.ndarray:
-    """Zero missing joints; refuse non-finite coordinates of confident joints."""
-    kp = kp.copy()
+def clean_keypoints(kp: np.ndarray, where: str) -> np.ndarray:
+    """Zero missing joints (confidence 0 or NaN); refuse NaN/inf coordinates of confident joints.
+
+    Args:
+        kp: (..., J, 3) x, y, confidence.
+        where: What ``kp`` is, for the error message (e.g. ``"run.json: entry 3"``).
+
+    Raises:
+        KeypointFormatError: Naming ``where`` and the first offending joint.
+    """
+    kp = np.array(kp, dtype=np.float64)
     conf = kp[..., 2]
     conf[~np.isfinite(conf)] = 0.0
     bad = (conf > 0) & ~np.isfinite(kp[..., :2]).all(-1)
     if bad.any():
         index = np.argwhere(bad)[0]
         raise KeypointFormatError(
-            f"{path}: {where}: {bad.sum()} keypoint(s) with NaN/inf coordinates and confidence "
+            f"{where}: {bad.sum()} keypoint(s) with NaN/inf coordinates and confidence "
             f"> 0 (first at index {tuple(int(i) for i in index)}); give them confidence 0"
         )
     kp[conf <= 0] = 0.0
     return kp
+
+
+def _clean(path: Path, kp: np.ndarray, where: str) -> np.ndarray:
+    return clean_keypoints(kp, f"{path}: {where}")
 
 
 def _read_results(path: Path, data: Any, fmt: str) -> Keypoints2D:
