@@ -52,6 +52,32 @@ def test_info_table_for_one_variant(capsys: pytest.CaptureFixture[str]) -> None:
     assert "xsmall" in out and "base" not in out and "2 x MACs" in out
 
 
+def test_info_of_a_config_counts_its_model(capsys: pytest.CaptureFixture[str]) -> None:
+    # The single-frame MLP baseline, counted by hand: 51 inputs -> 1024, two residual blocks of
+    # two 1024 x 1024 layers, 1024 -> 51; BatchNorm after every hidden layer.
+    assert main(["info", "--json", "--config", "configs/baseline-mlp_1f_h36m-gt.yaml"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    hidden, io = 1024, 17 * 3
+    assert row["variant"] == "baseline-mlp_1f_h36m-gt" and row["frames"] == 1
+    assert row["params"] == (io * hidden + 3 * hidden) + 4 * (hidden * hidden + 3 * hidden) + (
+        hidden * io + io
+    )
+    assert row["flops"] == 2 * (io * hidden + 4 * hidden * hidden + hidden * io)
+    # --set changes the counted model: the global-only budget model is smaller.
+    config = "configs/ssrstf-budget_27f_h36m-gt.yaml"
+    assert main(["info", "--json", "--config", config]) == 0
+    (full,) = json.loads(capsys.readouterr().out)
+    assert main(["info", "--json", "--config", config, "--set", "model.local_stream=none"]) == 0
+    (global_only,) = json.loads(capsys.readouterr().out)
+    assert full["frames"] == 27 and full["depth"] == 4
+    assert global_only["params"] < full["params"] and global_only["flops"] < full["flops"]
+
+
+def test_info_set_without_config_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["info", "--set", "model.dim=32"]) == 2
+    assert "--set needs --config" in capsys.readouterr().err
+
+
 def test_unknown_variant_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["info", "--variant", "huge"]) == 2
     err = capsys.readouterr().err.strip()

@@ -234,6 +234,26 @@ def test_flip_augmentation_flips_input_and_target_together(synthetic_h36m: Path)
     assert flipped_any and kept_any
 
 
+@pytest.mark.parametrize("target_space", ["camera", "image_2.5d"])
+def test_batched_items_equal_single_items(synthetic_h36m: Path, target_space: str) -> None:
+    # The DataLoader fetches through __getitems__ (vectorised); it must give exactly the samples
+    # of __getitem__, flips included, in the order asked, and the raw-data targets.
+    train, _ = build_datasets(_cfg(synthetic_h36m, target_space=target_space))
+    train.set_epoch(2)
+    indices = [5, 0, 3, 3, len(train) - 1, 1, 2]
+    flips = train.flipped(np.asarray(indices))
+    assert flips.any() and not flips.all()
+    batch = train.__getitems__(indices)
+    for i, (x, y) in zip(indices, batch, strict=True):
+        x1, y1 = train[i]
+        assert torch.equal(x, x1) and torch.equal(y, y1)
+    unflipped = indices[int(np.flatnonzero(~flips)[0])]
+    if target_space == "camera":
+        frames = train.clips[unflipped]
+        expected = to_root_relative(train.streams.poses_3d[frames]) / 1000.0
+        np.testing.assert_allclose(train[unflipped][1].numpy(), expected, atol=1e-6)
+
+
 def test_same_seed_same_batches_and_epochs_differ(synthetic_h36m: Path) -> None:
     def batches(epoch: int) -> list[torch.Tensor]:
         loader, _ = build_dataloaders(_cfg(synthetic_h36m))

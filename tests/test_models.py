@@ -29,6 +29,7 @@ ABLATIONS = {
     "joint_time": {"ssra_mixing": "joint_time"},
     "temporal_pos": {"use_temporal_pos_embed": True},
     "no_layer_scale": {"layer_scale_init": 0.0},
+    "local_mixer_only": {"local_mlp_ratio": 0.0},
 }
 
 
@@ -86,6 +87,30 @@ def test_parameter_ranges_of_the_four_sizes() -> None:
         with torch.device("meta"):
             n = sum(p.numel() for p in build_model(name).parameters())
         assert low <= n <= high, (name, n)
+
+
+def test_local_mlp_ratio_sizes_only_the_local_stream() -> None:
+    dim, depth = 16, 2
+    full = shrunk("xsmall")
+    mixer_only = shrunk("xsmall", local_mlp_ratio=0.0)
+    narrow = shrunk("xsmall", local_mlp_ratio=1.0)
+
+    def count(m: SSRSTF) -> int:
+        return sum(p.numel() for p in m.parameters())
+
+    # One MLP sub-block (LayerNorm + Linear(C, rC) + Linear(rC, C) + LayerScale) per local block;
+    # two local blocks (spatial, temporal) per layer.
+    def mlp_block(ratio: int) -> int:
+        hidden = dim * ratio
+        return 2 * dim + (dim * hidden + hidden) + (hidden * dim + dim) + dim
+
+    assert count(full) - count(mixer_only) == 2 * depth * mlp_block(4)
+    assert count(full) - count(narrow) == 2 * depth * (mlp_block(4) - mlp_block(1))
+    for layer in mixer_only.layers:
+        global_stream, local_stream = layer.streams
+        assert all(block.has_mlp for block in global_stream)
+        assert not any(block.has_mlp for block in local_stream)
+        assert not any(hasattr(block, "mlp") for block in local_stream)
 
 
 def test_gcn_stream_matches_motionagformer_parameter_count() -> None:
@@ -221,6 +246,8 @@ def test_build_model_accepts_a_config() -> None:
         ({"ssra_temporal_kernel": (4, 7, 3)}, "model.ssra_temporal_kernel"),
         ({"local_stream": "tcn"}, "model.local_stream"),
         ({"depht": 3}, "unknown config key 'model.depht'"),
+        ({"local_mlp_ratio": -1.0}, "model.local_mlp_ratio"),
+        ({"mlp_ratio": 0.0}, "model.mlp_ratio"),
     ],
 )
 def test_bad_model_config_names_the_key(overrides: dict, message: str) -> None:

@@ -162,6 +162,33 @@ def test_single_frame_baseline_trains_in_the_same_loop(synthetic_h36m: Path, tmp
     assert loaded.model.architecture == "mlp" and type(model).__name__ == "SingleFrameMLP"
 
 
+def test_quick_evaluations_do_not_count_against_the_budget(
+    synthetic_h36m: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    from ssrstf.training import trainer
+
+    # A clock that jumps 1000 s during every quick evaluation: if evaluation time counted as
+    # training time, the run's elapsed time would be over 3000 s after three of them.
+    real_monotonic, jump = time.monotonic, [0.0]
+    monkeypatch.setattr(trainer.time, "monotonic", lambda: real_monotonic() + jump[0])
+    evaluate = trainer._Loop.evaluate
+
+    def slow_evaluate(self, streams, progress, train_stats, final):  # noqa: ANN001
+        evaluate(self, streams, progress, train_stats, final)
+        if not final:
+            jump[0] += 1000.0
+
+    monkeypatch.setattr(trainer._Loop, "evaluate", slow_evaluate)
+    run = tmp_path / "run"
+    fit(tiny_cfg(synthetic_h36m, "train.max_steps=4", "train.eval_every_steps=1"), run)
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2, 3, 4]  # three quick ones, then the final one
+    elapsed = load_checkpoint(run / "last.pt")["progress"]["elapsed_s"]
+    assert jump[0] == 3000.0 and elapsed < 1000.0, f"evaluation time counted ({elapsed:.0f} s)"
+
+
 def test_resume_equals_uninterrupted(synthetic_h36m: Path, tmp_path: Path) -> None:
     two = tmp_path / "two"
     fit(tiny_cfg(synthetic_h36m, "train.epochs=2"), two)

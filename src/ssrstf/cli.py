@@ -16,20 +16,35 @@ from ssrstf.config import VARIANTS, ConfigError
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from ssrstf.models.complexity import describe_variants, format_table
+    from ssrstf.models.complexity import describe_model, describe_variants, format_table
 
-    names = list(VARIANTS) if args.variant is None else [args.variant]
-    if args.variant is not None and args.variant not in VARIANTS:
-        raise ConfigError(f"unknown variant {args.variant!r}; valid: {', '.join(VARIANTS)}")
-    rows = describe_variants(names, num_frames=args.frames)
+    if args.config:
+        from ssrstf.config import load_config
+
+        if args.variant:
+            raise ConfigError("info takes --variant or --config, not both")
+        cfg = load_config(args.config, args.set)
+        rows = [describe_model(cfg.model, name=Path(args.config).stem, num_frames=args.frames)]
+    else:
+        if args.set:
+            raise ConfigError("--set needs --config")
+        names = list(VARIANTS) if args.variant is None else [args.variant]
+        if args.variant is not None and args.variant not in VARIANTS:
+            raise ConfigError(f"unknown variant {args.variant!r}; valid: {', '.join(VARIANTS)}")
+        rows = describe_variants(names, num_frames=args.frames)
     print(json.dumps(rows, indent=2) if args.json else format_table(rows))
     return 0
 
 
 def _add_info(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("info", help="model catalogue: parameters and FLOPs of each variant")
+    p = sub.add_parser(
+        "info", help="model catalogue: parameters and FLOPs of each variant or of a config"
+    )
     p.add_argument("--variant", help=f"one variant ({', '.join(VARIANTS)})")
-    p.add_argument("--frames", type=int, help="clip length (default: each variant's own T)")
+    p.add_argument("--config", help="the model of an experiment YAML instead of the variants")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a value of --config (repeatable)")  # fmt: skip
+    p.add_argument("--frames", type=int, help="clip length (default: each model's own T)")
     p.add_argument("--json", action="store_true", help="print a JSON array instead of a table")
     p.set_defaults(func=_cmd_info)
 
@@ -334,21 +349,36 @@ def _report(result, paths) -> None:
         print(f"  {name:6s} {path}")
 
 
-def _cmd_infer(args: argparse.Namespace) -> int:
+def _infer_input(
+    args: argparse.Namespace,
+    *,
+    fmt: str,
+    image_size: str | None,
+    skeleton: str | None,
+    fps: float | None,
+    render: bool,
+) -> int:
+    """Lift ``args.input`` (a video or keypoint file) with the model options of ``args``."""
     from ssrstf.inference.pipeline import check_outputs, load_keypoints
     from ssrstf.inference.video import is_video
 
-    check_outputs(args.out, render=args.render, overwrite=args.overwrite)
+    check_outputs(args.out, render=render, overwrite=args.overwrite)
     kp = load_keypoints(
-        args.input, args.format, image_size=args.image_size, skeleton_name=args.skeleton,
-        fps=args.fps, progress=not args.quiet,
+        args.input, fmt, image_size=image_size, skeleton_name=skeleton, fps=fps,
+        progress=not args.quiet,
     )  # fmt: skip
-    video = args.format == "video" or (args.format == "auto" and is_video(Path(args.input)))
-    result, paths = _run_inference(
-        args, kp, render=args.render, frames_from=args.input if video else None
-    )
+    video = fmt == "video" or (fmt == "auto" and is_video(Path(args.input)))
+    frames_from = args.input if video else None
+    result, paths = _run_inference(args, kp, render=render, frames_from=frames_from)
     _report(result, paths)
     return 0
+
+
+def _cmd_infer(args: argparse.Namespace) -> int:
+    return _infer_input(
+        args, fmt=args.format, image_size=args.image_size, skeleton=args.skeleton, fps=args.fps,
+        render=args.render,
+    )  # fmt: skip
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -360,10 +390,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from ssrstf.inference.sample import make_sample
 
     if args.input:
-        args.render, args.format, args.image_size, args.skeleton, args.fps = (
-            True, "auto", None, None, None,
-        )  # fmt: skip
-        return _cmd_infer(args)
+        return _infer_input(args, fmt="auto", image_size=None, skeleton=None, fps=None, render=True)
     render = all(importlib.util.find_spec(m) for m in ("matplotlib", "imageio_ffmpeg"))
     check_outputs(args.out, render=render, overwrite=args.overwrite)
     sample = make_sample()

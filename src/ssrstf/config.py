@@ -47,6 +47,9 @@ class ModelConfig:
     """Number of dual-stream layers N."""
     num_heads: int = 8
     mlp_ratio: float = 4.0
+    local_mlp_ratio: float | None = None
+    """MLP ratio of the local stream's blocks; None = ``mlp_ratio``, 0 = mixer-only blocks (no
+    MLP sub-block), which makes the local stream cheap (see docs/design.md, budget recipe)."""
     num_frames: int = 243
     """Training clip length T. The model runs on any length at inference; this also sizes the
     optional temporal position embedding."""
@@ -100,6 +103,12 @@ class ModelConfig:
             _check(odd and dilation >= 1, key, "needs odd positive kernels and dilation >= 1")
         _check(0.0 <= self.drop_path_rate < 1.0, "model.drop_path_rate", "must be in [0, 1)")
         _check(self.gcn_neighbours >= 1, "model.gcn_neighbours", "must be >= 1")
+        _check(self.mlp_ratio > 0, "model.mlp_ratio", "must be positive")
+        _check(
+            self.local_mlp_ratio is None or self.local_mlp_ratio >= 0,
+            "model.local_mlp_ratio",
+            "must be None or >= 0",
+        )
 
     @property
     def out_channels(self) -> int:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +43,7 @@ from ssrstf.evaluation.metrics import (
     mean_per_group,
     pck,
 )
-from ssrstf.evaluation.protocol import EvalStream, Predictor
+from ssrstf.evaluation.protocol import EvalStream, Predictor, ScoredResult
 from ssrstf.geometry import to_root_relative
 from ssrstf.skeleton import (
     H36M_COMPARABLE_JOINTS_MPI,
@@ -107,7 +107,7 @@ MPI_INF_3DHP_CROSS = replace(
 
 
 @dataclass(frozen=True)
-class MPIInf3DHPResult:
+class MPIInf3DHPResult(ScoredResult):
     """Scores of one MPI-INF-3DHP evaluation; PCK and AUC in percent, errors in mm.
 
     Attributes:
@@ -138,28 +138,13 @@ class MPIInf3DHPResult:
         """MPJPE (the figure training selects its best checkpoint by)."""
         return self.mpjpe_mm
 
-    @property
-    def is_quick(self) -> bool:
-        """True when only a subset of clips was scored."""
-        return self.every > 1
-
-    @property
-    def label(self) -> str:
-        """Protocol name, with the quick-mode caveat when it applies."""
-        base = f"MPI-INF-3DHP {self.protocol} protocol"
-        if self.is_quick:
-            return f"{base}, QUICK: 1 in {self.every} test clips, not the full protocol"
-        return base
+    def title(self) -> str:
+        """Protocol name."""
+        return f"MPI-INF-3DHP {self.protocol} protocol"
 
     def metrics(self) -> dict[str, float]:
         """The headline figures, for training logs."""
         return {"mpjpe_mm": self.mpjpe_mm, "pck": self.pck, "auc": self.auc}
-
-    def to_dict(self) -> dict[str, object]:
-        """Plain data for JSON: the fields plus ``quick`` and ``label``."""
-        out = asdict(self)
-        out.update(quick=self.is_quick, label=self.label)
-        return out
 
 
 def _frame_scores(

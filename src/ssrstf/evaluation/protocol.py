@@ -146,8 +146,40 @@ Predictor = Callable[[np.ndarray], np.ndarray]
 model belong inside it."""
 
 
+class ScoredResult:
+    """What every evaluation result shares (mixin of the result dataclasses).
+
+    Subclasses are dataclasses with an ``every`` field (1 = the full protocol, N > 1 = quick mode
+    on every N-th test clip) and a `title`.
+    """
+
+    every: int
+
+    def title(self) -> str:
+        """Protocol name for `label`."""
+        raise NotImplementedError
+
+    @property
+    def is_quick(self) -> bool:
+        """True when only a subset of clips was scored (not comparable to published numbers)."""
+        return self.every > 1
+
+    @property
+    def label(self) -> str:
+        """`title`, with the quick-mode caveat when it applies."""
+        if self.is_quick:
+            return f"{self.title()}, QUICK: 1 in {self.every} test clips, not the full protocol"
+        return self.title()
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain data for JSON: the fields plus ``quick`` and ``label``."""
+        out = asdict(self)
+        out.update(quick=self.is_quick, label=self.label)
+        return out
+
+
 @dataclass(frozen=True)
-class EvalResult:
+class EvalResult(ScoredResult):
     """Outcome of one evaluation.
 
     Attributes:
@@ -172,18 +204,9 @@ class EvalResult:
     every: int = 1
     skipped: tuple[str, ...] = field(default_factory=tuple)
 
-    @property
-    def is_quick(self) -> bool:
-        """True when only a subset of clips was scored (not comparable to published numbers)."""
-        return self.every > 1
-
-    @property
-    def label(self) -> str:
-        """Protocol name, with the quick-mode caveat when it applies."""
-        base = f"H36M {self.protocol} protocol (T={self.clip_len})"
-        if self.is_quick:
-            return f"{base}, QUICK: 1 in {self.every} test clips, not the full protocol"
-        return base
+    def title(self) -> str:
+        """Protocol name and clip length."""
+        return f"H36M {self.protocol} protocol (T={self.clip_len})"
 
     def metrics(self) -> dict[str, float]:
         """The headline figures, for training logs."""
@@ -191,10 +214,7 @@ class EvalResult:
 
     def to_dict(self) -> dict[str, object]:
         """Plain data for JSON: the fields plus ``quick`` and ``label``."""
-        out = asdict(self)
-        out["skipped"] = list(self.skipped)
-        out.update(quick=self.is_quick, label=self.label)
-        return out
+        return {**super().to_dict(), "skipped": list(self.skipped)}
 
 
 def select_streams(

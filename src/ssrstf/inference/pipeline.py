@@ -270,11 +270,6 @@ def _array_keypoints(
         confidence = np.isfinite(array).all(-1, keepdims=True).astype(np.float64)
         array = np.concatenate([array, confidence], axis=-1)
     array = clean_keypoints(array, "keypoints")
-    return Keypoints2D(
-        keypoints=array,
-        skeleton=joints,
-        valid=(array[..., 2] > 0).any(-1),
-        image_size=image_size,
-        fps=None,
-        source="keypoint array",
+    return Keypoints2D.from_detections(
+        array, joints, source="keypoint array", image_size=image_size
     )

@@ -117,6 +117,31 @@ class Keypoints2D:
         object.__setattr__(self, "keypoints", kp)
         object.__setattr__(self, "valid", valid)
 
+    @classmethod
+    def from_detections(
+        cls,
+        keypoints: np.ndarray,
+        skeleton: Skeleton,
+        *,
+        source: str,
+        image_size: tuple[int, int] | None = None,
+        fps: float | None = None,
+        frame_ids: tuple[str, ...] = (),
+    ) -> Keypoints2D:
+        """Detector output: a frame is ``valid`` where any joint has confidence > 0."""
+        kp = np.asarray(keypoints, dtype=np.float64)
+        has_confidence = kp.ndim == 3 and kp.shape[-1] == 3
+        valid = (kp[..., 2] > 0).any(-1) if has_confidence else np.zeros(0, dtype=bool)
+        return cls(
+            keypoints=kp,
+            skeleton=skeleton,
+            valid=valid,
+            image_size=image_size,
+            fps=fps,
+            source=source,
+            frame_ids=frame_ids,
+        )
+
     @property
     def num_frames(self) -> int:
         """Number of frames F."""
@@ -407,14 +432,8 @@ def _read_results(path: Path, data: Any, fmt: str) -> Keypoints2D:
             best[key] = (score, person)
     ids = sorted(best, key=_natural_key)
     keypoints = np.stack([best[k][1] for k in ids])
-    return Keypoints2D(
-        keypoints=keypoints,
-        skeleton=skeleton,
-        valid=(keypoints[..., 2] > 0).any(-1),
-        image_size=None,
-        fps=None,
-        source=f"{fmt} json",
-        frame_ids=tuple(ids),
+    return Keypoints2D.from_detections(
+        keypoints, skeleton, source=f"{fmt} json", frame_ids=tuple(ids)
     )
 
 
@@ -442,12 +461,9 @@ def _read_openpose(path: Path) -> Keypoints2D:
         else:
             frames.append(np.zeros((OPENPOSE_BODY_25.num_joints, 3)))
     keypoints = np.stack(frames)
-    return Keypoints2D(
-        keypoints=keypoints,
-        skeleton=OPENPOSE_BODY_25,
-        valid=(keypoints[..., 2] > 0).any(-1),
-        image_size=None,
-        fps=None,
+    return Keypoints2D.from_detections(
+        keypoints,
+        OPENPOSE_BODY_25,
         source="openpose " + ("folder" if path.is_dir() else "file"),
         frame_ids=tuple(f.name for f in files),
     )
@@ -494,13 +510,12 @@ def _read_blazepose_json(path: Path, data: Any) -> Keypoints2D:
     fps = meta.get("fps")
     if fps is not None and not (isinstance(fps, (int, float)) and fps > 0):
         raise KeypointFormatError(f"{path}: fps must be a positive number, got {fps!r}")
-    return Keypoints2D(
-        keypoints=keypoints,
-        skeleton=BLAZEPOSE_33,
-        valid=(keypoints[..., 2] > 0).any(-1),
+    return Keypoints2D.from_detections(
+        keypoints,
+        BLAZEPOSE_33,
+        source="blazepose json",
         image_size=size,
         fps=None if fps is None else float(fps),
-        source="blazepose json",
     )
 
 

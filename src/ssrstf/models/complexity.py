@@ -17,7 +17,8 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from ssrstf.config import ModelConfig, model_config_from_name
-from ssrstf.models.ssrstf import SSRSTF
+from ssrstf.models import create_model
+from ssrstf.skeleton import SKELETONS
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -42,56 +43,66 @@ def count_flops(cfg: ModelConfig, *, num_frames: int, batch_size: int = 1) -> in
 def _count_flops(cfg: ModelConfig, *, num_frames: int, batch_size: int) -> int:
     # The meta device also makes SDPA decompose into counted matmuls: torch's counter has no
     # formula for the CPU flash-attention kernel and would miss the attention FLOPs.
+    joints = SKELETONS[cfg.skeleton].num_joints
     with torch.device("meta"):
-        model = SSRSTF(cfg).eval()
-        x = torch.zeros(batch_size, num_frames, model.num_joints, cfg.in_channels)
+        model = create_model(cfg).eval()
+        x = torch.zeros(batch_size, num_frames, joints, cfg.in_channels)
     counter = FlopCounterMode(display=False)
     with counter, torch.no_grad():
         model(x)
     return int(counter.get_total_flops())
 
 
+def describe_model(cfg: ModelConfig, *, name: str, num_frames: int | None = None) -> dict[str, Any]:
+    """Parameters and FLOPs per clip and per frame of one model config (any architecture).
+
+    Args:
+        cfg: The model.
+        name: Label of the row (a variant or config name).
+        num_frames: Clip length; None uses the config's training length.
+    """
+    frames = num_frames or cfg.num_frames
+    with torch.device("meta"):
+        params = count_parameters(create_model(cfg))
+    flops = count_flops(cfg, num_frames=frames)
+    return {
+        "variant": name,
+        "dim": cfg.dim,
+        "depth": cfg.depth,
+        "frames": frames,
+        "params": params,
+        "flops": flops,
+        "flops_per_frame": flops / frames,
+    }
+
+
 def describe_variants(
     names: Sequence[str], *, num_frames: int | None = None, **overrides: Any
 ) -> list[dict[str, Any]]:
-    """One row per variant: parameters and FLOPs per clip and per frame.
+    """One `describe_model` row per variant.
 
     Args:
         names: Variant names from `ssrstf.config.VARIANTS`.
         num_frames: Clip length; None uses each variant's own training length.
         **overrides: `ModelConfig` fields applied to every variant (e.g. an ablation).
     """
-    rows = []
-    for name in names:
-        cfg = model_config_from_name(name, **overrides)
-        frames = num_frames or cfg.num_frames
-        with torch.device("meta"):
-            params = count_parameters(SSRSTF(cfg))
-        flops = count_flops(cfg, num_frames=frames)
-        rows.append(
-            {
-                "variant": name,
-                "dim": cfg.dim,
-                "depth": cfg.depth,
-                "frames": frames,
-                "params": params,
-                "flops": flops,
-                "flops_per_frame": flops / frames,
-            }
-        )
-    return rows
+    return [
+        describe_model(model_config_from_name(name, **overrides), name=name, num_frames=num_frames)
+        for name in names
+    ]
 
 
 def format_table(rows: Sequence[dict[str, Any]]) -> str:
-    """Plain-text table of `describe_variants` rows."""
+    """Plain-text table of `describe_model` rows."""
+    width = max([8, *(len(r["variant"]) for r in rows)])
     header = (
-        f"{'variant':<8} {'dim':>4} {'depth':>5} {'frames':>6} {'params':>9} "
+        f"{'variant':<{width}} {'dim':>4} {'depth':>5} {'frames':>6} {'params':>9} "
         f"{'GFLOPs/clip':>11} {'MFLOPs/frame':>12}"
     )
     lines = [header, "-" * len(header)]
     for r in rows:
         lines.append(
-            f"{r['variant']:<8} {r['dim']:>4} {r['depth']:>5} {r['frames']:>6} "
+            f"{r['variant']:<{width}} {r['dim']:>4} {r['depth']:>5} {r['frames']:>6} "
             f"{r['params'] / 1e6:>8.2f}M {r['flops'] / 1e9:>11.2f} "
             f"{r['flops_per_frame'] / 1e6:>12.1f}"
         )

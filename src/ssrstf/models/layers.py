@@ -51,7 +51,8 @@ class MetaFormerBlock(nn.Module):
     """Pre-norm residual block around a token mixer and an MLP.
 
     ``x = x + DropPath(LayerScale(mixer(LN(x))))``, then the same with the MLP. The mixer decides
-    which tokens talk to each other (joints, frames or both). Shapes: (B, T, J, C) -> (B, T, J, C).
+    which tokens talk to each other (joints, frames or both). ``mlp_ratio=0`` leaves the MLP
+    sub-block out (a mixer-only block). Shapes: (B, T, J, C) -> (B, T, J, C).
     """
 
     def __init__(
@@ -67,17 +68,20 @@ class MetaFormerBlock(nn.Module):
         super().__init__()
         self.norm1 = nn.LayerNorm(dim, eps=1e-6)
         self.mixer = mixer
-        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
-        self.mlp = Mlp(dim=dim, hidden_dim=int(dim * mlp_ratio), drop=drop)
-
         self.residual1 = ScaledResidual(
             dim=dim, layer_scale_init=layer_scale_init, drop_path=drop_path
         )
-        self.residual2 = ScaledResidual(
-            dim=dim, layer_scale_init=layer_scale_init, drop_path=drop_path
-        )
+        self.has_mlp = mlp_ratio > 0
+        if self.has_mlp:
+            self.norm2 = nn.LayerNorm(dim, eps=1e-6)
+            self.mlp = Mlp(dim=dim, hidden_dim=int(dim * mlp_ratio), drop=drop)
+            self.residual2 = ScaledResidual(
+                dim=dim, layer_scale_init=layer_scale_init, drop_path=drop_path
+            )
 
     def forward(self, x: Tensor) -> Tensor:
         """Mixer then MLP, each as a scaled residual branch."""
         x = self.residual1(x, self.mixer(self.norm1(x)))
+        if not self.has_mlp:
+            return x
         return self.residual2(x, self.mlp(self.norm2(x)))

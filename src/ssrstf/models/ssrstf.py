@@ -141,8 +141,11 @@ class SSRSTF(nn.Module):
         drop_path = [cfg.drop_path_rate * i / max(cfg.depth - 1, 1) for i in range(cfg.depth)]
 
         def stream(name: str, rate: float) -> nn.Sequential:
+            mlp_ratio = cfg.mlp_ratio
+            if name != "global" and cfg.local_mlp_ratio is not None:
+                mlp_ratio = cfg.local_mlp_ratio
             return nn.Sequential(*(
-                MetaFormerBlock(mixer=m, dim=dim, mlp_ratio=cfg.mlp_ratio,
+                MetaFormerBlock(mixer=m, dim=dim, mlp_ratio=mlp_ratio,
                                 layer_scale_init=cfg.layer_scale_init, drop_path=rate,
                                 drop=cfg.proj_drop)
                 for m in _mixers(cfg, skeleton, name)

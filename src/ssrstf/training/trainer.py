@@ -9,6 +9,9 @@ Exact resume: the shuffling order of an epoch is a function of ``(seed, epoch)``
 is saved in the checkpoint, so an interrupted run continues bit-for-bit on CPU, including from a
 mid-epoch checkpoint (the batches already seen are skipped without loading them).
 
+``progress.elapsed_s`` (what ``train.max_minutes`` and the ``cosine_time`` schedule measure) is
+training time: the quick evaluations during the run are not counted.
+
 Run directory: ``config.yaml``, ``metrics.jsonl`` (one JSON object per evaluation), ``last.pt``,
 ``best.pt`` (lowest quick-evaluation P1), ``final.json`` (full evaluation at the end) and, with
 ``train.use_tensorboard``, TensorBoard events.
@@ -227,6 +230,19 @@ class _Loop:
         self.scheduler.step()
         return loss.item(), terms
 
+    def _rank0_value(self, value: float) -> float:
+        """Rank 0's ``value`` on every rank (identity in a single process).
+
+        Under DDP the elapsed time drives the budget stop and the ``cosine_time`` learning rate:
+        every rank must see the same value, or ranks would stop at different steps (a hang) and
+        step with different learning rates (diverging replicas).
+        """
+        if not (dist.is_available() and dist.is_initialized()):
+            return value
+        tensor = torch.tensor([value], dtype=torch.float64, device=self.device)
+        dist.broadcast(tensor, src=0)
+        return float(tensor.item())
+
     def save(self, name: str, progress: Progress) -> None:
         state = {
             "config": to_dict(self.cfg),
@@ -296,7 +312,7 @@ class _Loop:
                 loss, terms = self.step(x, y)
                 progress.step_in_epoch += 1
                 progress.global_step += 1
-                progress.elapsed_s = time.monotonic() - start
+                progress.elapsed_s = self._rank0_value(time.monotonic() - start)
                 for k, v in {"loss": loss, **terms}.items():
                     sums[k] = sums.get(k, 0.0) + v
                 sums["n"] = sums.get("n", 0.0) + 1
@@ -311,9 +327,12 @@ class _Loop:
                     n = sums.pop("n")
                     stats = {f"train_{k}": v / n for k, v in sums.items()}
                     sums.clear()
+                    paused = time.monotonic()
                     self.evaluate(eval_streams, progress, stats, final=False)
                     self.save("last.pt", progress)
                     last_save = time.monotonic()
+                    # Budgets and the wall-clock schedule count training time only.
+                    start += last_save - paused
                 elif self.rank == 0 and (
                     end_of_epoch or time.monotonic() - last_save > cfg.checkpoint_minutes * 60
                 ):

@@ -1,0 +1,115 @@
+"""The equal-budget ablation study: run the arms two at a time, one core each, and tabulate them.
+
+Usage::
+
+    python benchmarks/ablations.py --data /tmp/h36m.npz [--arms gt_ssrstf gt_global-only ...]
+    python benchmarks/ablations.py --table-only runs/abl15-*       # tabulate finished runs
+
+Each arm is ``configs/ablation-budget_27f_h36m-<arm>.yaml`` (one training thread, a wall-clock
+budget and a wall-clock cosine, a quick final evaluation), trained with ``ssrstf train`` into
+``<runs>/abl15-<arm>``. Arms run in pairs side by side, each pinned to its own core with
+``taskset`` when it exists, so both arms of a pair see the same machine. Nothing else should run
+meanwhile: the budget is wall-clock time, and a busy core costs an arm steps. The table gives P1/P2
+(with the evaluation label: quick = 1 in N test clips), optimiser steps in the budget, minutes,
+parameters and FLOPs per 27-frame clip (docs/results.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from ssrstf.config import from_dict
+from ssrstf.models.complexity import describe_model
+
+ROOT = Path(__file__).resolve().parents[1]
+ARMS = (
+    "gt_ssrstf", "gt_global-only", "gt_local-mixer-only", "gt_gcn",
+    "gt_no-order", "gt_no-selection", "gt_mean-fusion", "sh_ssrstf",
+)  # fmt: skip
+"""The arms in the order they are paired."""
+
+
+def train_command(arm: str, data: str, runs: Path, core: int | None) -> list[str]:
+    """The ``ssrstf train`` command line of one arm (pinned to ``core`` when given)."""
+    config = ROOT / "configs" / f"ablation-budget_27f_h36m-{arm}.yaml"
+    if not config.is_file():
+        raise SystemExit(f"no config for arm {arm!r}: {config} does not exist")
+    cmd = [sys.executable, "-m", "ssrstf", "train", "--config", str(config),
+           "--set", f"data.path={data}", "--out", str(runs / f"abl15-{arm}")]  # fmt: skip
+    if core is not None and shutil.which("taskset"):
+        cmd = ["taskset", "-c", str(core), *cmd]
+    return cmd
+
+
+def run_pairs(arms: list[str], data: str, runs: Path) -> None:
+    """Train the arms two at a time; each writes its log beside its run directory."""
+    runs.mkdir(parents=True, exist_ok=True)
+    for start in range(0, len(arms), 2):
+        procs = []
+        for core, arm in enumerate(arms[start : start + 2]):
+            log = (runs / f"abl15-{arm}.log").open("w")
+            procs.append((arm, subprocess.Popen(train_command(arm, data, runs, core),
+                                                stdout=log, stderr=subprocess.STDOUT)))  # fmt: skip
+            print(f"started {arm} (log {log.name})", flush=True)
+        for arm, proc in procs:
+            if proc.wait() != 0:
+                print(f"{arm} failed (exit {proc.returncode}); see its log", file=sys.stderr)
+
+
+def summarize(run_dir: Path) -> dict[str, object]:
+    """One table row from a finished run: final.json, the last checkpoint and the model size."""
+    final = json.loads((run_dir / "final.json").read_text())
+    ckpt = torch.load(run_dir / "last.pt", map_location="cpu", weights_only=True)
+    cfg = from_dict(ckpt["config"])
+    size = describe_model(cfg.model, name=run_dir.name)
+    return {
+        "run": run_dir.name,
+        "input": cfg.data.input_source,
+        "p1_mm": final["p1_mm"],
+        "p2_mm": final["p2_mm"],
+        "eval": "full" if final["every"] == 1 else f"quick, 1 in {final['every']} test clips",
+        "steps": ckpt["progress"]["global_step"],
+        "minutes": ckpt["progress"]["elapsed_s"] / 60,
+        "threads": cfg.train.num_threads,
+        "params": size["params"],
+        "gflops_per_clip": size["flops"] / 1e9,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", help="prepared Human3.6M file (ssrstf data prepare-h36m)")
+    parser.add_argument("--arms", nargs="+", default=list(ARMS), help="arms, paired in order")
+    parser.add_argument("--runs", type=Path, default=Path("runs"), help="parent of run folders")
+    parser.add_argument("--table-only", nargs="*", type=Path, metavar="RUN_DIR",
+                        help="only tabulate these finished runs")  # fmt: skip
+    parser.add_argument("--json", action="store_true", help="print JSON rows")
+    args = parser.parse_args()
+    if args.table_only is None:
+        if not args.data:
+            parser.error("--data is needed to train the arms (or pass --table-only RUN_DIR ...)")
+        run_pairs(args.arms, args.data, args.runs)
+        run_dirs = [args.runs / f"abl15-{arm}" for arm in args.arms]
+    else:
+        run_dirs = args.table_only
+    rows = [summarize(d) for d in run_dirs if (d / "final.json").is_file()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return
+    print("| run | input | P1 mm | P2 mm | eval | steps | min | threads | params | GFLOPs/clip |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['run']} | {r['input']} | {r['p1_mm']:.2f} | {r['p2_mm']:.2f} | {r['eval']} "
+              f"| {r['steps']} | {r['minutes']:.1f} | {r['threads']} | {r['params'] / 1e6:.2f} M "
+              f"| {r['gflops_per_clip']:.2f} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
