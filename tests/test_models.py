@@ -30,6 +30,7 @@ ABLATIONS = {
     "temporal_pos": {"use_temporal_pos_embed": True},
     "no_layer_scale": {"layer_scale_init": 0.0},
     "local_mixer_only": {"local_mlp_ratio": 0.0},
+    "ssra_gate_bias": {"ssra_gate_bias": 1.0},
 }
 
 
@@ -180,6 +181,24 @@ def test_ssra_receptive_field_follows_the_skeleton_walk() -> None:
         bone_neighbours = {c for p, c in H36M_17.bones if p == joint}
         bone_neighbours |= {p for p, c in H36M_17.bones if c == joint}
         assert expected <= bone_neighbours | {joint}
+
+
+def test_ssra_gate_bias_starts_the_gate_open() -> None:
+    # With the gate bias at 1 the SSRA starts as u ⊙ (1 + W·a): its output is the plain projection
+    # proj_out(u) plus the (small) large-kernel term; with bias 0 the gate starts near zero.
+    torch.manual_seed(0)
+    x = torch.randn(2, 9, 17, 16)
+    for bias in (0.0, 1.0):
+        model = shrunk("xsmall", ssra_gate_bias=bias).eval()
+        ssra = model.layers[0].streams[1][0].mixer
+        assert isinstance(ssra, SSRA)
+        torch.testing.assert_close(ssra.mix.bias, torch.full_like(ssra.mix.bias, bias))
+        with torch.no_grad():
+            out = ssra(x)
+            plain = ssra.proj_out(ssra.proj_in(x)) - ssra.proj_out.bias  # u ⊙ 1, then proj_out
+        relative = (out - ssra.proj_out.bias - plain).norm() / plain.norm()
+        # bias 1: out ≈ proj_out(u); bias 0: out ≈ proj_out.bias, far from proj_out(u).
+        assert (relative < 0.5) if bias == 1.0 else (relative > 0.5), (bias, relative)
 
 
 def test_skeleton_layout_round_trip() -> None:

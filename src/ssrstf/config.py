@@ -82,6 +82,10 @@ class ModelConfig:
     """(local kernel, dilated kernel, dilation) along time; (5, 7, 3) covers 23 frames."""
     ssra_reduction: int = 4
     """Channel reduction of the selection squeeze MLP."""
+    ssra_gate_bias: float = 0.0
+    """Initial bias of SSRA's gate projection (``mix``): 0 starts the gate ``u ⊙ mix(a)`` near
+    zero (a product of two small terms); 1 starts it as ``u ⊙ (1 + W·a)``, so the block begins as
+    a plain projection of ``u`` and learns its large-kernel gate from there."""
     gcn_neighbours: int = 2
     """k of the similarity kNN graph over frames in the GCN local stream."""
 

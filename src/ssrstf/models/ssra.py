@@ -119,6 +119,7 @@ class SSRA(nn.Module):
         num_joints: J.
         use_selection: Mix the local and local+dilated branches selectively.
         reduction: Channel reduction of the selection MLP.
+        gate_bias: Initial bias of the gate projection ``mix`` (`reset_parameters`).
     """
 
     def __init__(
@@ -131,8 +132,10 @@ class SSRA(nn.Module):
         num_joints: int,
         use_selection: bool = True,
         reduction: int = 4,
+        gate_bias: float = 0.0,
     ) -> None:
         super().__init__()
+        self.gate_bias = gate_bias
         if spatial_kernel is None and temporal_kernel is None:
             raise ValueError("SSRA needs a spatial kernel, a temporal kernel or both")
         self.proj_in = nn.Sequential(nn.Linear(dim, dim), nn.GELU())
@@ -156,6 +159,10 @@ class SSRA(nn.Module):
         )
         self.mix = nn.Linear(dim, dim)
         self.proj_out = nn.Linear(dim, dim)
+
+    def reset_parameters(self) -> None:
+        """Set the gate's bias to ``gate_bias`` (after the model-wide weight initialisation)."""
+        nn.init.constant_(self.mix.bias, self.gate_bias)
 
     def forward(self, x: Tensor) -> Tensor:
         """Gate the projected input with its large-kernel context."""

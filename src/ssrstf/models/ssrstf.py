@@ -91,6 +91,7 @@ def _mixers(cfg: ModelConfig, skeleton: Skeleton, stream: str) -> list[nn.Module
             num_joints=j,
             use_selection=cfg.ssra_selection,
             reduction=cfg.ssra_reduction,
+            gate_bias=cfg.ssra_gate_bias,
         )
 
     if cfg.ssra_mixing == "joint_time":
@@ -168,7 +169,7 @@ class SSRSTF(nn.Module):
         if self.temporal_pos_embed is not None:
             nn.init.trunc_normal_(self.temporal_pos_embed, std=0.02)
         for module in self.modules():
-            if isinstance(module, AdaptiveFusion):
+            if isinstance(module, AdaptiveFusion | SSRA):
                 module.reset_parameters()
 
     def _check_input(self, x: Tensor) -> None:
