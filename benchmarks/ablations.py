@@ -31,9 +31,10 @@ from ssrstf.models.complexity import describe_model
 ROOT = Path(__file__).resolve().parents[1]
 ARMS = (
     "gt_ssrstf", "gt_global-only", "gt_local-mixer-only", "gt_gcn",
-    "gt_no-order", "gt_no-selection", "gt_mean-fusion", "sh_ssrstf",
+    "gt_no-order", "gt_no-selection", "gt_mean-fusion", "sh_ssrstf", "gt_gate-bias",
 )  # fmt: skip
-"""The arms in the order they are paired."""
+"""The arms in the order they are paired (an odd last arm runs alone: in docs/results.md the
+gate-bias arm ran beside the one-thread MLP baseline)."""
 
 
 def train_command(arm: str, data: str, runs: Path, core: int | None) -> list[str]:
