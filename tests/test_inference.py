@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import ssrstf
+from ssrstf.checkpoint import export_weights
 from ssrstf.cli import main
 from ssrstf.config import load_config
 from ssrstf.inference.lifter import Lifter, plan_windows, window_weights
@@ -20,7 +21,6 @@ from ssrstf.inference.sample import FOCAL_PX, IMAGE_SIZE, make_sample
 from ssrstf.models import SSRSTF
 from ssrstf.models.tta import predict_with_flip
 from ssrstf.skeleton import COCO_17, H36M_17
-from ssrstf.training.checkpoint import export_weights
 
 T = 9
 SIZE = (640, 480)

@@ -13,10 +13,13 @@ ALLOWED = {
     "skeleton": set(),
     "geometry": set(),
     "models": {"config", "skeleton"},
+    # Checkpoint I/O sits below every layer that reads checkpoints (evaluation, training,
+    # inference), so none of them reaches sideways into another for it.
+    "checkpoint": {"config", "models"},
     "data": {"config", "skeleton", "geometry"},
-    "evaluation": {"skeleton", "geometry", "config"},
-    "training": {"models", "data", "evaluation", "config", "skeleton", "geometry"},
-    "inference": {"models", "data", "geometry", "skeleton", "training", "config", "evaluation"},
+    "evaluation": {"skeleton", "geometry", "config", "checkpoint"},
+    "training": {"models", "data", "evaluation", "config", "skeleton", "geometry", "checkpoint"},
+    "inference": {"models", "data", "geometry", "skeleton", "config", "evaluation", "checkpoint"},
 }
 
 
@@ -47,6 +50,21 @@ def test_layers_import_only_downwards() -> None:
     assert not violations, violations
 
 
+def test_every_module_belongs_to_a_layer() -> None:
+    # A new top-level module must be placed in ALLOWED, or the rules above silently skip it.
+    unplaced = (
+        {_layer(p) for p in PACKAGE.rglob("*.py")} - set(ALLOWED) - {"__init__", "__main__", "cli"}
+    )
+    assert not unplaced, unplaced
+
+
+def test_inference_and_evaluation_do_not_import_training() -> None:
+    # Inference and evaluation read checkpoints through ssrstf.checkpoint, never training/.
+    for layer in ("inference", "evaluation"):
+        for path in (PACKAGE / layer).rglob("*.py"):
+            assert "training" not in _imports(path), path
+
+
 def test_nothing_imports_the_cli() -> None:
     offenders = [
         str(p.relative_to(PACKAGE))
@@ -62,3 +80,11 @@ def test_no_joint_index_lists_outside_the_skeleton_module() -> None:
         if path.name != "skeleton.py":
             text = path.read_text().replace(" ", "")
             assert "[4,5,6,11,12,13]" not in text and "(4,5,6,11,12,13)" not in text, path
+
+
+def test_test_subjects_are_defined_once() -> None:
+    # The Human3.6M test subjects live in ssrstf.config (H36M_TEST_SUBJECTS) and nowhere else.
+    for path in PACKAGE.rglob("*.py"):
+        if path.name != "config.py":
+            text = path.read_text().replace(" ", "")
+            assert '("S9","S11")' not in text and "['S9','S11']" not in text, path

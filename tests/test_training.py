@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from ssrstf.config import ConfigError, ExperimentConfig, load_config
-from ssrstf.models import build_model
-from ssrstf.training.checkpoint import (
+from ssrstf.checkpoint import (
     export_weights,
     load_checkpoint,
     load_model,
     save_checkpoint,
 )
+from ssrstf.config import ConfigError, ExperimentConfig, load_config
+from ssrstf.models import build_model
 from ssrstf.training.losses import LiftingLoss, mpjpe_loss, n_mpjpe_loss, velocity_loss
 from ssrstf.training.optim import lr_factor, param_groups
 from ssrstf.training.trainer import fit
@@ -302,7 +302,7 @@ def test_evaluate_cli_errors_are_one_line(
 def test_packaged_default_model_loads_and_runs() -> None:
     from safetensors import safe_open
 
-    from ssrstf.training.checkpoint import DEFAULT_CHECKPOINT
+    from ssrstf.checkpoint import DEFAULT_CHECKPOINT
 
     model, cfg = load_model("default")
     with safe_open(str(DEFAULT_CHECKPOINT), framework="pt") as f:

@@ -281,7 +281,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from ssrstf.training.checkpoint import export_weights, load_model
+    from ssrstf.checkpoint import export_weights, load_model
 
     out = Path(args.out)
     if out.exists() and not args.overwrite:

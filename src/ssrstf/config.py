@@ -141,6 +141,13 @@ def model_config_from_name(name: str | ModelConfig, **overrides: Any) -> ModelCo
     return _from_dict(ModelConfig, {**to_dict(base), **overrides}, "model")
 
 
+H36M_TRAIN_SUBJECTS: tuple[str, ...] = ("S1", "S5", "S6", "S7", "S8")
+"""The standard Human3.6M training subjects."""
+H36M_TEST_SUBJECTS: tuple[str, ...] = ("S9", "S11")
+"""The standard Human3.6M test subjects: the default held-out split and what every Human3.6M
+protocol (`ssrstf.evaluation.protocol`) scores. Defined here only."""
+
+
 @dataclass(frozen=True)
 class DataConfig:
     """Dataset, clipping and augmentation. The clip length is ``model.num_frames``."""
@@ -156,8 +163,10 @@ class DataConfig:
     """Camera-space mm (VideoPose3D) or MotionBERT's 2.5D image space."""
     use_confidence: bool = True
     """Feed the detector confidence as a third input channel (1 when the source has none)."""
-    train_subjects: tuple[str, ...] = ("S1", "S5", "S6", "S7", "S8")
-    test_subjects: tuple[str, ...] = ("S9", "S11")
+    train_subjects: tuple[str, ...] = H36M_TRAIN_SUBJECTS
+    test_subjects: tuple[str, ...] = H36M_TEST_SUBJECTS
+    """Held-out subjects of the in-training evaluation; the Human3.6M protocols score the same
+    ones (`H36M_TEST_SUBJECTS`), MPI-INF-3DHP configs list TS1..TS6."""
     train_stride: int = 0
     """Frames between consecutive training clips; 0 means num_frames // 3 (MotionBERT)."""
     frame_stride: int = 1

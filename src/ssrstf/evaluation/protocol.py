@@ -32,6 +32,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+from ssrstf.config import H36M_TEST_SUBJECTS
 from ssrstf.evaluation.metrics import mean_per_group, mpjpe, p_mpjpe
 from ssrstf.geometry import to_root_relative
 from ssrstf.skeleton import H36M_17, Skeleton
@@ -94,7 +95,7 @@ class H36MProtocol:
 
 VIDEOPOSE3D = H36MProtocol(
     name="videopose3d",
-    test_subjects=("S9", "S11"),
+    test_subjects=H36M_TEST_SUBJECTS,
     # VideoPose3D data/prepare_data_h36m.py: "Discard corrupted video" for S11 "Directions"
     # (one of its four videos is broken), so the lineage never scores this sequence.
     skip_sequences=("S11/Directions",),
@@ -106,7 +107,7 @@ VIDEOPOSE3D = H36MProtocol(
 
 MOTIONBERT = H36MProtocol(
     name="motionbert",
-    test_subjects=("S9", "S11"),
+    test_subjects=H36M_TEST_SUBJECTS,
     # MotionBERT train.py `block_list`: these S9 sequences have ground truth misaligned with the
     # video (the Stacked-Hourglass detections of exactly these three are 30-52 px off on every
     # camera; MHFormer issue #92 names the same three). Names: Martinez-style and H36M ids.

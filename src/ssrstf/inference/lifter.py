@@ -26,11 +26,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ssrstf.checkpoint import load_model
 from ssrstf.data.transforms import normalize_keypoints, target_scale_mm
 from ssrstf.geometry import to_root_relative
 from ssrstf.models.tta import make_predictor
 from ssrstf.skeleton import SKELETONS, Skeleton
-from ssrstf.training.checkpoint import load_model
 
 
 def plan_windows(num_frames: int, window: int, stride: int) -> list[int]:

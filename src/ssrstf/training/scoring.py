@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ssrstf.checkpoint import load_model
 from ssrstf.config import ExperimentConfig
 from ssrstf.data.dataset import DATASET_JOINT_LAYOUTS, StreamClips, check_joint_layout, stream_clips
 from ssrstf.data.h36m import Streams, load_streams
@@ -31,7 +32,6 @@ from ssrstf.skeleton import (
     SKELETONS,
     convert_keypoints,
 )
-from ssrstf.training.checkpoint import load_model
 
 Protocol = H36MProtocol | mpi_inf_3dhp.MPIInf3DHPProtocol
 Result = EvalResult | mpi_inf_3dhp.MPIInf3DHPResult

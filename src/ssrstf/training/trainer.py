@@ -36,11 +36,11 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 from tqdm import tqdm
 
+from ssrstf.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from ssrstf.config import ExperimentConfig, from_dict, save_config, to_dict
 from ssrstf.data.dataset import build_datasets
 from ssrstf.data.h36m import Streams
 from ssrstf.models import create_model
-from ssrstf.training.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from ssrstf.training.losses import LiftingLoss
 from ssrstf.training.optim import build_optimizer, build_scheduler
 from ssrstf.training.scoring import build_eval_streams, evaluate_on_streams, load_experiment_streams

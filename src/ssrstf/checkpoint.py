@@ -1,5 +1,8 @@
 """Self-describing checkpoints: safe to load, atomic to write, carrying their resolved config.
 
+The one home of checkpoint I/O, below training, evaluation and inference (which all read
+checkpoints); it depends only on `ssrstf.config` and `ssrstf.models`.
+
 Two formats:
 
 * **Training checkpoints** (``.pt``, `save_checkpoint`): ``torch.save`` of plain data —
@@ -32,7 +35,7 @@ from ssrstf.config import ExperimentConfig, from_dict, to_dict
 from ssrstf.models import create_model
 
 FORMAT_VERSION = 1
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "default.safetensors"
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "default.safetensors"
 """The model shipped with the package (trained on Human3.6M, research use)."""
 
 
