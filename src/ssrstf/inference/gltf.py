@@ -1,0 +1,450 @@
+"""glTF 2.0 binary (``.glb``) export of lifted poses: an animated, skinned stick figure.
+
+Written with numpy and the standard library only; the layout follows the Khronos glTF 2.0
+specification (a 12-byte header, a JSON chunk, a binary chunk). One file holds:
+
+* **the skeleton as a node hierarchy**: one node per joint, named after the joint (``pelvis``
+  is the root node), children as in the `Skeleton`; the rest pose is the BVH writer's T-pose
+  (`ssrstf.inference.export.write_bvh`) with per-sequence mean bone lengths;
+* **a skin** over those nodes (the armature Blender's importer builds) and a mesh bound to it:
+  one octahedral bone per skeleton bone, coloured by side like the renderings (left
+  `LEFT_COLOUR`, right `RIGHT_COLOUR`, midline `CENTRE_COLOUR`), base and ring on the parent
+  joint, tip on the child joint, so viewers without a skeleton display still show the figure;
+* **one animation** (``ssrstf``, linear keys at ``k / fps`` seconds): the rotation of every
+  joint, the root's translation (the root motion: the trajectory, when one is given), and the
+  translation of every other joint whose offset from its parent is not constant (predicted bone
+  lengths vary a little from frame to frame, and the pelvis and thorax carry several children).
+  Forward kinematics of the file therefore reproduces the input joints exactly (up to float32
+  rounding, well under 0.01 mm), unlike a rigid BVH skeleton.
+
+Frame and units: glTF is Y up, metres, and a model's front faces +Z. Without a world transform
+the file's axes are the BVH frame of the camera, ``(X, Y, Z) = (x, −y, −z)_camera`` (a person
+facing the camera faces +Z, their left is +X); with ``world_from_camera`` (a 4 × 4 rigid
+transform in mm into a Y-up world, e.g. floor at Y = 0) they are that world's.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ssrstf.inference.export import CAMERA_TO_BVH, _atomic_write, _fit_bvh, _topological_order
+from ssrstf.inference.render import CENTRE_COLOUR, LEFT_COLOUR, RIGHT_COLOUR
+from ssrstf.skeleton import H36M_17, Skeleton
+
+GLB_MAGIC = 0x46546C67
+"""``b"glTF"`` read as a little-endian uint32: the first four bytes of every GLB file."""
+CHUNK_JSON = 0x4E4F534A
+CHUNK_BIN = 0x004E4942
+ANIMATION_NAME = "ssrstf"
+"""Name of the file's only animation."""
+MESH_NODE_NAME = "skeleton_mesh"
+"""Name of the node holding the skinned bone mesh."""
+STATIC_TOLERANCE_MM = 1e-3
+"""A joint's translation is animated when its offset from its parent varies by more than this."""
+
+_FLOAT, _USHORT = 5126, 5123
+_ARRAY_BUFFER = 34962
+_RING = 0.2
+"""Position of an octahedral bone's widest ring, as a fraction of the bone length."""
+
+
+# ------------------------------------------------------------------------------ binary layout
+
+
+class _Buffer:
+    """The binary chunk, built up one 4-byte-aligned buffer view (and accessor) at a time."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.views: list[dict[str, Any]] = []
+        self.accessors: list[dict[str, Any]] = []
+
+    def add(
+        self,
+        array: np.ndarray,
+        kind: str,
+        *,
+        target: int | None = None,
+        bounds: bool = False,
+        normalized: bool = False,
+    ) -> int:
+        """Append ``array`` (rows of ``kind`` = SCALAR / VEC3 / VEC4 / MAT4); its accessor index."""
+        component = _USHORT if array.dtype == np.uint16 else _FLOAT
+        array = np.ascontiguousarray(array, dtype=np.uint16 if component == _USHORT else "<f4")
+        self.data.extend(b"\0" * (-len(self.data) % 4))
+        view: dict[str, Any] = {
+            "buffer": 0,
+            "byteOffset": len(self.data),
+            "byteLength": array.nbytes,
+        }
+        if target is not None:
+            view["target"] = target
+        self.data.extend(array.tobytes())
+        self.views.append(view)
+        rows = array.reshape(len(array), -1)
+        accessor: dict[str, Any] = {
+            "bufferView": len(self.views) - 1,
+            "componentType": component,
+            "count": len(array),
+            "type": kind,
+        }
+        if normalized:
+            accessor["normalized"] = True
+        if bounds:  # required for POSITION and animation inputs
+            accessor["min"] = [float(v) for v in rows.min(0)]
+            accessor["max"] = [float(v) for v in rows.max(0)]
+        self.accessors.append(accessor)
+        return len(self.accessors) - 1
+
+
+def _glb_bytes(document: dict[str, Any], binary: bytes) -> bytes:
+    """A GLB container: header, JSON chunk (space padded), BIN chunk (zero padded)."""
+    text = json.dumps(document, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 4)
+    binary += b"\0" * (-len(binary) % 4)
+    total = 12 + 8 + len(text) + 8 + len(binary)
+    header = struct.pack("<III", GLB_MAGIC, 2, total)
+    return (
+        header
+        + struct.pack("<II", len(text), CHUNK_JSON)
+        + text
+        + struct.pack("<II", len(binary), CHUNK_BIN)
+        + binary
+    )
+
+
+# ---------------------------------------------------------------------------------- geometry
+
+
+def _quaternions(rot: np.ndarray) -> np.ndarray:
+    """(..., 4) unit quaternions (x, y, z, w) of rotation matrices (..., 3, 3).
+
+    Each quaternion is computed from the largest of the four candidate denominators, which is
+    accurate for every angle including 180°.
+    """
+    m = rot
+    trace = m[..., 0, 0] + m[..., 1, 1] + m[..., 2, 2]
+    candidates = np.stack([trace, m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]], axis=-1)
+    choice = np.argmax(candidates, axis=-1)
+    q = np.zeros((*m.shape[:-2], 4))
+    for case in range(4):
+        sel = choice == case
+        if not sel.any():
+            continue
+        r = m[sel]
+        if case == 0:
+            s = 2.0 * np.sqrt(np.maximum(1.0 + trace[sel], 1e-300))
+            vals = [
+                r[:, 2, 1] - r[:, 1, 2],
+                r[:, 0, 2] - r[:, 2, 0],
+                r[:, 1, 0] - r[:, 0, 1],
+                s * s / 4,
+            ]
+        else:
+            i = case - 1
+            j, k = (i + 1) % 3, (i + 2) % 3
+            s = 2.0 * np.sqrt(np.maximum(1.0 + r[:, i, i] - r[:, j, j] - r[:, k, k], 1e-300))
+            vals = [None, None, None, r[:, k, j] - r[:, j, k]]
+            vals[i] = s * s / 4
+            vals[j] = r[:, j, i] + r[:, i, j]
+            vals[k] = r[:, k, i] + r[:, i, k]
+        q[sel] = np.stack(vals, axis=-1) / s[:, None]
+    return q / np.linalg.norm(q, axis=-1, keepdims=True)
+
+
+def _continuous(q: np.ndarray) -> np.ndarray:
+    """Flip the signs of (F, ..., 4) quaternions so consecutive keys take the short way."""
+    q = q.copy()
+    for k in range(1, len(q)):
+        flip = np.sum(q[k] * q[k - 1], axis=-1) < 0
+        q[k][flip] *= -1
+    return q
+
+
+def _srgb_to_linear(rgb: Sequence[int]) -> list[float]:
+    """glTF vertex colours are linear; the palette is sRGB bytes."""
+    c = np.asarray(rgb, dtype=np.float64) / 255.0
+    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return [float(v) for v in linear]
+
+
+def _joint_colours(skeleton: Skeleton) -> list[list[float]]:
+    colours = [_srgb_to_linear(CENTRE_COLOUR)] * skeleton.num_joints
+    for joint in skeleton.left_joints:
+        colours[joint] = _srgb_to_linear(LEFT_COLOUR)
+    for joint in skeleton.right_joints:
+        colours[joint] = _srgb_to_linear(RIGHT_COLOUR)
+    return colours
+
+
+def _bone_mesh(
+    rest: np.ndarray, skeleton: Skeleton
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Octahedral bones in the rest pose: positions, normals, colours, joints, weights per vertex.
+
+    Triangles are not indexed (three vertices each) so that every face has its own flat
+    normal. ``rest`` is (J, 3) global rest positions in metres.
+    """
+    colours = _joint_colours(skeleton)
+    positions, normals, vertex_colours, joints = [], [], [], []
+    for parent, child in skeleton.bones:
+        axis = rest[child] - rest[parent]
+        length = float(np.linalg.norm(axis))
+        if length < 1e-6:
+            continue
+        axis /= length
+        helper = np.eye(3)[np.argmin(np.abs(axis))]
+        u = np.cross(axis, helper)
+        u /= np.linalg.norm(u)
+        v = np.cross(axis, u)
+        radius = min(0.1 * length, 0.03)
+        centre = rest[parent] + _RING * length * axis
+        ring = [centre + radius * (np.cos(a) * u + np.sin(a) * v) for a in np.arange(4) * np.pi / 2]
+        for k in range(4):
+            a, b = ring[k], ring[(k + 1) % 4]
+            # Outward winding (counter-clockwise seen from outside): the face towards the base
+            # moves with the parent joint, the face towards the tip reaches the child joint.
+            for face, owners in (
+                ([rest[parent], b, a], [parent, parent, parent]),
+                ([a, b, rest[child]], [parent, parent, child]),
+            ):
+                normal = np.cross(face[1] - face[0], face[2] - face[0])
+                positions.extend(face)
+                normals.extend([normal / np.linalg.norm(normal)] * 3)
+                vertex_colours.extend([colours[child]] * 3)
+                joints.extend(owners)
+    count = len(positions)
+    joint_ids = np.zeros((count, 4), dtype=np.uint16)
+    joint_ids[:, 0] = joints
+    weights = np.zeros((count, 4))
+    weights[:, 0] = 1.0
+    return (
+        np.asarray(positions),
+        np.asarray(normals),
+        np.asarray(vertex_colours),
+        joint_ids,
+        weights,
+    )
+
+
+def _global_rotations(local: np.ndarray, skeleton: Skeleton) -> np.ndarray:
+    """(F, J, 3, 3) global rotations from local ones (parents before children)."""
+    glob = np.zeros_like(local)
+    for joint in _topological_order(skeleton):
+        parent = skeleton.parents[joint]
+        glob[:, joint] = local[:, joint] if parent < 0 else glob[:, parent] @ local[:, joint]
+    return glob
+
+
+# ------------------------------------------------------------------------------------ writing
+
+
+def _positions_mm(
+    poses_mm: np.ndarray,
+    trajectory_mm: np.ndarray | None,
+    world_from_camera: np.ndarray | None,
+) -> np.ndarray:
+    """(F, J, 3) joint positions in the file's frame, mm (see the module docstring)."""
+    points = poses_mm if trajectory_mm is None else poses_mm + trajectory_mm[:, None]
+    if world_from_camera is None:
+        return points @ CAMERA_TO_BVH.T
+    return points @ world_from_camera[:3, :3].T + world_from_camera[:3, 3]
+
+
+def _check_inputs(
+    poses_mm: np.ndarray,
+    fps: float,
+    trajectory_mm: np.ndarray | None,
+    world_from_camera: np.ndarray | None,
+    skeleton: Skeleton,
+) -> None:
+    frames = len(poses_mm)
+    if poses_mm.ndim != 3 or poses_mm.shape[1:] != (skeleton.num_joints, 3):
+        raise ValueError(f"poses_mm must be (F, {skeleton.num_joints}, 3), got {poses_mm.shape}")
+    if frames == 0 or not np.isfinite(poses_mm).all():
+        raise ValueError("poses_mm must have at least one frame and only finite values")
+    if not fps > 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    if trajectory_mm is not None and (
+        trajectory_mm.shape != (frames, 3) or not np.isfinite(trajectory_mm).all()
+    ):
+        raise ValueError(f"trajectory_mm must be finite ({frames}, 3), got {trajectory_mm.shape}")
+    if world_from_camera is not None:
+        if world_from_camera.shape != (4, 4) or not np.isfinite(world_from_camera).all():
+            raise ValueError(
+                f"world_from_camera must be a 4x4 matrix, got {world_from_camera.shape}"
+            )
+        rot = world_from_camera[:3, :3]
+        if not np.allclose(rot @ rot.T, np.eye(3), atol=1e-6) or np.linalg.det(rot) < 0:
+            raise ValueError("world_from_camera must be a rigid transform (a proper rotation)")
+
+
+def glb_document(
+    poses_mm: np.ndarray,
+    fps: float,
+    *,
+    trajectory_mm: np.ndarray | None = None,
+    world_from_camera: np.ndarray | None = None,
+    skeleton: Skeleton = H36M_17,
+) -> bytes:
+    """The ``.glb`` bytes of `write_glb` (same arguments, no file)."""
+    poses_mm = np.asarray(poses_mm, dtype=np.float64)
+    if trajectory_mm is not None:
+        trajectory_mm = np.asarray(trajectory_mm, dtype=np.float64)
+    if world_from_camera is not None:
+        world_from_camera = np.asarray(world_from_camera, dtype=np.float64)
+    _check_inputs(poses_mm, fps, trajectory_mm, world_from_camera, skeleton)
+    points = _positions_mm(poses_mm, trajectory_mm, world_from_camera)
+    frames, num_joints = points.shape[:2]
+    # The BVH fit works in its own frame, (x, -y, -z) of its input: hand it our points in a
+    # form it maps back onto themselves (CAMERA_TO_BVH is its own inverse).
+    fit = _fit_bvh(points @ CAMERA_TO_BVH, skeleton)
+    glob = _global_rotations(fit.local, skeleton)
+    parents = np.array(skeleton.parents)
+    root = skeleton.root
+    translations = np.zeros((frames, num_joints, 3))  # local offset from the parent, mm
+    for joint in range(num_joints):
+        if joint == root:
+            translations[:, joint] = points[:, root]
+        else:
+            delta = points[:, joint] - points[:, parents[joint]]
+            translations[:, joint] = np.einsum("fji,fj->fi", glob[:, parents[joint]], delta)
+    rest_local = fit.offsets.copy()
+    rest_local[root] = points[0, root]
+    animated = [
+        j
+        for j in range(num_joints)
+        if j == root or np.abs(translations[:, j] - rest_local[j]).max() > STATIC_TOLERANCE_MM
+    ]
+    rest_global = np.zeros((num_joints, 3))
+    for joint in _topological_order(skeleton):
+        parent = parents[joint]
+        rest_global[joint] = rest_local[joint] + (rest_global[parent] if parent >= 0 else 0.0)
+
+    buffer = _Buffer()
+    m = 1e-3  # mm -> metres
+    nodes: list[dict[str, Any]] = []
+    for joint in range(num_joints):
+        node: dict[str, Any] = {"name": skeleton.joint_names[joint]}
+        if np.any(rest_local[joint]):
+            node["translation"] = [float(v) for v in rest_local[joint] * m]
+        if skeleton.children[joint]:
+            node["children"] = list(skeleton.children[joint])
+        nodes.append(node)
+    positions, normals, colours, joint_ids, weights = _bone_mesh(rest_global * m, skeleton)
+    primitive = {
+        "attributes": {
+            "POSITION": buffer.add(positions, "VEC3", target=_ARRAY_BUFFER, bounds=True),
+            "NORMAL": buffer.add(normals, "VEC3", target=_ARRAY_BUFFER),
+            "COLOR_0": buffer.add(colours, "VEC3", target=_ARRAY_BUFFER),
+            "JOINTS_0": buffer.add(joint_ids, "VEC4", target=_ARRAY_BUFFER),
+            "WEIGHTS_0": buffer.add(weights, "VEC4", target=_ARRAY_BUFFER),
+        },
+        "material": 0,
+        "mode": 4,
+    }
+    inverse_bind = np.tile(np.eye(4), (num_joints, 1, 1))
+    inverse_bind[:, :3, 3] = -rest_global * m
+    inverse_bind_accessor = buffer.add(
+        np.swapaxes(inverse_bind, 1, 2).reshape(num_joints, 16),
+        "MAT4",  # column-major
+    )
+    nodes.append({"name": MESH_NODE_NAME, "mesh": 0, "skin": 0})
+
+    times = buffer.add(np.arange(frames) / fps, "SCALAR", bounds=True)
+    rotations = _continuous(_quaternions(fit.local))
+    samplers: list[dict[str, Any]] = []
+    channels: list[dict[str, Any]] = []
+    for joint in range(num_joints):
+        tracks = [("rotation", buffer.add(rotations[:, joint], "VEC4"))]
+        if joint in animated:
+            tracks.append(("translation", buffer.add(translations[:, joint] * m, "VEC3")))
+        for path, output in tracks:
+            channels.append({"sampler": len(samplers), "target": {"node": joint, "path": path}})
+            samplers.append({"input": times, "output": output, "interpolation": "LINEAR"})
+
+    document = {
+        "asset": {
+            "version": "2.0",
+            "generator": "ssrstf",
+            "extras": {
+                "units": "metres",
+                "frame": "camera (x, -y, -z)" if world_from_camera is None else "world",
+                "fps": float(fps),
+                "num_frames": int(frames),
+            },
+        },
+        "scene": 0,
+        "scenes": [{"name": "ssrstf", "nodes": [root, num_joints]}],
+        "nodes": nodes,
+        "skins": [
+            {
+                "name": "skeleton",
+                "joints": list(range(num_joints)),
+                "skeleton": root,
+                "inverseBindMatrices": inverse_bind_accessor,
+            }
+        ],
+        "meshes": [{"name": "bones", "primitives": [primitive]}],
+        "materials": [
+            {
+                "name": "bones",
+                "pbrMetallicRoughness": {
+                    "baseColorFactor": [1.0, 1.0, 1.0, 1.0],
+                    "metallicFactor": 0.0,
+                    "roughnessFactor": 0.7,
+                },
+            }
+        ],
+        "animations": [{"name": ANIMATION_NAME, "channels": channels, "samplers": samplers}],
+        "accessors": buffer.accessors,
+        "bufferViews": buffer.views,
+        "buffers": [{"byteLength": len(buffer.data) + (-len(buffer.data) % 4)}],
+    }
+    return _glb_bytes(document, bytes(buffer.data))
+
+
+def write_glb(
+    path: str | Path,
+    poses_mm: np.ndarray,
+    fps: float,
+    *,
+    trajectory_mm: np.ndarray | None = None,
+    world_from_camera: np.ndarray | None = None,
+    skeleton: Skeleton = H36M_17,
+    overwrite: bool = False,
+) -> Path:
+    """Write poses as an animated glTF 2.0 binary (Blender: File → Import → glTF 2.0).
+
+    See the module docstring for the file's content, frame and units.
+
+    Args:
+        path: Output ``.glb`` file.
+        poses_mm: (F, J, 3) millimetres in camera axes (x right, y down, z forward) in
+            ``skeleton`` order, usually root-relative.
+        fps: Frame rate (key ``k`` is at ``k / fps`` seconds).
+        trajectory_mm: (F, 3) camera-space position of the root in mm, added to every joint
+            (the root motion); None keeps the poses where they are.
+        world_from_camera: (4, 4) rigid transform (mm) from camera axes into a Y-up world frame;
+            None uses the camera's BVH frame ``(x, −y, −z)``.
+        skeleton: Joint hierarchy and names.
+        overwrite: Replace an existing file.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        ValueError: Bad shapes, non-finite values, a non-positive fps or a non-rigid transform.
+        FileExistsError: ``path`` exists and not ``overwrite``.
+    """
+    data = glb_document(
+        poses_mm, fps, trajectory_mm=trajectory_mm, world_from_camera=world_from_camera,
+        skeleton=skeleton,
+    )  # fmt: skip
+    return _atomic_write(path, overwrite, lambda f: f.write(data))
