@@ -9,17 +9,24 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "ssrstf"
 
 # Which top-level modules of ssrstf each layer may import (besides itself).
 ALLOWED = {
-    "config": set(),
+    "config": {"files"},
     "skeleton": set(),
     "geometry": set(),
+    "files": set(),  # atomic writes and output locks, used by every writer
     "models": {"config", "skeleton"},
     # Checkpoint I/O sits below every layer that reads checkpoints (evaluation, training,
     # inference), so none of them reaches sideways into another for it.
-    "checkpoint": {"config", "models"},
-    "data": {"config", "skeleton", "geometry"},
-    "evaluation": {"skeleton", "geometry", "config", "checkpoint"},
-    "training": {"models", "data", "evaluation", "config", "skeleton", "geometry", "checkpoint"},
-    "inference": {"models", "data", "geometry", "skeleton", "config", "evaluation", "checkpoint"},
+    "checkpoint": {"config", "models", "files"},
+    "data": {"config", "skeleton", "geometry", "files"},
+    "evaluation": {"skeleton", "geometry", "config", "checkpoint", "files"},
+    "training": {
+        *("models", "data", "evaluation", "config", "skeleton", "geometry", "checkpoint"),
+        "files",
+    },
+    "inference": {
+        *("models", "data", "geometry", "skeleton", "config", "evaluation", "checkpoint"),
+        "files",
+    },
 }
 
 

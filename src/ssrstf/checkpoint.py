@@ -20,9 +20,6 @@ killed at any moment leaves the previous checkpoint intact.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,29 +29,12 @@ from safetensors.torch import load_file, safe_open, save_file
 from torch import nn
 
 from ssrstf.config import ExperimentConfig, from_dict, to_dict
+from ssrstf.files import atomic_write
 from ssrstf.models import create_model
 
 FORMAT_VERSION = 1
 DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "default.safetensors"
 """The model shipped with the package (trained on Human3.6M, research use)."""
-
-
-def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)`` on a temporary file next to ``path``, then rename it to ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
@@ -124,10 +104,25 @@ def load_model(
         cfg, state = _read_safetensors(path)
     else:
         ckpt = load_checkpoint(path)
-        cfg, state = from_dict(ckpt["config"]), ckpt["model"]
+        cfg, state = stored_config(ckpt.get("config"), source=path), ckpt["model"]
     model = create_model(cfg.model)
     load_weights(model, state, source=str(path))
     return model.to(device).eval(), cfg
+
+
+def stored_config(data: Any, *, source: str | Path) -> ExperimentConfig:
+    """The validated `ExperimentConfig` stored in a checkpoint, before any tensor is used.
+
+    Raises:
+        ValueError: Naming ``source`` and the offending key when the stored config is missing,
+            not a mapping, or has unknown keys or invalid values.
+    """
+    if not isinstance(data, dict):
+        raise ValueError(f"{source}: the checkpoint stores no config (a mapping of sections)")
+    try:
+        return from_dict(data)
+    except (ValueError, TypeError, AttributeError, KeyError) as exc:
+        raise ValueError(f"{source}: invalid stored config: {exc}") from None
 
 
 def _read_safetensors(path: Path) -> tuple[ExperimentConfig, dict[str, torch.Tensor]]:
@@ -141,7 +136,11 @@ def _read_safetensors(path: Path) -> tuple[ExperimentConfig, dict[str, torch.Ten
         raise ValueError(f"{path}: not a readable safetensors file ({exc})") from None
     if metadata.get("format") != "ssrstf" or "config" not in metadata:
         raise ValueError(f"{path}: safetensors file without an ssrstf config in its metadata")
-    return from_dict(json.loads(metadata["config"])), state
+    try:
+        config = json.loads(metadata["config"])
+    except ValueError:
+        raise ValueError(f"{path}: the stored config is not valid JSON") from None
+    return stored_config(config, source=path), state
 
 
 def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], *, source: str) -> None:

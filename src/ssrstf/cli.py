@@ -359,6 +359,7 @@ def _infer_input(
     render: bool,
 ) -> int:
     """Lift ``args.input`` (a video or keypoint file) with the model options of ``args``."""
+    from ssrstf.files import output_lock
     from ssrstf.inference.pipeline import check_outputs, load_keypoints
     from ssrstf.inference.video import is_video
 
@@ -369,7 +370,9 @@ def _infer_input(
     )  # fmt: skip
     video = fmt == "video" or (fmt == "auto" and is_video(Path(args.input)))
     frames_from = args.input if video else None
-    result, paths = _run_inference(args, kp, render=render, frames_from=frames_from)
+    with output_lock(args.out):  # a second run into the same folder stops here
+        check_outputs(args.out, render=render, overwrite=args.overwrite)
+        result, paths = _run_inference(args, kp, render=render, frames_from=frames_from)
     _report(result, paths)
     return 0
 
@@ -385,6 +388,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     import importlib.util
 
     from ssrstf.evaluation.metrics import mpjpe, p_mpjpe
+    from ssrstf.files import output_lock
     from ssrstf.geometry import to_root_relative
     from ssrstf.inference.pipeline import check_outputs
     from ssrstf.inference.sample import make_sample
@@ -395,7 +399,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     check_outputs(args.out, render=render, overwrite=args.overwrite)
     sample = make_sample()
     print(f"demo input: {sample.description}")
-    result, paths = _run_inference(args, sample.keypoints, render=render)
+    with output_lock(args.out):
+        check_outputs(args.out, render=render, overwrite=args.overwrite)
+        result, paths = _run_inference(args, sample.keypoints, render=render)
     _report(result, paths)
     truth = to_root_relative(sample.poses_3d)
     p1 = mpjpe(result.poses_3d, truth).mean()
@@ -481,13 +487,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
+    from ssrstf.files import OutputLockedError
     from ssrstf.inference.extras import MissingExtraError
 
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (
-        ConfigError, ValueError, FileNotFoundError, FileExistsError, MissingExtraError
-    ) as exc:  # fmt: skip
-        print(f"error: {exc}", file=sys.stderr)
+    except (ConfigError, ValueError, OSError, MissingExtraError, OutputLockedError) as exc:
+        print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
+
+
+def _one_line(exc: Exception) -> str:
+    """The message of a user-facing error on one line, naming the file for OS errors."""
+    if isinstance(exc, OSError) and exc.strerror and str(exc).startswith("[Errno"):
+        # e.g. PermissionError / ENOSPC raised by the OS itself: "[Errno 28] ...: 'x'"
+        text = f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(text.split())

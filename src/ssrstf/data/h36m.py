@@ -36,7 +36,6 @@ valid                  (N,)         bool      optional: frame is scored (MPI-INF
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
@@ -44,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ssrstf.files import atomic_write
 from ssrstf.skeleton import SKELETONS
 
 FORMAT_VERSION = 1
@@ -256,16 +256,25 @@ def ground_truth_arrays(space: str) -> tuple[str, ...]:
     raise ValueError(f"unknown ground-truth space {space!r}; valid: camera, image_2.5d")
 
 
+def prepared_path(path: str | Path) -> Path:
+    """The file a prepared dataset named ``path`` lives in: the one suffix rule of the format.
+
+    ``path`` itself when it ends in ``.npz``, else ``path`` + ``.npz`` (numpy's rule). The
+    writer (`save_streams`) and every reader (`load_streams`, hence ``evaluate --data``,
+    ``train``'s ``data.path``, ``data info``) apply it, so the path a user gave to
+    ``prepare-h36m --out`` or ``prepare-3dhp --out`` works as given in the next command.
+    """
+    path = Path(path)
+    return path if path.suffix == ".npz" else path.with_name(path.name + ".npz")
+
+
 def save_streams(streams: Streams, path: str | Path) -> Path:
     """Write `Streams` to ``path`` (an uncompressed ``.npz``; written atomically).
 
     Returns:
-        The path written (``.npz`` appended when missing, as numpy does).
+        The path written: `prepared_path` of ``path`` (``.npz`` appended when missing).
     """
-    path = Path(path)
-    if path.suffix != ".npz":
-        path = path.with_name(path.name + ".npz")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = prepared_path(path)
     arrays: dict[str, np.ndarray] = {
         "format_version": np.asarray(FORMAT_VERSION, dtype=np.int64),
         "joint_layout": np.asarray(streams.joint_layout),
@@ -288,11 +297,12 @@ def save_streams(streams: Streams, path: str | Path) -> Path:
         arrays[f"has_2d_{source}"] = streams.has_2d[source].astype(bool)
     if streams.valid is not None:
         arrays["valid"] = streams.valid.astype(bool)
-    tmp = path.with_name(path.name + ".part")
-    with open(tmp, "wb") as handle:
-        np.savez(handle, **arrays)
-    os.replace(tmp, path)
-    return path
+
+    def write(temp: Path) -> None:
+        with temp.open("wb") as handle:
+            np.savez(handle, **arrays)
+
+    return atomic_write(path, write)
 
 
 def load_streams(
@@ -304,7 +314,7 @@ def load_streams(
     """Read a prepared dataset written by `save_streams`.
 
     Args:
-        path: The ``.npz`` file.
+        path: The ``.npz`` file (`prepared_path`: ``.npz`` is appended when missing).
         subjects: Keep only these subjects (all when None).
         arrays: Per-frame arrays to load, by key (``"poses_3d"``, ``"poses_2d_sh"``, ...);
             all when None. Skipping big arrays makes evaluation loads fast. The small
@@ -317,7 +327,7 @@ def load_streams(
         FileNotFoundError: If ``path`` does not exist.
         ValueError: If the file is not a prepared dataset of a supported version.
     """
-    path = Path(path)
+    path = prepared_path(path)
     if not path.is_file():
         raise FileNotFoundError(f"prepared dataset not found: {path} (see `ssrstf data --help`)")
     with np.load(path, allow_pickle=False) as data:
@@ -427,7 +437,7 @@ def summarize_streams(streams: Streams) -> dict[str, object]:
 def summarize_file(path: str | Path) -> dict[str, object]:
     """`summarize_streams` of a prepared file without loading its per-frame arrays."""
     summary = summarize_streams(load_streams(path, arrays=()))
-    with np.load(path, allow_pickle=False) as data:
+    with np.load(prepared_path(path), allow_pickle=False) as data:
         summary["arrays"] = [n for n in FRAME_ARRAYS if n in data.files]
     return summary
 

@@ -21,14 +21,13 @@ otherwise up to their variation; `write_bvh` returns the largest deviation.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, NamedTuple
 
 import numpy as np
 
+from ssrstf.files import atomic_write
 from ssrstf.inference.readers import Keypoints2D
 from ssrstf.skeleton import H36M_17, Skeleton
 
@@ -44,40 +43,14 @@ _AXES = "camera: x right, y down, z forward (away from the camera), root-relativ
 # ------------------------------------------------------------------------------ atomic writing
 
 
-def temporary_path(path: str | Path, *, overwrite: bool) -> Path:
-    """A new temporary file next to ``path`` (mode as for a normal file), to be moved into place.
-
-    Raises:
-        FileExistsError: If ``path`` exists and not ``overwrite``.
-        IsADirectoryError: If ``path`` is a folder.
-    """
-    path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path} already exists; pass --overwrite (overwrite=True)")
-    if path.is_dir():
-        raise IsADirectoryError(f"{path} is a folder, not a file path")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(temp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual mode
-    return Path(temp)
-
-
 def _atomic_write(path: str | Path, overwrite: bool, write: Callable[[IO[bytes]], None]) -> Path:
     """Call ``write`` on a temporary file next to ``path`` and move it into place."""
-    temp = temporary_path(path, overwrite=overwrite)
-    try:
+
+    def write_file(temp: Path) -> None:
         with temp.open("wb") as handle:
             write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    return Path(path)
+
+    return atomic_write(path, write_file, overwrite=overwrite)
 
 
 def _check_results(

@@ -33,7 +33,6 @@ project's 2-core CPU machine while a training run used one core (so upper bounds
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -41,7 +40,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from ssrstf.inference.export import temporary_path
+from ssrstf.files import commit, temporary_path
 from ssrstf.inference.extras import require
 from ssrstf.inference.video import iter_frames
 from ssrstf.skeleton import H36M_17, Skeleton
@@ -407,7 +406,7 @@ def render_video(
                 )
             )  # fmt: skip
         writer.close()
-        os.replace(temp, out_path)
+        commit(temp, out_path, overwrite=overwrite)
     except BaseException:
         writer.close()
         temp.unlink(missing_ok=True)

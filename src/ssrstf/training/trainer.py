@@ -36,10 +36,11 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 from tqdm import tqdm
 
-from ssrstf.checkpoint import load_checkpoint, load_weights, save_checkpoint
-from ssrstf.config import ExperimentConfig, from_dict, save_config, to_dict
+from ssrstf.checkpoint import load_checkpoint, load_weights, save_checkpoint, stored_config
+from ssrstf.config import ExperimentConfig, load_config, save_config, to_dict
 from ssrstf.data.dataset import build_datasets
 from ssrstf.data.h36m import Streams
+from ssrstf.files import atomic_write
 from ssrstf.models import create_model
 from ssrstf.training.losses import LiftingLoss
 from ssrstf.training.optim import build_optimizer, build_scheduler
@@ -124,7 +125,8 @@ def fit(
     Args:
         cfg: The experiment; None when resuming (the run's saved config is used).
         run_dir: Run directory (created).
-        resume: Continue from ``run_dir/last.pt``.
+        resume: Continue from ``run_dir/last.pt``; a run killed before its first checkpoint
+            (only ``config.yaml`` there) starts again from step 0 with that config.
         streams: Pre-loaded dataset (tests); default reads ``cfg.data.path``.
 
     Raises:
@@ -133,9 +135,11 @@ def fit(
     """
     run_dir = Path(run_dir)
     ckpt = None
-    if resume:
+    if resume and (run_dir / "last.pt").exists():
         ckpt = load_checkpoint(run_dir / "last.pt")
-        cfg = from_dict(ckpt["config"])
+        cfg = stored_config(ckpt.get("config"), source=run_dir / "last.pt")
+    elif resume:
+        cfg = _config_of_unstarted_run(run_dir)
     elif (run_dir / "last.pt").exists():
         raise ValueError(f"{run_dir} already holds a run; use --resume or another --out")
     assert cfg is not None
@@ -179,6 +183,8 @@ def fit(
         scheduler.load_state_dict(ckpt["scheduler"])
         torch.set_rng_state(ckpt["rng"]["torch"])
         progress = Progress(**ckpt["progress"])
+    if resume and rank == 0:
+        _drop_records_after(run_dir / "metrics.jsonl", progress.global_step)
     train_model: nn.Module = model
     if world > 1:
         train_model = DistributedDataParallel(
@@ -189,6 +195,38 @@ def fit(
     if world > 1:
         dist.barrier()
     return run_dir / "best.pt"
+
+
+def _drop_records_after(path: Path, step: int) -> None:
+    """Forget the log records of steps a resumed run repeats (logged after its checkpoint)."""
+    if not path.is_file():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    kept = []
+    for line in lines:
+        try:
+            keep = json.loads(line)["step"] <= step
+        except (ValueError, KeyError, TypeError):
+            keep = False  # a line cut short by the kill
+        if keep:
+            kept.append(line)
+    if len(kept) != len(lines):
+        atomic_write(path, lambda temp: temp.write_text("".join(kept)))
+
+
+def _config_of_unstarted_run(run_dir: Path) -> ExperimentConfig:
+    """The saved config of a run killed before its first checkpoint (it restarts from step 0)."""
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"run directory not found: {run_dir}")
+    if not (run_dir / "config.yaml").is_file():
+        raise FileNotFoundError(f"{run_dir}: nothing to resume (no last.pt and no config.yaml)")
+    cfg = load_config(run_dir / "config.yaml")
+    logger.warning(
+        "%s has no checkpoint yet (the run stopped before its first save): starting it from "
+        "step 0 with its saved config.yaml",
+        run_dir,
+    )
+    return cfg
 
 
 class _Loop:
@@ -272,7 +310,8 @@ class _Loop:
         self.logger.log(record)
         logger.info("step %d: %s", progress.global_step, result.label)
         if final:
-            (self.run_dir / "final.json").write_text(json.dumps(result.to_dict(), indent=2))
+            text = json.dumps(result.to_dict(), indent=2)
+            atomic_write(self.run_dir / "final.json", lambda temp: temp.write_text(text))
         elif not progress.best or result.p1_mm < progress.best["p1_mm"]:
             progress.best = {"p1_mm": result.p1_mm, **result.metrics(),
                              "step": progress.global_step}  # fmt: skip
