@@ -4,12 +4,18 @@ Usage::
 
     python benchmarks/ablations.py --data /tmp/h36m.npz [--arms gt_ssrstf gt_global-only ...]
     python benchmarks/ablations.py --table-only runs/abl15-*       # tabulate finished runs
+    python benchmarks/ablations.py --suite robust60 --data data/h36m.npz --no-pin \
+        --arms mix_ssrstf-lite mix_global-only                     # the 60-minute robust pairs
 
-Each arm is ``configs/ablation-budget_27f_h36m-<arm>.yaml`` (one training thread, a wall-clock
-budget and a wall-clock cosine, a quick final evaluation), trained with ``ssrstf train`` into
-``<runs>/abl15-<arm>``. Arms run in pairs side by side, each pinned to its own core with
-``taskset`` when it exists, so both arms of a pair see the same machine. Nothing else should run
-meanwhile: the budget is wall-clock time, and a busy core costs an arm steps. The table gives P1/P2
+Each arm of the ``budget`` suite is ``configs/ablation-budget_27f_h36m-<arm>.yaml`` (one training
+thread, a wall-clock budget and a wall-clock cosine, a quick final evaluation), trained with
+``ssrstf train`` into ``<runs>/abl15-<arm>``; the ``robust60`` suite is
+``configs/ablation-robust60_27f_h36m-<arm>.yaml`` into ``<runs>/abl60-<arm>`` (60 CPU-minutes
+each: ``train.clock: cpu``). Arms run in pairs side by side, each pinned to its own core with
+``taskset`` when it exists (``--no-pin``: left to the scheduler, fairer when other work shares the
+machine), so both arms of a pair see the same machine. With a wall-clock budget nothing else
+should run meanwhile: a busy core costs an arm steps; a CPU-time budget is immune to that.
+An interrupted pair continues with ``--resume``. The table gives P1/P2
 (with the evaluation label: quick = 1 in N test clips), optimiser steps in the budget, minutes,
 parameters and FLOPs per 27-frame clip (docs/results.md).
 """
@@ -29,6 +35,9 @@ from ssrstf.config import from_dict
 from ssrstf.models.complexity import describe_model
 
 ROOT = Path(__file__).resolve().parents[1]
+SUITES = {"budget": ("ablation-budget_27f_h36m-", "abl15-"),
+          "robust60": ("ablation-robust60_27f_h36m-", "abl60-")}  # fmt: skip
+"""Suite → (config file prefix, run folder prefix)."""
 ARMS = (
     "gt_ssrstf", "gt_global-only", "gt_local-mixer-only", "gt_gcn",
     "gt_no-order", "gt_no-selection", "gt_mean-fusion", "sh_ssrstf", "gt_gate-bias",
@@ -37,27 +46,38 @@ ARMS = (
 gate-bias arm ran beside the one-thread MLP baseline)."""
 
 
-def train_command(arm: str, data: str, runs: Path, core: int | None) -> list[str]:
+def train_command(
+    arm: str, data: str, runs: Path, core: int | None, suite: str = "budget", resume: bool = False
+) -> list[str]:
     """The ``ssrstf train`` command line of one arm (pinned to ``core`` when given)."""
-    config = ROOT / "configs" / f"ablation-budget_27f_h36m-{arm}.yaml"
+    config_prefix, run_prefix = SUITES[suite]
+    config = ROOT / "configs" / f"{config_prefix}{arm}.yaml"
     if not config.is_file():
         raise SystemExit(f"no config for arm {arm!r}: {config} does not exist")
-    cmd = [sys.executable, "-m", "ssrstf", "train", "--config", str(config),
-           "--set", f"data.path={data}", "--out", str(runs / f"abl15-{arm}")]  # fmt: skip
+    run_dir = runs / f"{run_prefix}{arm}"
+    if resume:
+        cmd = [sys.executable, "-m", "ssrstf", "train", "--resume", str(run_dir)]
+    else:
+        cmd = [sys.executable, "-m", "ssrstf", "train", "--config", str(config),
+               "--set", f"data.path={data}", "--out", str(run_dir)]  # fmt: skip
     if core is not None and shutil.which("taskset"):
         cmd = ["taskset", "-c", str(core), *cmd]
     return cmd
 
 
-def run_pairs(arms: list[str], data: str, runs: Path) -> None:
+def run_pairs(
+    arms: list[str], data: str, runs: Path, suite: str = "budget", pin: bool = True,
+    resume: bool = False,
+) -> None:  # fmt: skip
     """Train the arms two at a time; each writes its log beside its run directory."""
     runs.mkdir(parents=True, exist_ok=True)
+    run_prefix = SUITES[suite][1]
     for start in range(0, len(arms), 2):
         procs = []
         for core, arm in enumerate(arms[start : start + 2]):
-            log = (runs / f"abl15-{arm}.log").open("w")
-            procs.append((arm, subprocess.Popen(train_command(arm, data, runs, core),
-                                                stdout=log, stderr=subprocess.STDOUT)))  # fmt: skip
+            log = (runs / f"{run_prefix}{arm}.log").open("a" if resume else "w")
+            cmd = train_command(arm, data, runs, core if pin else None, suite, resume)
+            procs.append((arm, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)))
             print(f"started {arm} (log {log.name})", flush=True)
         for arm, proc in procs:
             if proc.wait() != 0:
@@ -92,12 +112,16 @@ def main() -> None:
     parser.add_argument("--table-only", nargs="*", type=Path, metavar="RUN_DIR",
                         help="only tabulate these finished runs")  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print JSON rows")
+    parser.add_argument("--suite", choices=sorted(SUITES), default="budget",
+                        help="which ablation configs and run folders")  # fmt: skip
+    parser.add_argument("--no-pin", action="store_true", help="do not pin arms to cores")
+    parser.add_argument("--resume", action="store_true", help="continue interrupted arms")
     args = parser.parse_args()
     if args.table_only is None:
-        if not args.data:
+        if not args.data and not args.resume:
             parser.error("--data is needed to train the arms (or pass --table-only RUN_DIR ...)")
-        run_pairs(args.arms, args.data, args.runs)
-        run_dirs = [args.runs / f"abl15-{arm}" for arm in args.arms]
+        run_pairs(args.arms, args.data, args.runs, args.suite, not args.no_pin, args.resume)
+        run_dirs = [args.runs / f"{SUITES[args.suite][1]}{arm}" for arm in args.arms]
     else:
         run_dirs = args.table_only
     rows = [summarize(d) for d in run_dirs if (d / "final.json").is_file()]

@@ -356,8 +356,20 @@ def test_fill_missing_interpolates_linearly_with_nearest_ends() -> None:
 
 def test_fill_missing_errors_name_the_joint() -> None:
     frames = np.full((3, 17, 3), 0.5)
-    frames[:, H36M_17.index("head"), 2] = 0.0
-    with pytest.raises(ValueError, match="src: joint\\(s\\) head never detected"):
+    frames[:, H36M_17.index("left_wrist"), 2] = 0.0  # a limb joint has no stand-in
+    with pytest.raises(ValueError, match="src: joint\\(s\\) left_wrist never detected"):
         fill_missing(Keypoints2D(frames, H36M_17, np.ones(3, bool), None, None, "src"))
     with pytest.raises(ValueError, match="no frame with a detected person"):
         fill_missing(Keypoints2D(frames, H36M_17, np.zeros(3, bool), None, None, "src"))
+
+
+def test_fill_missing_uses_the_stand_in_for_a_torso_joint_never_detected() -> None:
+    # A Stacked-Hourglass-like input: the neck (9) has confidence 0 in every frame.
+    rng = np.random.default_rng(0)
+    frames = np.concatenate([rng.uniform(0, 500, (4, 17, 2)), np.full((4, 17, 1), 0.9)], -1)
+    neck, thorax, head = (H36M_17.index(n) for n in ("neck", "thorax", "head"))
+    frames[:, neck, 2] = 0.0
+    out = fill_missing(Keypoints2D(frames, H36M_17, np.ones(4, bool), None, None, "sh")).keypoints
+    np.testing.assert_allclose(out[:, neck, :2], (frames[:, thorax, :2] + frames[:, head, :2]) / 2)
+    np.testing.assert_array_equal(out[:, neck, 2], 0.0)
+    np.testing.assert_array_equal(np.delete(out, neck, 1), np.delete(frames, neck, 1))

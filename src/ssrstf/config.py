@@ -151,6 +151,71 @@ protocol (`ssrstf.evaluation.protocol`) scores. Defined here only."""
 
 
 @dataclass(frozen=True)
+class AugmentConfig:
+    """Training inputs that look like detector keypoints (`ssrstf.data.augment`; all off by
+    default). Probabilities are per training clip; test clips are never augmented."""
+
+    detector_source: str = "sh"
+    """Stored 2D source used as real detector input (``poses_2d_<name>`` in the prepared file)."""
+    detector_fraction: float = 0.0
+    """Share of training clips fed ``detector_source`` (when the clip's stream has it)."""
+    virtual_camera_fraction: float = 0.0
+    """Share of the other clips seen by a random virtual camera (camera-space targets only)."""
+    yaw_deg: float = 180.0
+    """Virtual camera: yaw about the world's vertical through the person, uniform in ±this."""
+    elevation_deg: float = 20.0
+    """Virtual camera: extra elevation (tilt), uniform in ±this."""
+    roll_deg: float = 5.0
+    """Virtual camera: roll about the viewing ray, uniform in ±this."""
+    distance_range: tuple[float, float] = (0.6, 1.5)
+    """Virtual camera: factor on the person's distance from the camera."""
+    focal_range: tuple[float, float] = (0.6, 1.5)
+    """Virtual camera: factor on the focal length."""
+    degrade_fraction: float = 0.0
+    """Share of the ground-truth clips (real or virtual camera) degraded like a detector."""
+    noise_scale_max: float = 1.5
+    """Degradation: per-clip noise scale uniform in [0, this] × ``JOINT_NOISE``."""
+    jitter: float = 0.002
+    """Degradation: white per-frame noise, fraction of the person's 2D height."""
+    definition_shift: float = 0.15
+    """Degradation: std of the per-clip shift of differently defined joints along their bone,
+    as a fraction of the bone (clipped to ±0.5)."""
+    outlier_prob: float = 0.3
+    """Degradation: probability of a joint jumping towards a neighbour for a few frames."""
+    swap_prob: float = 0.1
+    """Degradation: probability of a left/right swap of a limb for a few frames."""
+    drop_prob: float = 0.3
+    """Degradation: probability of dropped joints (and a quarter of it: dropped frames)."""
+
+    def __post_init__(self) -> None:
+        for name in (
+            "detector_fraction",
+            "virtual_camera_fraction",
+            "degrade_fraction",
+            "outlier_prob",
+            "swap_prob",
+            "drop_prob",
+        ):
+            value = getattr(self, name)
+            _check(0.0 <= value <= 1.0, f"data.augment.{name}", "must be in [0, 1]")
+        for name in ("distance_range", "focal_range"):
+            low, high = getattr(self, name)
+            _check(0 < low <= high, f"data.augment.{name}", "must be 0 < low <= high")
+        for name in ("yaw_deg", "elevation_deg", "roll_deg", "noise_scale_max", "jitter"):
+            _check(getattr(self, name) >= 0, f"data.augment.{name}", "must be >= 0")
+        _check(self.definition_shift >= 0, "data.augment.definition_shift", "must be >= 0")
+
+    @property
+    def enabled(self) -> bool:
+        """True when any training clip can differ from the clean ground truth."""
+        return (
+            self.detector_fraction > 0
+            or self.virtual_camera_fraction > 0
+            or self.degrade_fraction > 0
+        )
+
+
+@dataclass(frozen=True)
 class DataConfig:
     """Dataset, clipping and augmentation. The clip length is ``model.num_frames``."""
 
@@ -175,9 +240,25 @@ class DataConfig:
     """Temporal sub-sampling of the source frames before clipping."""
     flip_augment: bool = True
     """Random horizontal flip of input and target (p = 0.5)."""
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    """Detector-like training inputs and virtual cameras (off by default)."""
     num_workers: int = 0
 
+    @property
+    def constant_confidence(self) -> bool:
+        """True when training only ever fed confidence 1 (clean ground-truth 2D): inference then
+        sets the input confidences to 1 too. A model trained with `AugmentConfig` inputs saw
+        confidences that mean what a detector's mean, and gets the detector's."""
+        return self.input_source == "gt" and not (
+            self.augment.degrade_fraction > 0 or self.augment.detector_fraction > 0
+        )
+
     def __post_init__(self) -> None:
+        _check(
+            self.augment.virtual_camera_fraction == 0 or self.target_space == "camera",
+            "data.augment.virtual_camera_fraction",
+            "needs data.target_space: camera (virtual cameras re-project camera-space 3D)",
+        )
         _check(self.train_stride >= 0, "data.train_stride", "must be >= 0")
         _check(self.frame_stride >= 1, "data.frame_stride", "must be >= 1")
         _check(self.num_workers >= 0, "data.num_workers", "must be >= 0")
@@ -204,7 +285,13 @@ class TrainConfig:
     max_steps: int = 0
     """Stop after this many optimiser steps (0: no limit); also the cosine horizon."""
     max_minutes: float = 0.0
-    """Wall-clock budget; 0 means no budget. The run stops cleanly, evaluates and saves."""
+    """Training-time budget (see ``clock``); 0 means no budget. The run stops cleanly,
+    evaluates and saves."""
+    clock: Literal["wall", "cpu"] = "wall"
+    """What ``max_minutes`` and ``cosine_time`` measure: wall-clock time, or the process's CPU
+    time summed over its threads (``time.process_time``): on a machine shared with other work a
+    CPU budget buys the same compute, and with N busy threads a minute of wall time is N CPU
+    minutes. Quick evaluations are not counted either way."""
     grad_clip: float = 0.0
     """Gradient-norm clipping threshold; 0 disables clipping."""
     loss_mpjpe: float = 1.0
@@ -262,6 +349,10 @@ class EvalConfig:
     skip list (``ssrstf.evaluation.protocol.PROTOCOLS``: MotionBERT's three S9 sequences,
     VideoPose3D's S11 "Directions"); see `H36MProtocol.with_skips`."""
     batch_size: int = 8
+    extra_inputs: tuple[str, ...] = ()
+    """Further 2D sources every evaluation during and at the end of training also scores
+    (e.g. ``[sh]`` for a model trained on ground truth plus detector-like inputs); logged as
+    ``p1_mm_<source>`` / ``p2_mm_<source>`` in ``metrics.jsonl``, ``final_<source>.json``."""
 
     def __post_init__(self) -> None:
         _check(self.every >= 1, "eval.every", "must be >= 1")

@@ -100,6 +100,13 @@ def camera_to_world(points: np.ndarray, rotation: np.ndarray, center: np.ndarray
     return x + np.asarray(center, dtype=np.float64)
 
 
+def axis_angle_matrix(axis: np.ndarray, angle: float) -> np.ndarray:
+    """The (3, 3) rotation by ``angle`` radians about the unit vector ``axis`` (Rodrigues)."""
+    x, y, z = np.asarray(axis, dtype=np.float64) / np.linalg.norm(axis)
+    cross = np.array([[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]])
+    return np.eye(3) + np.sin(angle) * cross + (1.0 - np.cos(angle)) * cross @ cross
+
+
 def project_to_image(
     points: np.ndarray,
     focal: np.ndarray,

@@ -575,6 +575,24 @@ by the source skeleton's name."""
 # fmt: on
 
 
+# fmt: off
+H36M_STAND_INS: dict[str, dict[str, float]] = {
+    "pelvis": _mean("left_hip", "right_hip"),
+    "thorax": _mean("left_shoulder", "right_shoulder"),
+    "spine": _mean("pelvis", "thorax"),
+    "neck": _mean("thorax", "head"),
+    "head": {"neck": 2.0, "thorax": -1.0},
+}
+"""Stand-in positions for the torso joints of `H36M_17` that a detector may not provide, as
+affine combinations of other H36M-17 joints of the same frame, applied in this order (a stand-in
+may use an earlier one). The same rules as the converters (`COCO_TO_H36M`: pelvis = mid-hips,
+thorax = mid-shoulders, spine = mean(pelvis, thorax); `SH_TO_H36M`: neck = mean(thorax, head));
+head = neck mirrored through the thorax. Used by the one missing-joint rule of training and
+inference (`ssrstf.data.missing.fill_missing_joints`) for a joint never observed in a sequence.
+Limb joints have no stand-in."""
+# fmt: on
+
+
 # Source layouts of the Human3.6M data converters (`ssrstf.data.prepare`).
 
 # fmt: off
@@ -595,7 +613,7 @@ STACKED_HOURGLASS_16 = Skeleton(
 "spine" in place of the upper neck. "head" is the head top. It has no H36M neck/nose point."""
 
 SH_TO_H36M = JointMapping.from_names(STACKED_HOURGLASS_16, H36M_17, {
-    "neck": _mean("thorax", "head"),
+    "neck": H36M_STAND_INS["neck"],
 })
 """Stacked-Hourglass-16 → H36M-17. Every joint is copied by name except the neck/nose point (9),
 which SH does not detect: its stand-in position is the midpoint of thorax and head top, and the

@@ -10,7 +10,8 @@
 
 Random horizontal flips (p = 0.5, input and target together, `flip_poses`) draw from a
 ``np.random.Generator`` seeded by ``(seed, epoch, clip index)``: the same seed gives the same
-samples whatever the worker count or shuffling.
+samples whatever the worker count or shuffling. Detector-like inputs and virtual cameras
+(`ssrstf.data.augment`, ``data.augment``) draw from their own generator seeded the same way.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from ssrstf.config import ExperimentConfig
+from ssrstf.config import AugmentConfig, ExperimentConfig
+from ssrstf.data.augment import augment_clip
 from ssrstf.data.clips import split_test_clips, split_train_clips, subsample_frames
 from ssrstf.data.h36m import Streams, load_streams
 from ssrstf.data.transforms import (
@@ -118,6 +120,8 @@ class PoseClipDataset(Dataset):
         flip: Random horizontal flip with p = 0.5.
         seed: Seed of the flip generator.
         skeleton: Joint layout (flip pairs, root).
+        augment: Detector-like inputs and virtual cameras (`ssrstf.data.augment`); None or a
+            disabled config for none. Its ``detector_source`` must be loaded when it is used.
     """
 
     def __init__(
@@ -131,6 +135,7 @@ class PoseClipDataset(Dataset):
         flip: bool = False,
         seed: int = 0,
         skeleton: Skeleton = H36M_17,
+        augment: AugmentConfig | None = None,
     ) -> None:
         if input_source not in streams.poses_2d:
             raise ValueError(f"2D source {input_source!r} is not loaded")
@@ -149,7 +154,11 @@ class PoseClipDataset(Dataset):
         self.seed = seed
         self.skeleton = skeleton
         self.epoch = 0
-        self._frame_size = streams.image_size[streams.frame_streams()]
+        self.augment = augment if augment is not None and augment.enabled else None
+        if self.augment is not None:
+            self._check_augment(self.augment)
+        self._frame_stream = streams.frame_streams()
+        self._frame_size = streams.image_size[self._frame_stream]
 
     def __len__(self) -> int:
         return len(self.clips)
@@ -180,18 +189,65 @@ class PoseClipDataset(Dataset):
         draws = [np.random.default_rng((self.seed, self.epoch, int(i))).random() for i in indices]
         return np.asarray(draws) < 0.5
 
+    def _check_augment(self, augment: AugmentConfig) -> None:
+        if augment.detector_fraction > 0 and augment.detector_source not in self.streams.poses_2d:
+            raise ValueError(
+                f"data.augment.detector_source {augment.detector_source!r} is not loaded"
+            )
+        if augment.virtual_camera_fraction > 0:
+            if self.target_space != "camera":
+                raise ValueError("virtual cameras need camera-space targets")
+            if self.streams.intrinsics is None or self.streams.up is None:
+                raise ValueError(
+                    "virtual cameras need stream_intrinsics and stream_up in the prepared file "
+                    "(prepare it again with `ssrstf data prepare-h36m`)"
+                )
+
+    def augmented(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """Pixel inputs (B, T, J, 3), camera-frame 3D (B, T, J, 3) mm and the kind of each clip
+        after `ssrstf.data.augment.augment_clip` (this epoch's draws)."""
+        assert self.augment is not None
+        frames = self.clips[indices]
+        pixels = self.streams.poses_2d[self.input_source][frames].astype(np.float64)
+        points = (
+            np.zeros(pixels.shape)
+            if self.streams.poses_3d is None
+            else self.streams.poses_3d[frames].astype(np.float64)
+        )
+        source = self.augment.detector_source
+        detector = self.streams.poses_2d.get(source) if self.augment.detector_fraction else None
+        kinds = []
+        for b, (index, clip) in enumerate(zip(indices, frames, strict=True)):
+            stream = int(self._frame_stream[clip[0]])
+            rng = np.random.default_rng((self.seed, self.epoch, int(index), 1))
+            has_detector = detector is not None and bool(self.streams.has_2d[source][stream])
+            pixels[b], points[b], kind = augment_clip(
+                pixels[b],
+                points[b],
+                detector_pixels=detector[clip] if has_detector else None,
+                intrinsics=None
+                if self.streams.intrinsics is None
+                else self.streams.intrinsics[stream],
+                up=None if self.streams.up is None else self.streams.up[stream],
+                rng=rng,
+                cfg=self.augment,
+                skeleton=self.skeleton,
+            )
+            kinds.append(kind)
+        return pixels, points, kinds
+
     def _clips(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(B, T, J, C) inputs and (B, T, J, 3) targets of the clips ``indices``."""
         frames = self.clips[indices]
         width, height = self._frame_size[frames, 0], self._frame_size[frames, 1]
-        x = normalize_keypoints(
-            self.streams.poses_2d[self.input_source][frames],
-            width,
-            height,
-            use_confidence=self.use_confidence,
-        )
+        if self.augment is not None:
+            pixels, points, _ = self.augmented(indices)
+        else:
+            pixels = self.streams.poses_2d[self.input_source][frames]
+            points = None if self.streams.poses_3d is None else self.streams.poses_3d[frames]
+        x = normalize_keypoints(pixels, width, height, use_confidence=self.use_confidence)
         if self.target_space == "camera":
-            y = camera_targets(self.streams.poses_3d[frames], self.skeleton)
+            y = camera_targets(points, self.skeleton)
         else:
             y = image_targets(self.streams.poses_3d_image[frames], width, height, self.skeleton)
         flip = self.flipped(indices)
@@ -201,8 +257,11 @@ class PoseClipDataset(Dataset):
         return x, y
 
 
-def _required_arrays(source: str, target_space: str) -> list[str]:
-    return [f"poses_2d_{source}", "poses_3d" if target_space == "camera" else "poses_3d_image"]
+def _required_arrays(source: str, target_space: str, augment: AugmentConfig) -> list[str]:
+    arrays = [f"poses_2d_{source}", "poses_3d" if target_space == "camera" else "poses_3d_image"]
+    if augment.detector_fraction > 0:
+        arrays.append(f"poses_2d_{augment.detector_source}")
+    return arrays
 
 
 def build_datasets(
@@ -233,7 +292,7 @@ def build_datasets(
         streams = load_streams(
             data.path,
             subjects=(*data.train_subjects, *data.test_subjects),
-            arrays=_required_arrays(data.input_source, data.target_space),
+            arrays=_required_arrays(data.input_source, data.target_space, data.augment),
         )
     check_joint_layout(streams, data.dataset, data.path)
     if streams.joint_layout != cfg.model.skeleton:
@@ -256,7 +315,14 @@ def build_datasets(
     train_clips = clip_frames(train, clip_len, stride=stride, frame_stride=data.frame_stride)
     test_clips = clip_frames(test, clip_len, cover_all=True, frame_stride=data.frame_stride)
     return (
-        PoseClipDataset(train, train_clips, flip=data.flip_augment, seed=cfg.seed, **common),
+        PoseClipDataset(
+            train,
+            train_clips,
+            flip=data.flip_augment,
+            seed=cfg.seed,
+            augment=data.augment,
+            **common,
+        ),
         PoseClipDataset(test, test_clips, **common),
     )
 
@@ -297,6 +363,8 @@ class StreamClips:
         inputs: (F, J, C) float32 model inputs, or None when only predictions are scored.
         output_scale: (F,) float64 factor from model outputs to mm, or None.
         valid: (F,) bool, the frames evaluation may score, or None for all (MPI-INF-3DHP).
+        action_label: The source's own action label (`Streams.action_label`) or ``""``.
+        origin: The command that made the dataset (`Streams.origin`), for result labels.
     """
 
     key: str
@@ -308,6 +376,8 @@ class StreamClips:
     inputs: np.ndarray | None = None
     output_scale: np.ndarray | None = None
     valid: np.ndarray | None = None
+    action_label: str = ""
+    origin: str = ""
 
 
 def stream_clips(
@@ -374,6 +444,8 @@ def stream_clips(
                 inputs=inputs,
                 output_scale=scale,
                 valid=None if streams.valid is None else streams.valid[frames],
+                action_label=str(streams.action_label[i]),
+                origin=streams.origin,
             )
         )
     return sorted(out, key=lambda s: s.key)

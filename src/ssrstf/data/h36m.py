@@ -20,10 +20,12 @@ stream_subject         (S,)         str       ``"S9"``
 stream_action          (S,)         str       ``"Walking 1"``
 stream_camera          (S,)         str       ``"54138969"``
 stream_sequence_id     (S,)         str       Human3.6M id ``"s_09_act_05_subact_02"`` or ``""``
+stream_action_label    (S,)         str       optional: the source's own action label or ``""``
 stream_offsets         (S + 1,)     int64     stream i is frames ``[offsets[i], offsets[i+1])``
 stream_image_size      (S, 2)       int32     (width, height) in pixels
 stream_fps             (S,)         float32   frames per second
 stream_intrinsics      (S, 9)       float64   optional: fx, fy, cx, cy, k1, k2, k3, p1, p2 (px)
+stream_up              (S, 3)       float64   optional: the world's up direction in camera axes
 poses_3d               (N, J, 3)    float32   optional: camera-frame 3D, mm, absolute
 poses_3d_image         (N, J, 3)    float32   optional: 2.5D image space, px (u, v, depth)
 scale_2_5d             (N,)         float32   with poses_3d_image: λ, mm per pixel
@@ -81,7 +83,13 @@ class Streams:
             ``scale_2_5d · poses_3d_image`` (every consumer is root-relative, so the translation
             by which a source's stored ground truth may differ does not matter).
         sequence_id: (S,) Human3.6M sequence ids (``"s_09_act_05_subact_02"``) or ``""``.
+        action_label: (S,) the action label the source itself stores per frame (MotionBERT's
+            ``action``, e.g. ``"Greeting"``), which the evaluation protocols group by, or ``""``
+            (then they group by ``action`` up to its first space).
         intrinsics: (S, 9) float64 camera intrinsics in pixels, or None.
+        up: (S, 3) float64 unit vector of the world's vertical (up) direction in each stream's
+            camera axes (x right, y down, z forward), or None. Virtual-camera augmentation
+            (`ssrstf.data.augment`) rotates about it.
         provenance: Free text: converter and inputs.
         valid: (N,) bool, False for frames that evaluation must not score (MPI-INF-3DHP's
             ``valid_frame``), or None when every frame counts.
@@ -101,7 +109,9 @@ class Streams:
     scale_2_5d: np.ndarray | None = None
     poses_2_5d: np.ndarray | None = None
     sequence_id: np.ndarray | None = None
+    action_label: np.ndarray | None = None
     intrinsics: np.ndarray | None = None
+    up: np.ndarray | None = None
     provenance: str = ""
     valid: np.ndarray | None = None
     joint_layout: str = JOINT_LAYOUT
@@ -114,7 +124,9 @@ class Streams:
             )
         if self.sequence_id is None:
             object.__setattr__(self, "sequence_id", np.full(num_streams, "", dtype="<U1"))
-        for name in ("action", "camera", "fps", "sequence_id"):
+        if self.action_label is None:
+            object.__setattr__(self, "action_label", np.full(num_streams, "", dtype="<U1"))
+        for name in ("action", "camera", "fps", "sequence_id", "action_label"):
             if len(getattr(self, name)) != num_streams:
                 raise ValueError(
                     f"{name} has {len(getattr(self, name))} entries, not {num_streams}"
@@ -127,6 +139,8 @@ class Streams:
             raise ValueError(f"image_size must be ({num_streams}, 2), got {self.image_size.shape}")
         if self.intrinsics is not None and self.intrinsics.shape != (num_streams, 9):
             raise ValueError(f"intrinsics must be ({num_streams}, 9), got {self.intrinsics.shape}")
+        if self.up is not None and self.up.shape != (num_streams, 3):
+            raise ValueError(f"up must be ({num_streams}, 3), got {self.up.shape}")
         if len(set(self.keys)) != num_streams:
             raise ValueError("stream keys subject/action/camera must be unique")
         num_frames = int(self.offsets[-1])
@@ -177,6 +191,13 @@ class Streams:
         """Stream keys ``"subject/action/camera"``, e.g. ``"S9/Walking 1/54138969"``."""
         return [stream_key(*k) for k in zip(self.subject, self.action, self.camera, strict=True)]
 
+    @property
+    def origin(self) -> str:
+        """The ``ssrstf data`` command that made the file (``"convert-motionbert"``,
+        ``"prepare-h36m"``, ...): the first word of ``provenance``, ``""`` when unknown."""
+        first = self.provenance.split(" ", 1)[0]
+        return first if re.fullmatch(r"(prepare|convert)-[a-z0-9]+", first) else ""
+
     def frames(self, stream: int) -> slice:
         """The frame range of stream ``stream`` in the concatenated arrays."""
         return slice(int(self.offsets[stream]), int(self.offsets[stream + 1]))
@@ -219,10 +240,12 @@ class Streams:
             action=self.action[idx],
             camera=self.camera[idx],
             sequence_id=self.sequence_id[idx],
+            action_label=self.action_label[idx],
             offsets=offsets,
             image_size=self.image_size[idx],
             fps=self.fps[idx],
             intrinsics=None if self.intrinsics is None else self.intrinsics[idx],
+            up=None if self.up is None else self.up[idx],
             poses_2d={k: v[frame_idx] for k, v in self.poses_2d.items()},
             has_2d={k: v[idx] for k, v in self.has_2d.items()},
             poses_3d=take(self.poses_3d),
@@ -283,12 +306,15 @@ def save_streams(streams: Streams, path: str | Path) -> Path:
         "stream_action": _str_array(streams.action),
         "stream_camera": _str_array(streams.camera),
         "stream_sequence_id": _str_array(streams.sequence_id),
+        "stream_action_label": _str_array(streams.action_label),
         "stream_offsets": streams.offsets.astype(np.int64),
         "stream_image_size": streams.image_size.astype(np.int32),
         "stream_fps": streams.fps.astype(np.float32),
     }
     if streams.intrinsics is not None:
         arrays["stream_intrinsics"] = streams.intrinsics.astype(np.float64)
+    if streams.up is not None:
+        arrays["stream_up"] = streams.up.astype(np.float64)
     for name in FRAME_ARRAYS:
         if getattr(streams, name) is not None:
             arrays[name] = getattr(streams, name).astype(np.float32, copy=False)
@@ -360,10 +386,14 @@ def load_streams(
             action=data["stream_action"][keep],
             camera=data["stream_camera"][keep],
             sequence_id=data["stream_sequence_id"][keep],
+            action_label=(
+                data["stream_action_label"][keep] if "stream_action_label" in files else None
+            ),
             offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
             image_size=data["stream_image_size"][keep],
             fps=data["stream_fps"][keep],
             intrinsics=data["stream_intrinsics"][keep] if "stream_intrinsics" in files else None,
+            up=data["stream_up"][keep] if "stream_up" in files else None,
             poses_2d=poses_2d,
             has_2d={s: data[f"has_2d_{s}"][keep] for s in sources},
             poses_3d=frames("poses_3d"),
@@ -399,10 +429,12 @@ def concatenate_streams(parts: Sequence[Streams], provenance: str = "") -> Strea
         action=np.concatenate([p.action for p in parts]),
         camera=np.concatenate([p.camera for p in parts]),
         sequence_id=np.concatenate([p.sequence_id for p in parts]),
+        action_label=np.concatenate([p.action_label for p in parts]),
         offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
         image_size=np.concatenate([p.image_size for p in parts]),
         fps=np.concatenate([p.fps for p in parts]),
         intrinsics=cat("intrinsics"),
+        up=cat("up"),
         poses_2d={s: np.concatenate([p.poses_2d[s] for p in parts]) for s in first.poses_2d},
         has_2d={s: np.concatenate([p.has_2d[s] for p in parts]) for s in first.poses_2d},
         poses_3d=cat("poses_3d"),

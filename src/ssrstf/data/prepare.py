@@ -58,6 +58,9 @@ RAW_CAMERAS = "h36m_cameras.json"
 H36M_FPS = 50.0
 """Frame rate of the Human3.6M motion capture and videos."""
 
+H36M_WORLD_UP = np.array([0.0, 0.0, 1.0])
+"""Human3.6M's world frame has z up (floor at z = 0); stored per stream in camera axes (``up``)."""
+
 VIDEOPOSE3D_SOURCE_NAMES = {
     "cpn_ft_h36m_dbb": "cpn",
     "sh_ft_h36m": "sh",
@@ -200,6 +203,9 @@ def _streams_from_world(
         ).reshape(-1, 2),
         fps=np.full(len(entries), H36M_FPS, np.float32),
         intrinsics=np.array([cameras[f"{s}/{c}"].intrinsics for s, _, c in entries]).reshape(-1, 9),
+        up=np.array([cameras[f"{s}/{c}"].rotation @ H36M_WORLD_UP for s, _, c in entries]).reshape(
+            -1, 3
+        ),
         poses_2d=poses_2d,
         has_2d=has_2d,
         poses_3d=poses_3d,
@@ -441,7 +447,8 @@ def convert_motionbert(path: str | Path, *, allow_pickle: bool = False) -> Strea
     Frames are grouped into streams by their ``source`` id (``s_09_act_05_subact_02_ca_01``).
     Stored per stream: subject ``S9``, action ``"<action> <subaction>"`` (e.g. ``"Greeting 2"``;
     this numbering differs from the Martinez-style names of `prepare_h36m`), camera id,
-    ``sequence_id`` (the source id without ``_ca_XX``), 2D source ``"sh"`` (``joint_2d`` +
+    ``sequence_id`` (the source id without ``_ca_XX``), ``action_label`` (the stored ``action``
+    label, which MotionBERT's ``evaluate`` groups by), 2D source ``"sh"`` (``joint_2d`` +
     ``confidence``), ``gt`` (x, y of ``joint3d_image``), ``poses_3d_image`` (``joint3d_image``),
     ``scale_2_5d`` (``2.5d_factor``) and ``poses_2_5d`` (``joints_2.5d_image``). The pickle has
     no camera-frame 3D, so ``poses_3d`` is absent (only the MotionBERT protocol applies).
@@ -482,6 +489,15 @@ def _motionbert_split(split: Mapping[str, Any], name: str) -> Streams:
         raise ValueError(f"MotionBERT split {name!r}: the frames of a video are not contiguous")
     actions = np.asarray([str(a) for a in split["action"]])
     cameras = np.asarray([str(c) for c in split["camera_name"]])
+    for values, key in ((actions, "action"), (cameras, "camera_name")):
+        if (
+            len(values) != len(sources)
+            or (values != np.repeat(values[starts], np.diff(offsets))).any()
+        ):
+            raise ValueError(
+                f"MotionBERT split {name!r}: {key!r} must have one value per frame, "
+                "constant within each video (source)"
+            )
     subject, action, camera, sequence = [], [], [], []
     for start in starts:
         match = _MOTIONBERT_SOURCE.match(sources[start])
@@ -509,6 +525,7 @@ def _motionbert_split(split: Mapping[str, Any], name: str) -> Streams:
         action=np.array(action),
         camera=np.array(camera),
         sequence_id=np.array(sequence),
+        action_label=actions[starts],
         offsets=offsets,
         image_size=np.array([H36M_CAMERA_RESOLUTIONS[c] for c in camera], np.int32),
         fps=np.full(num_streams, H36M_FPS, np.float32),

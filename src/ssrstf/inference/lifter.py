@@ -12,9 +12,10 @@ Inputs go through the same normalisation as training (`ssrstf.data.transforms.no
 and outputs through the same unit conversion (`target_scale_mm`): poses in millimetres,
 root-relative, camera axes (x right, y down, z forward), H36M-17 joint order.
 
-Confidence channel: a checkpoint trained on ground-truth 2D (``data.input_source: gt``) only ever
-saw confidence 1, so its input confidences are set to 1 (detector scores would be out of
-distribution); a checkpoint trained on detections gets the detector's confidences.
+Confidence channel: a checkpoint trained on clean ground-truth 2D only ever saw confidence 1
+(`DataConfig.constant_confidence`), so its input confidences are set to 1 (detector scores would
+be out of distribution); a checkpoint trained on detections or on detector-like degraded inputs
+(`ssrstf.data.augment`) gets the detector's confidences, 0 for filled joints.
 """
 
 from __future__ import annotations
@@ -109,8 +110,9 @@ class Lifter:
 
     @property
     def constant_confidence(self) -> bool:
-        """True when the model was trained on ground-truth 2D (input confidences set to 1)."""
-        return self.cfg.data.input_source == "gt"
+        """True when the model only saw confidence 1 in training (`DataConfig.constant_confidence`:
+        clean ground-truth 2D); its input confidences are then set to 1."""
+        return self.cfg.data.constant_confidence
 
     def model_inputs(self, keypoints: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
         """Checked pixel keypoints (F, J, 2|3) → normalised model inputs (F, J, C_in) float32."""

@@ -19,7 +19,9 @@ outputs"):
   the ``.npz``, or the joint count when only one skeleton has it.
 
 Conventions of the result: pixels, one person per frame (the best-scored one when a frame has
-several; no tracking), missing joints stored as ``(0, 0, confidence 0)``, every coordinate finite.
+several), missing joints stored as ``(0, 0, confidence 0)``, every coordinate finite.
+`read_detections` keeps **every** person of every frame instead (COCO, Halpe and OpenPose files
+can hold several); `ssrstf.inference.tracking` links them into one `Keypoints2D` per person.
 A frame is **valid** when the file lists a person in it with at least one keypoint of confidence
 > 0. Nothing is filled in by the readers: see `fill_missing`.
 """
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import re
 import zipfile
 from dataclasses import dataclass
@@ -36,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from ssrstf.data.missing import fill_missing_joints
 from ssrstf.skeleton import (
     BLAZEPOSE_33,
     COCO_17,
@@ -47,6 +51,8 @@ from ssrstf.skeleton import (
     Skeleton,
     convert_keypoints,
 )
+
+logger = logging.getLogger(__name__)
 
 FORMATS: tuple[str, ...] = ("auto", "coco", "halpe", "openpose", "blazepose", "npy")
 """Values of ``fmt`` accepted by `read_keypoints` (``npz`` is an alias of ``npy``)."""
@@ -148,6 +154,48 @@ class Keypoints2D:
         return self.keypoints.shape[0]
 
 
+@dataclass(frozen=True, eq=False)
+class Detections:
+    """Every person detected in every frame of a keypoint file (no identities yet).
+
+    Attributes:
+        people: Per frame, (K_f, J, 3) float64 keypoints of the K_f ≥ 0 people listed in it,
+            in the conventions of `Keypoints2D` (pixels, missing joints zeroed).
+        scores: Per frame, (K_f,) detection scores (the file's ``score``, else the mean
+            keypoint confidence).
+        skeleton: Joint order of the keypoints.
+        image_size: (width, height) in pixels, when known.
+        fps: Frame rate, when known.
+        source: What was read, as in `Keypoints2D.source`.
+        frame_ids: Per-frame identifiers from the file, or empty.
+    """
+
+    people: tuple[np.ndarray, ...]
+    scores: tuple[np.ndarray, ...]
+    skeleton: Skeleton
+    image_size: tuple[int, int] | None
+    fps: float | None
+    source: str
+    frame_ids: tuple[str, ...] = ()
+
+    @property
+    def num_frames(self) -> int:
+        """Number of frames F."""
+        return len(self.people)
+
+    @property
+    def max_people(self) -> int:
+        """The largest number of people listed in one frame."""
+        return max((len(p) for p in self.people), default=0)
+
+    @classmethod
+    def from_keypoints(cls, kp: Keypoints2D) -> Detections:
+        """One person per frame where ``kp.valid``, none elsewhere."""
+        people = tuple(kp.keypoints[f : f + int(kp.valid[f])] for f in range(kp.num_frames))
+        scores = tuple(p[:, :, 2].mean(-1) for p in people)
+        return cls(people, scores, kp.skeleton, kp.image_size, kp.fps, kp.source, kp.frame_ids)
+
+
 def resolve_skeleton(name: str) -> Skeleton:
     """The skeleton called ``name`` (a `SKELETONS` key or a `SKELETON_ALIASES` short name)."""
     key = SKELETON_ALIASES.get(name.lower(), name.lower())
@@ -225,6 +273,53 @@ def read_keypoints(
     return kp
 
 
+def read_detections(
+    path: str | Path,
+    fmt: str = "auto",
+    *,
+    skeleton_name: str | None = None,
+    image_size: tuple[int, int] | None = None,
+    fps: float | None = None,
+) -> Detections:
+    """Read every person of every frame (COCO / Halpe results, OpenPose files).
+
+    The file is checked as `read_keypoints` checks it (same arguments, same errors); the
+    formats that hold one person per frame (``blazepose``, ``npy``) give at most one.
+
+    Raises:
+        KeypointFormatError: One line naming the file and the problem.
+    """
+    best = read_keypoints(path, fmt, skeleton_name=skeleton_name, image_size=image_size, fps=fps)
+    path = Path(path)
+    fmt = "npy" if fmt == "npz" else fmt
+    if fmt == "auto":
+        fmt = _detect_format(path)[0]
+    if fmt in _RESULTS_SKELETONS:
+        frame_ids, people, scores = _results_by_image(path, _load_json(path), fmt)
+    elif fmt == "openpose":
+        frame_ids, people, scores = _openpose_people(path)
+    else:
+        return Detections.from_keypoints(best)
+    assert frame_ids == best.frame_ids  # the same frames as the best-person reading
+    detections = Detections(
+        people=people,
+        scores=scores,
+        skeleton=best.skeleton,
+        image_size=best.image_size,
+        fps=best.fps,
+        source=best.source,
+        frame_ids=frame_ids,
+    )
+    if best.image_size is not None and detections.max_people > 1:
+        everyone = np.concatenate([p for p in people if len(p)])
+        pooled = Keypoints2D.from_detections(everyone, best.skeleton, source=best.source)
+        try:
+            check_image_size(pooled, best.image_size)
+        except ValueError as err:
+            raise KeypointFormatError(f"{path}: {err}") from None
+    return detections
+
+
 def to_h36m(kp: Keypoints2D) -> Keypoints2D:
     """The same keypoints in `H36M_17` order, through ``MAPPINGS_TO_H36M`` (the model's input).
 
@@ -237,17 +332,19 @@ def to_h36m(kp: Keypoints2D) -> Keypoints2D:
 
 
 def fill_missing(kp: Keypoints2D) -> Keypoints2D:
-    """Fill missing joints and frames by linear interpolation over time, per joint.
+    """Fill missing joints and frames with the rule training uses (`fill_missing_joints`).
 
     A joint is *observed* in a frame when the frame is valid, its confidence is > 0 (not NaN)
     and its coordinates are finite. Every other entry, including every joint of an invalid
     frame, gets x and y interpolated linearly in the frame index between the nearest observed
-    frames of that joint (the nearest observed value before the first / after the last one) and
-    confidence 0. ``valid`` is unchanged: filled frames stay invalid. Convert with `to_h36m`
-    first to fill only the joints the model uses.
+    frames of that joint and confidence 0. A torso joint never observed (a Stacked-Hourglass
+    neck, a detector without spine) gets its stand-in position (`H36M_STAND_INS`), with a log
+    message. ``valid`` is unchanged: filled frames stay invalid. Convert with `to_h36m` first
+    to fill only the joints the model uses.
 
     Raises:
-        ValueError: If no frame is valid, or a joint is never observed (named in the message).
+        ValueError: If no frame is valid, or a joint without a stand-in is never observed
+            (named in the message).
     """
     xy = kp.keypoints[..., :2]
     conf = kp.keypoints[..., 2]
@@ -255,21 +352,14 @@ def fill_missing(kp: Keypoints2D) -> Keypoints2D:
         observed = kp.valid[:, None] & (conf > 0) & np.isfinite(xy).all(-1)
     if not kp.valid.any():
         raise ValueError(f"{kp.source}: no frame with a detected person, nothing to fill from")
-    never = [kp.skeleton.joint_names[j] for j in np.flatnonzero(~observed.any(0))]
-    if never:
-        raise ValueError(
-            f"{kp.source}: joint(s) {', '.join(never)} never detected; cannot fill them"
-        )
-    out = kp.keypoints.copy()
-    frames = np.arange(kp.num_frames)
-    for joint in range(kp.skeleton.num_joints):
-        seen = observed[:, joint]
-        if seen.all():
-            continue
-        for c in range(2):
-            out[~seen, joint, c] = np.interp(frames[~seen], frames[seen], xy[seen, joint, c])
-        out[~seen, joint, 2] = 0.0
-    return dataclasses.replace(kp, keypoints=out)
+    filled, unfillable = fill_missing_joints(kp.keypoints, observed, kp.skeleton)
+    if unfillable:
+        names = ", ".join(kp.skeleton.joint_names[j] for j in unfillable)
+        raise ValueError(f"{kp.source}: joint(s) {names} never detected; cannot fill them")
+    stood_in = [kp.skeleton.joint_names[j] for j in np.flatnonzero(~observed.any(0))]
+    if stood_in:
+        logger.info("%s: joint(s) %s never detected; using stand-ins", kp.source, stood_in)
+    return dataclasses.replace(kp, keypoints=filled.astype(kp.keypoints.dtype, copy=False))
 
 
 def check_image_size(
@@ -411,14 +501,16 @@ def _clean(path: Path, kp: np.ndarray, where: str) -> np.ndarray:
     return clean_keypoints(kp, f"{path}: {where}")
 
 
-def _read_results(path: Path, data: Any, fmt: str) -> Keypoints2D:
-    """COCO / AlphaPose results list: the best-scored person per image_id."""
+def _results_by_image(
+    path: Path, data: Any, fmt: str
+) -> tuple[tuple[str, ...], tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """COCO / AlphaPose results list grouped by image_id: (ids, people, scores), ids sorted."""
     skeleton = _RESULTS_SKELETONS[fmt]
     if not isinstance(data, list):
         raise KeypointFormatError(f"{path}: not a {fmt} results list (top level is not a list)")
     if not data:
         raise KeypointFormatError(f"{path}: empty results list, no frames")
-    best: dict[str, tuple[float, np.ndarray]] = {}
+    by_image: dict[str, list[tuple[float, np.ndarray]]] = {}
     for i, entry in enumerate(data):
         if not isinstance(entry, dict) or "image_id" not in entry or "keypoints" not in entry:
             raise KeypointFormatError(
@@ -427,18 +519,26 @@ def _read_results(path: Path, data: Any, fmt: str) -> Keypoints2D:
         person = _person_array(path, entry["keypoints"], skeleton, f"entry {i}")
         score = entry.get("score")
         score = float(person[:, 2].mean()) if score is None else float(score)
-        key = str(entry["image_id"])
-        if key not in best or score > best[key][0]:
-            best[key] = (score, person)
-    ids = sorted(best, key=_natural_key)
-    keypoints = np.stack([best[k][1] for k in ids])
+        by_image.setdefault(str(entry["image_id"]), []).append((score, person))
+    ids = tuple(sorted(by_image, key=_natural_key))
+    people = tuple(np.stack([p for _, p in by_image[k]]) for k in ids)
+    scores = tuple(np.array([c for c, _ in by_image[k]]) for k in ids)
+    return ids, people, scores
+
+
+def _read_results(path: Path, data: Any, fmt: str) -> Keypoints2D:
+    """COCO / AlphaPose results list: the best-scored person per image_id."""
+    ids, people, scores = _results_by_image(path, data, fmt)
+    keypoints = np.stack([p[np.argmax(c)] for p, c in zip(people, scores, strict=True)])
     return Keypoints2D.from_detections(
-        keypoints, skeleton, source=f"{fmt} json", frame_ids=tuple(ids)
+        keypoints, _RESULTS_SKELETONS[fmt], source=f"{fmt} json", frame_ids=ids
     )
 
 
-def _read_openpose(path: Path) -> Keypoints2D:
-    """OpenPose BODY_25 per-frame files: the person with the highest mean confidence."""
+def _openpose_people(
+    path: Path,
+) -> tuple[tuple[str, ...], tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """OpenPose BODY_25 per-frame files: (file names, people, mean confidences) per frame."""
     if path.is_dir():
         files = sorted(path.glob("*_keypoints.json")) or sorted(path.glob("*.json"))
         if not files:
@@ -446,26 +546,34 @@ def _read_openpose(path: Path) -> Keypoints2D:
         files.sort(key=lambda f: _natural_key(f.name))
     else:
         files = [path]
-    frames = []
+    people, scores = [], []
     for file in files:
         data = _load_json(file)
         if not isinstance(data, dict) or not isinstance(data.get("people"), list):
             raise KeypointFormatError(f"{file}: not an OpenPose frame (no 'people' list)")
-        people = [
+        frame = [
             _person_array(file, p.get("pose_keypoints_2d") if isinstance(p, dict) else p,
                           OPENPOSE_BODY_25, f"person {i} pose_keypoints_2d")
             for i, p in enumerate(data["people"])
         ]  # fmt: skip
-        if people:
-            frames.append(max(people, key=lambda p: p[:, 2].mean()))
-        else:
-            frames.append(np.zeros((OPENPOSE_BODY_25.num_joints, 3)))
-    keypoints = np.stack(frames)
+        joints = OPENPOSE_BODY_25.num_joints
+        people.append(np.stack(frame) if frame else np.zeros((0, joints, 3)))
+        scores.append(people[-1][:, :, 2].mean(-1))
+    return tuple(f.name for f in files), tuple(people), tuple(scores)
+
+
+def _read_openpose(path: Path) -> Keypoints2D:
+    """OpenPose BODY_25 per-frame files: the person with the highest mean confidence."""
+    names, people, scores = _openpose_people(path)
+    empty = np.zeros((OPENPOSE_BODY_25.num_joints, 3))
+    keypoints = np.stack(
+        [p[np.argmax(c)] if len(p) else empty for p, c in zip(people, scores, strict=True)]
+    )
     return Keypoints2D.from_detections(
         keypoints,
         OPENPOSE_BODY_25,
         source="openpose " + ("folder" if path.is_dir() else "file"),
-        frame_ids=tuple(f.name for f in files),
+        frame_ids=names,
     )
 
 

@@ -20,7 +20,7 @@ from torch import nn
 from ssrstf.checkpoint import load_model
 from ssrstf.config import ExperimentConfig
 from ssrstf.data.dataset import DATASET_JOINT_LAYOUTS, StreamClips, check_joint_layout, stream_clips
-from ssrstf.data.h36m import Streams, load_streams
+from ssrstf.data.h36m import Streams, ground_truth_arrays, load_streams
 from ssrstf.evaluation import mpi_inf_3dhp
 from ssrstf.evaluation.protocol import PROTOCOLS, EvalResult, H36MProtocol, evaluate_model
 from ssrstf.models.tta import make_predictor
@@ -43,21 +43,57 @@ def is_cross_dataset(cfg: ExperimentConfig) -> bool:
 
 
 def protocol_of(cfg: ExperimentConfig) -> Protocol:
-    """The configured protocol (Human3.6M: with ``eval.skip_sequences`` added to its skips)."""
+    """The configured protocol (Human3.6M: with ``eval.skip_sequences`` added to its skips).
+
+    Raises:
+        ValueError: If a Human3.6M protocol's ground-truth space is not the model's target
+            space (`check_target_space`).
+    """
     if cfg.data.dataset == "mpi_inf_3dhp":
         if is_cross_dataset(cfg):
             return mpi_inf_3dhp.MPI_INF_3DHP_CROSS
         if cfg.model.skeleton != MPI_INF_3DHP_17.name:
             raise ValueError(f"model.skeleton={cfg.model.skeleton!r} cannot run on MPI-INF-3DHP")
         return mpi_inf_3dhp.MPI_INF_3DHP
-    return PROTOCOLS[cfg.eval.protocol].with_skips(cfg.eval.skip_sequences)
+    protocol = PROTOCOLS[cfg.eval.protocol].with_skips(cfg.eval.skip_sequences)
+    check_target_space(protocol, cfg.data.target_space)
+    return protocol
+
+
+_SPACE_NAMES = {"camera": "camera-frame 3D", "image_2.5d": "MotionBERT's 2.5D image-space"}
+
+
+def check_target_space(protocol: H36MProtocol, target_space: str) -> None:
+    """Refuse a model whose outputs live in another space than the protocol's ground truth.
+
+    Camera-frame and 2.5D poses are different poses (perspective vs metric x, y): the exact
+    camera-frame ground truth scores 22.8 mm P1 against the 2.5D one (docs/evaluation.md), so
+    such a figure would measure the space, not the model. No conversion is attempted.
+
+    Raises:
+        ValueError: Naming both spaces and the protocol that fits the model.
+    """
+    if target_space == protocol.ground_truth:
+        return
+    fitting = [p.name for p in PROTOCOLS.values() if p.ground_truth == target_space]
+    hint = f"; evaluate it with --protocol {fitting[0]}" if fitting else ""
+    raise ValueError(
+        f"the {protocol.name} protocol scores {_SPACE_NAMES[protocol.ground_truth]} poses "
+        f"(data.target_space={protocol.ground_truth}), but this model predicts "
+        f"{_SPACE_NAMES.get(target_space, target_space)} poses "
+        f"(data.target_space={target_space}){hint}"
+    )
 
 
 def _arrays(cfg: ExperimentConfig, protocol: H36MProtocol, *, train: bool) -> list[str]:
     arrays = {f"poses_2d_{cfg.data.input_source}"}
+    arrays.update(f"poses_2d_{source}" for source in cfg.eval.extra_inputs)
     if train:
         arrays.add("poses_3d" if cfg.data.target_space == "camera" else "poses_3d_image")
-    arrays.add("poses_3d" if protocol.ground_truth == "camera" else "poses_3d_image")
+        if cfg.data.augment.detector_fraction > 0:
+            arrays.add(f"poses_2d_{cfg.data.augment.detector_source}")
+    # The protocol's ground truth as stored (poses_2_5d: the 2.5D ground truth of the source).
+    arrays.update(ground_truth_arrays(protocol.ground_truth))
     if "poses_3d_image" in arrays:
         arrays.add("scale_2_5d")
     return sorted(arrays)
@@ -76,8 +112,14 @@ def load_experiment_streams(cfg: ExperimentConfig, *, train: bool = True) -> Str
     return streams
 
 
-def build_eval_streams(cfg: ExperimentConfig, streams: Streams) -> list[StreamClips]:
-    """The protocol's test streams, with model inputs, as `evaluate_model` reads them."""
+def build_eval_streams(
+    cfg: ExperimentConfig, streams: Streams, *, input_source: str | None = None
+) -> list[StreamClips]:
+    """The protocol's test streams, with model inputs, as `evaluate_model` reads them.
+
+    ``input_source`` (default ``cfg.data.input_source``) picks the 2D the model is fed, e.g.
+    ``"sh"`` for the ``eval.extra_inputs`` evaluations of a run trained on ground truth.
+    """
     protocol = protocol_of(cfg)
     return stream_clips(
         streams,
@@ -85,7 +127,7 @@ def build_eval_streams(cfg: ExperimentConfig, streams: Streams) -> list[StreamCl
         clip_len=cfg.model.num_frames,
         cover_all=protocol.cover_all_frames,
         subjects=protocol.test_subjects,
-        input_source=cfg.data.input_source,
+        input_source=input_source or cfg.data.input_source,
         target_space=cfg.data.target_space,
         use_confidence=cfg.data.use_confidence,
     )
@@ -108,9 +150,18 @@ def _mpi_from_h36m(predict: Callable[[np.ndarray], np.ndarray]) -> Callable:
 
 
 def evaluate_on_streams(
-    model: nn.Module, cfg: ExperimentConfig, streams: list[StreamClips], *, every: int = 1
+    model: nn.Module,
+    cfg: ExperimentConfig,
+    streams: list[StreamClips],
+    *,
+    every: int = 1,
+    gt_2d: bool = False,
 ) -> Result:
-    """Run ``model`` (flip TTA per ``cfg.eval.flip_test``) on prepared test streams and score it."""
+    """Run ``model`` (flip TTA per ``cfg.eval.flip_test``) on prepared test streams and score it.
+
+    ``gt_2d``: MotionBERT's setting (`ssrstf.evaluation.protocol.evaluate_model`); the streams
+    must then carry the ``gt`` 2D source.
+    """
     predict = make_predictor(
         model,
         SKELETONS[cfg.model.skeleton],
@@ -119,12 +170,16 @@ def evaluate_on_streams(
     )
     protocol = protocol_of(cfg)
     if isinstance(protocol, mpi_inf_3dhp.MPIInf3DHPProtocol):
+        if gt_2d:
+            raise ValueError("gt_2d is a setting of the Human3.6M motionbert protocol only")
         if is_cross_dataset(cfg):
             predict = _mpi_from_h36m(predict)
         return mpi_inf_3dhp.evaluate_model(
             protocol, streams, predict, every=every, batch_size=cfg.eval.batch_size
         )
-    return evaluate_model(protocol, streams, predict, every=every, batch_size=cfg.eval.batch_size)
+    return evaluate_model(
+        protocol, streams, predict, every=every, batch_size=cfg.eval.batch_size, gt_2d=gt_2d
+    )
 
 
 def evaluate_checkpoint(
@@ -138,19 +193,29 @@ def evaluate_checkpoint(
     every: int = 1,
     batch_size: int | None = None,
     device: str = "cpu",
+    gt_2d: bool = False,
 ) -> Result:
     """Evaluate a checkpoint (``"default"``, ``.pt`` or ``.safetensors``) on a prepared dataset.
 
     The model, clip length, target space and normalisation come from the checkpoint's config;
     the arguments override the dataset (``"h36m"`` or ``"mpi_inf_3dhp"``; a Human3.6M model on
     MPI-INF-3DHP is the cross-dataset evaluation), the protocol, the 2D source (default: the
-    checkpoint's own, ``gt`` when the dataset changes), flip TTA and quick mode.
+    checkpoint's own, ``gt`` when the dataset changes), flip TTA and quick mode. ``gt_2d`` is
+    MotionBERT's ``gt_2d`` setting: the ground-truth 2D (source ``gt``) as input and the
+    predicted x, y replaced by it (``--protocol motionbert`` only).
 
     Raises:
         ValueError: For a cross-dataset evaluation of a model that predicts the 2.5D image
-            space (it needs a per-frame scale λ that MPI-INF-3DHP does not provide), or a
-            dataset whose file has another joint layout.
+            space (it needs a per-frame scale λ that MPI-INF-3DHP does not provide), a
+            protocol whose ground-truth space is not the model's target space (a camera-space
+            model on the motionbert protocol), ``gt_2d`` with another 2D source, or a dataset
+            whose file has another joint layout.
     """
+    if gt_2d and input_source not in (None, "gt"):
+        raise ValueError(
+            f"gt_2d uses the ground-truth 2D as input (MotionBERT's gt_2d); got 2D source "
+            f"{input_source!r}"
+        )
     model, cfg = load_model(checkpoint, device=device)
     dataset = dataset or cfg.data.dataset
     if dataset not in DATASET_JOINT_LAYOUTS:
@@ -161,7 +226,7 @@ def evaluate_checkpoint(
             f"{checkpoint}: cross-dataset evaluation needs a camera-space model "
             f"(data.target_space=camera); this one predicts {cfg.data.target_space!r}"
         )
-    default_source = "gt" if changed else cfg.data.input_source
+    default_source = "gt" if changed or gt_2d else cfg.data.input_source
     data = replace(
         cfg.data,
         dataset=dataset,
@@ -181,6 +246,10 @@ def evaluate_checkpoint(
     cfg = replace(cfg, data=data, eval=evaluation)
     if dataset == "h36m" and cfg.model.skeleton != H36M_17.name:
         raise ValueError(f"{checkpoint}: a {cfg.model.skeleton} model cannot run on Human3.6M")
+    try:
+        protocol_of(cfg)
+    except ValueError as exc:
+        raise ValueError(f"{checkpoint}: {exc}") from None
     with torch.inference_mode():
         streams = build_eval_streams(cfg, load_experiment_streams(cfg, train=False))
-        return evaluate_on_streams(model, cfg, streams, every=every)
+        return evaluate_on_streams(model, cfg, streams, every=every, gt_2d=gt_2d)

@@ -10,7 +10,9 @@ is saved in the checkpoint, so an interrupted run continues bit-for-bit on CPU, 
 mid-epoch checkpoint (the batches already seen are skipped without loading them).
 
 ``progress.elapsed_s`` (what ``train.max_minutes`` and the ``cosine_time`` schedule measure) is
-training time: the quick evaluations during the run are not counted.
+training time: the quick evaluations during the run are not counted. It is wall-clock time, or
+with ``train.clock: cpu`` the process's CPU time (all its threads), so a budget buys the same
+compute however busy a shared machine is.
 
 Run directory: ``config.yaml``, ``metrics.jsonl`` (one JSON object per evaluation), ``last.pt``,
 ``best.pt`` (lowest quick-evaluation P1), ``final.json`` (full evaluation at the end) and, with
@@ -155,7 +157,9 @@ def fit(
     if streams is None:
         streams = load_experiment_streams(cfg)
     train_set, _ = build_datasets(cfg, streams)
-    eval_streams = build_eval_streams(cfg, streams)
+    eval_streams = {cfg.data.input_source: build_eval_streams(cfg, streams)}
+    for source in cfg.eval.extra_inputs:
+        eval_streams[source] = build_eval_streams(cfg, streams, input_source=source)
     model = create_model(cfg.model).to(device)
     optimizer = build_optimizer(model, cfg.train)
     sampler = DistributedSampler(
@@ -292,9 +296,23 @@ class _Loop:
         }
         save_checkpoint(self.run_dir / name, state)
 
-    def evaluate(self, streams: list, progress: Progress, train_stats: dict, final: bool) -> None:
+    def evaluate(self, streams: dict, progress: Progress, train_stats: dict, final: bool) -> None:
+        """Score the model on every evaluated 2D source (``streams``: source → test streams).
+
+        The first source is the training input's: it alone selects ``best.pt``; the others
+        (``eval.extra_inputs``) are logged as ``p1_mm_<source>``, ``p2_mm_<source>``.
+        """
         every = self.cfg.eval.final_every if final else self.cfg.eval.every
-        result = evaluate_on_streams(self.model, self.cfg, streams, every=every)
+        main, *extra = streams
+        result = evaluate_on_streams(self.model, self.cfg, streams[main], every=every)
+        extra_metrics: dict[str, float] = {}
+        for source in extra:
+            other = evaluate_on_streams(self.model, self.cfg, streams[source], every=every)
+            extra_metrics |= {f"{k}_{source}": v for k, v in other.metrics().items()}
+            logger.info("step %d, %s 2D: %s", progress.global_step, source, other.label)
+            if final:
+                path = self.run_dir / f"final_{source}.json"
+                path.write_text(json.dumps(other.to_dict(), indent=2))
         record = {
             "step": progress.global_step,
             "epoch": progress.epoch,
@@ -303,6 +321,7 @@ class _Loop:
             **train_stats,
             "p1_mm": result.p1_mm,
             **result.metrics(),
+            **extra_metrics,
             "eval": ("final " if final else "")
             + ("full" if every == 1 else f"quick (every {every}-th test clip)"),
         }
@@ -319,7 +338,9 @@ class _Loop:
 
     def run(self, train_set, sampler, eval_streams, progress, total_steps, steps_per_epoch):
         cfg = self.cfg.train
-        start = time.monotonic() - progress.elapsed_s
+        # The budget clock: wall time, or this process's CPU time (fair on a shared machine).
+        clock = time.process_time if cfg.clock == "cpu" else time.monotonic
+        start = clock() - progress.elapsed_s
         last_save = time.monotonic()
         eval_every = cfg.eval_every_steps or steps_per_epoch
         stop = progress.global_step >= total_steps
@@ -351,7 +372,7 @@ class _Loop:
                 loss, terms = self.step(x, y)
                 progress.step_in_epoch += 1
                 progress.global_step += 1
-                progress.elapsed_s = self._rank0_value(time.monotonic() - start)
+                progress.elapsed_s = self._rank0_value(clock() - start)
                 for k, v in {"loss": loss, **terms}.items():
                     sums[k] = sums.get(k, 0.0) + v
                 sums["n"] = sums.get("n", 0.0) + 1
@@ -366,12 +387,12 @@ class _Loop:
                     n = sums.pop("n")
                     stats = {f"train_{k}": v / n for k, v in sums.items()}
                     sums.clear()
-                    paused = time.monotonic()
+                    paused = clock()
                     self.evaluate(eval_streams, progress, stats, final=False)
                     self.save("last.pt", progress)
                     last_save = time.monotonic()
-                    # Budgets and the wall-clock schedule count training time only.
-                    start += last_save - paused
+                    # Budgets and the time-based schedule count training time only.
+                    start += clock() - paused
                 elif self.rank == 0 and (
                     end_of_epoch or time.monotonic() - last_save > cfg.checkpoint_minutes * 60
                 ):
