@@ -328,7 +328,7 @@ def _run_inference(args: argparse.Namespace, kp, *, render: bool, frames_from=No
     result = lift_keypoints(kp, lifter, progress=not args.quiet)
     paths = write_outputs(
         result, args.out, render=render, frames_from=frames_from, overwrite=args.overwrite,
-        progress=not args.quiet,
+        progress=not args.quiet, viewer_video=args.viewer_video,
     )  # fmt: skip
     return result, paths
 
@@ -435,6 +435,10 @@ def _add_inference_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--overlap", type=int, help="frames shared by consecutive windows (default T/3)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's)")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    p.add_argument(
+        "--viewer-video", action="store_true",
+        help="show the input video's frames in viewer.html (video input; embeds small JPEGs)",
+    )  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 

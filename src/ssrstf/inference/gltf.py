@@ -33,7 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from ssrstf.inference.export import CAMERA_TO_BVH, _atomic_write, _fit_bvh, _topological_order
+from ssrstf.files import atomic_write
+from ssrstf.inference.export import CAMERA_TO_BVH, _fit_bvh, _topological_order
 from ssrstf.inference.render import CENTRE_COLOUR, LEFT_COLOUR, RIGHT_COLOUR
 from ssrstf.skeleton import H36M_17, Skeleton
 
@@ -245,12 +246,16 @@ def _global_rotations(local: np.ndarray, skeleton: Skeleton) -> np.ndarray:
 # ------------------------------------------------------------------------------------ writing
 
 
-def _positions_mm(
+def animation_positions_mm(
     poses_mm: np.ndarray,
-    trajectory_mm: np.ndarray | None,
-    world_from_camera: np.ndarray | None,
+    trajectory_mm: np.ndarray | None = None,
+    world_from_camera: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(F, J, 3) joint positions in the file's frame, mm (see the module docstring)."""
+    """(F, J, 3) joint positions in mm in the Y-up frame of the GLB file and the viewer.
+
+    ``poses_mm + trajectory_mm`` (camera axes) mapped by ``world_from_camera``, or without it
+    into the camera's BVH frame ``(x, −y, −z)`` (see the module docstring).
+    """
     points = poses_mm if trajectory_mm is None else poses_mm + trajectory_mm[:, None]
     if world_from_camera is None:
         return points @ CAMERA_TO_BVH.T
@@ -300,7 +305,7 @@ def glb_document(
     if world_from_camera is not None:
         world_from_camera = np.asarray(world_from_camera, dtype=np.float64)
     _check_inputs(poses_mm, fps, trajectory_mm, world_from_camera, skeleton)
-    points = _positions_mm(poses_mm, trajectory_mm, world_from_camera)
+    points = animation_positions_mm(poses_mm, trajectory_mm, world_from_camera)
     frames, num_joints = points.shape[:2]
     # The BVH fit works in its own frame, (x, -y, -z) of its input: hand it our points in a
     # form it maps back onto themselves (CAMERA_TO_BVH is its own inverse).
@@ -447,4 +452,4 @@ def write_glb(
         poses_mm, fps, trajectory_mm=trajectory_mm, world_from_camera=world_from_camera,
         skeleton=skeleton,
     )  # fmt: skip
-    return _atomic_write(path, overwrite, lambda f: f.write(data))
+    return atomic_write(path, lambda temp: temp.write_bytes(data), overwrite=overwrite)

@@ -9,8 +9,9 @@ The steps, each a function so the CLI (`ssrstf infer`, `ssrstf demo`) and the Py
    interpolation (`fill_missing`, confidence 0, reported in ``filled`` and ``valid``), and check
    the image size against the keypoints.
 3. `Lifter.lift`: windowed lifting with flip test-time augmentation.
-4. `write_outputs`: ``poses_3d.npz``, ``poses_3d.json``, ``poses_3d.bvh`` and, on request,
-   ``render.mp4``; every file written atomically, none overwritten without ``overwrite``.
+4. `write_outputs`: ``poses_3d.npz``, ``poses_3d.json``, ``poses_3d.bvh``, ``poses_3d.glb``,
+   ``viewer.html`` and, on request, ``render.mp4``; every file written atomically, none
+   overwritten without ``overwrite``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ OUTPUT_FILES = {
     "npz": "poses_3d.npz",
     "json": "poses_3d.json",
     "bvh": "poses_3d.bvh",
+    "glb": "poses_3d.glb",
+    "viewer": "viewer.html",
     "render": "render.mp4",
 }
 """File names written into the output folder."""
@@ -162,8 +165,9 @@ def write_outputs(
     frames_from: str | Path | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    viewer_video: bool = False,
 ) -> dict[str, Path]:
-    """Write the npz, JSON and BVH files (and ``render.mp4``) into ``out_dir``.
+    """Write the npz, JSON, BVH, GLB files and ``viewer.html`` (and ``render.mp4``) to ``out_dir``.
 
     Args:
         result: What `lift_keypoints` returned.
@@ -173,8 +177,10 @@ def write_outputs(
             skeleton on a blank canvas.
         overwrite: Replace existing files.
         progress: Show the rendering's progress bar.
+        viewer_video: Embed the frames of ``frames_from`` in ``viewer.html`` (JPEG,
+            `viewer.VIDEO_FRAME_HEIGHT` pixels high; needs Pillow, extra ``viz``).
     """
-    from ssrstf.inference import export
+    from ssrstf.inference import export, gltf, viewer
 
     paths = check_outputs(out_dir, render=render, overwrite=overwrite)
     kp = result.keypoints
@@ -187,6 +193,21 @@ def write_outputs(
         paths["json"], result.poses_3d, kp.keypoints, kp.valid, fps, names, overwrite=overwrite
     )
     export.write_bvh(paths["bvh"], result.poses_3d, fps or 30.0, overwrite=overwrite)
+    # Root motion and the world frame come from the trajectory/floor steps when they ran.
+    trajectory = getattr(result, "trajectory", None)
+    world = getattr(result, "world_from_camera", None)
+    gltf.write_glb(
+        paths["glb"], result.poses_3d, fps or 30.0, trajectory_mm=trajectory,
+        world_from_camera=world, overwrite=overwrite,
+    )  # fmt: skip
+    person = viewer.ViewerPerson("person", result.poses_3d, trajectory, valid=kp.valid)
+    video_frames = None
+    if viewer_video and frames_from is not None:
+        video_frames = _viewer_frames(frames_from, kp.image_size, result.num_frames)
+    viewer.write_viewer(
+        paths["viewer"], [person], fps, world_from_camera=world, video_frames=video_frames,
+        title=f"ssrstf: {kp.source}", overwrite=overwrite,
+    )  # fmt: skip
     if render:
         from ssrstf.inference import render as rendering
 
@@ -202,6 +223,26 @@ def write_outputs(
             progress=progress,
         )
     return paths
+
+
+def _viewer_frames(
+    video_path: str | Path, image_size: tuple[int, int] | None, count: int
+) -> list[str]:
+    """The first ``count`` frames of the input video as JPEG data URIs for the viewer page."""
+    from ssrstf.inference.video import iter_frames
+    from ssrstf.inference.viewer import VIDEO_FRAME_HEIGHT, encode_video_frames
+
+    size = None
+    if image_size is not None:  # let ffmpeg scale while decoding
+        width = max(2, 2 * round(image_size[0] * VIDEO_FRAME_HEIGHT / image_size[1] / 2))
+        size = (width, VIDEO_FRAME_HEIGHT)
+    frames = iter_frames(video_path, size=size)
+    try:
+        return encode_video_frames(frames, count=count)
+    finally:
+        close = getattr(frames, "close", None)
+        if close is not None:
+            close()  # stop ffmpeg early
 
 
 @functools.lru_cache(maxsize=4)
