@@ -360,9 +360,17 @@ def _infer_input(
 ) -> int:
     """Lift ``args.input`` (a video or keypoint file) with the model options of ``args``."""
     from ssrstf.files import output_lock
+    from ssrstf.inference.people import load_people
     from ssrstf.inference.pipeline import check_outputs, load_keypoints
+    from ssrstf.inference.tracking import MIN_TRACK_FRAMES
     from ssrstf.inference.video import is_video
 
+    people = load_people(
+        args.input, fmt, image_size=image_size, skeleton_name=skeleton, fps=fps,
+        min_track_frames=getattr(args, "min_track_frames", MIN_TRACK_FRAMES),  # demo: default
+    )  # fmt: skip
+    if people is not None:  # several people per frame in a keypoint file
+        return _infer_people(args, people, render=render)
     check_outputs(args.out, render=render, overwrite=args.overwrite)
     kp = load_keypoints(
         args.input, fmt, image_size=image_size, skeleton_name=skeleton, fps=fps,
@@ -374,6 +382,36 @@ def _infer_input(
         check_outputs(args.out, render=render, overwrite=args.overwrite)
         result, paths = _run_inference(args, kp, render=render, frames_from=frames_from)
     _report(result, paths)
+    return 0
+
+
+def _infer_people(args: argparse.Namespace, people, *, render: bool) -> int:
+    """Lift every tracked person of a multi-person keypoint file into ``person_k/`` folders."""
+    from ssrstf.files import output_lock
+    from ssrstf.inference.lifter import Lifter
+    from ssrstf.inference.people import check_people_outputs, lift_people, write_people_outputs
+
+    check_people_outputs(args.out, len(people.tracks), render=render, overwrite=args.overwrite)
+    lifter = Lifter(
+        args.checkpoint, device=args.device, flip=args.flip, overlap=args.overlap,
+        num_threads=args.threads,
+    )  # fmt: skip
+    results = lift_people(people, lifter)
+    with output_lock(args.out):
+        paths = write_people_outputs(
+            results, people, args.out, render=render, overwrite=args.overwrite,
+            progress=not args.quiet,
+        )  # fmt: skip
+    print(f"input: {people.source}")
+    print(f"{people.num_frames} frames; {len(results)} people tracked"
+          f"{f' ({people.dropped} shorter tracks dropped)' if people.dropped else ''}")  # fmt: skip
+    for r in results:
+        last = r.start_frame + r.result.num_frames - 1
+        print(f"  {r.name}: frames {r.start_frame}-{last}, detected in "
+              f"{r.result.valid.mean():.1%} of them -> {Path(args.out) / r.name}")  # fmt: skip
+    for key in ("viewer", "people", "render"):
+        if key in paths:
+            print(f"  {key:6s} {paths[key]}")
     return 0
 
 
@@ -444,6 +482,7 @@ def _add_inference_options(p: argparse.ArgumentParser) -> None:
 
 def _add_infer(sub: argparse._SubParsersAction) -> None:
     from ssrstf.inference.readers import FORMATS
+    from ssrstf.inference.tracking import MIN_TRACK_FRAMES
 
     p = sub.add_parser("infer", help="video or 2D keypoint file -> 3D poses, BVH, rendering")
     p.add_argument("input", help="video (.mp4, .avi, .mov, ...), keypoint file or OpenPose folder")
@@ -459,6 +498,11 @@ def _add_infer(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fps", type=float, help="frame rate (default: the file's)")
     p.add_argument("--out", default="ssrstf_out", help="output folder (default %(default)s)")
     p.add_argument("--render", action="store_true", help="also write render.mp4 (extra viz)")
+    p.add_argument(
+        "--min-track-frames", type=int, default=MIN_TRACK_FRAMES, metavar="N",
+        help="several people per frame: lift the people tracked in at least N frames "
+        "(default %(default)s)",
+    )  # fmt: skip
     _add_inference_options(p)
     p.set_defaults(func=_cmd_infer)
 

@@ -15,6 +15,10 @@ H.264 with yuv420p needs):
   are fixed for the whole sequence (a cube around all poses) and a grid at the lowest joint of
   the sequence hints at the ground.
 
+Several people (`render_people_video`, `PoseRenderer.draw_people`): everyone present in a frame
+is drawn in both panels with their name above the 2D skeleton; the 3D axes hold everyone's
+poses; frames with nobody get the "no person detected" border.
+
 Speed. Matplotlib draws only the static part of the 3D panel (axes box, ticks, ground grid,
 title) once per video, and its 3D projection matrix is reused to place the joints; every frame
 is then drawn with Pillow (ImageDraw lines and ellipses; a dependency of matplotlib) on a copy
@@ -33,7 +37,8 @@ project's 2-core CPU machine while a training run used one core (so upper bounds
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -159,21 +164,69 @@ class PoseRenderer:
             valid: False marks the frame as having no detected person.
             label: Text at the bottom left of the 2D panel, e.g. the frame number.
         """
+        return self.draw_people([pose_3d], [keypoints_2d], frame=frame, valid=valid, label=label)
+
+    def draw_people(
+        self,
+        poses_3d: Sequence[np.ndarray],
+        keypoints_2d: Sequence[np.ndarray],
+        *,
+        frame: np.ndarray | None = None,
+        valid: bool = True,
+        label: str | None = None,
+        names: Sequence[str] = (),
+    ) -> np.ndarray:
+        """One output frame with any number of people (as `draw`, one pose per person).
+
+        Args:
+            poses_3d: Per person, (J, 3) millimetres, camera axes.
+            keypoints_2d: Per person, (J2, 2|3) pixels of the input frame.
+            frame: The input frame, or None for the blank canvas.
+            valid: False marks the frame as having no detected person.
+            label: Text at the bottom left of the 2D panel.
+            names: Per person, a name written above their 2D skeleton (or nothing).
+        """
         if frame is None:
             left = self._canvas.copy()
         else:
             left = self._pil.fromarray(np.ascontiguousarray(frame[..., :3]))
             if left.size != self.panel_size:  # 4-8 ms for a 720p frame; ffmpeg can scale
                 left = left.resize(self.panel_size, self._pil.Resampling.BILINEAR)
-        self._draw_2d(left, np.asarray(keypoints_2d, dtype=np.float64), valid, label)
         right = self._background.copy()
-        self._draw_3d(right, np.asarray(pose_3d, dtype=np.float64), valid)
+        for k, (pose, keypoints) in enumerate(zip(poses_3d, keypoints_2d, strict=True)):
+            keypoints = np.asarray(keypoints, dtype=np.float64)
+            self._draw_2d(left, keypoints, valid)
+            if k < len(names):
+                self._draw_name(left, keypoints, names[k])
+            self._draw_3d(right, np.asarray(pose, dtype=np.float64), valid)
+        self._draw_marks(left, valid, label)
         out = self._pil.new("RGB", self.size)
         out.paste(left, (0, 0))
         out.paste(right, (self.panel_width, 0))
         return np.asarray(out)
 
-    def _draw_2d(self, image: Any, keypoints: np.ndarray, valid: bool, label: str | None) -> None:
+    def _draw_name(self, image: Any, keypoints: np.ndarray, name: str) -> None:
+        xy = keypoints[:, :2] * self.scale
+        shown = np.isfinite(xy).all(axis=1) & (np.abs(xy).sum(axis=1) > 0)
+        if shown.any():
+            top = xy[shown][np.argmin(xy[shown, 1])]
+            draw = self._draw_module.Draw(image)
+            draw.text((top[0] - 3 * len(name), top[1] - 22), name, fill=(255, 255, 255),
+                      stroke_width=1, stroke_fill=OUTLINE_COLOUR)  # fmt: skip
+
+    def _draw_marks(self, image: Any, valid: bool, label: str | None) -> None:
+        """The red border of frames without a person, and the label."""
+        draw = self._draw_module.Draw(image)
+        if not valid:
+            border = max(3, self.height // 120)
+            w, h = image.size
+            draw.rectangle((0, 0, w - 1, h - 1), outline=INVALID_COLOUR, width=border)
+            draw.text((2 * border, 2 * border), "no person detected", fill=INVALID_COLOUR)
+        if label:
+            draw.text((6, self.height - 16), label, fill=(255, 255, 255), stroke_width=1,
+                      stroke_fill=OUTLINE_COLOUR)  # fmt: skip
+
+    def _draw_2d(self, image: Any, keypoints: np.ndarray, valid: bool) -> None:
         skeleton = self.skeleton_2d
         if keypoints.ndim != 2 or keypoints.shape[0] != skeleton.num_joints:
             raise ValueError(
@@ -202,14 +255,6 @@ class PoseRenderer:
                 draw.ellipse(box, fill=self.colours_2d[joint], outline=OUTLINE_COLOUR)
             else:
                 draw.ellipse(box, fill=None, outline=self.colours_2d[joint], width=1)
-        if not valid:
-            border = max(3, self.height // 120)
-            w, h = image.size
-            draw.rectangle((0, 0, w - 1, h - 1), outline=INVALID_COLOUR, width=border)
-            draw.text((2 * border, 2 * border), "no person detected", fill=INVALID_COLOUR)
-        if label:
-            draw.text((6, self.height - 16), label, fill=(255, 255, 255), stroke_width=1,
-                      stroke_fill=OUTLINE_COLOUR)  # fmt: skip
 
     def _draw_3d(self, image: Any, pose_mm: np.ndarray, valid: bool) -> None:
         if pose_mm.shape != (self.skeleton.num_joints, 3):
@@ -368,7 +413,7 @@ def render_video(
     out_path = Path(out_path)
     if out_path.exists() and not overwrite:  # before any work
         raise FileExistsError(f"{out_path} already exists; pass --overwrite (overwrite=True)")
-    imageio_ffmpeg = require("imageio_ffmpeg", "viz")
+    require("imageio_ffmpeg", "viz")
     poses_3d = np.asarray(poses_3d, dtype=np.float64)
     keypoints_2d = np.asarray(keypoints_2d, dtype=np.float64)
     count = len(poses_3d)
@@ -383,6 +428,30 @@ def render_video(
         poses_3d, image_size=image_size, skeleton=skeleton, skeleton_2d=skeleton_2d,
         height=height, title=title,
     )  # fmt: skip
+
+    def draw(index: int, image: np.ndarray | None) -> np.ndarray:
+        return renderer.draw(
+            poses_3d[index], keypoints_2d[index], frame=image, valid=bool(valid[index]),
+            label=f"frame {index + 1}/{count}",
+        )  # fmt: skip
+
+    return _encode(out_path, renderer, count, fps, frames, draw, overwrite=overwrite,
+                   progress=progress)  # fmt: skip
+
+
+def _encode(
+    out_path: Path,
+    renderer: PoseRenderer,
+    count: int,
+    fps: float,
+    frames: Iterable[np.ndarray] | str | Path | None,
+    draw: Callable[[int, np.ndarray | None], np.ndarray],
+    *,
+    overwrite: bool,
+    progress: bool,
+) -> Path:
+    """Stream ``draw(index, input frame)`` for every index to an H.264 mp4, atomically."""
+    imageio_ffmpeg = require("imageio_ffmpeg", "viz")
     if isinstance(frames, (str, Path)):  # let ffmpeg decode straight to the panel size
         frames = iter_frames(frames, size=renderer.panel_size)
     temp = temporary_path(out_path, overwrite=overwrite)
@@ -398,13 +467,7 @@ def render_video(
             image = next(images, None)
             if frames is not None and image is None:
                 raise ValueError(f"the input video ended after {index} frames, {count} expected")
-            label = f"frame {index + 1}/{count}"
-            writer.send(
-                renderer.draw(
-                    poses_3d[index], keypoints_2d[index], frame=image, valid=bool(valid[index]),
-                    label=label,
-                )
-            )  # fmt: skip
+            writer.send(draw(index, image))
         writer.close()
         commit(temp, out_path, overwrite=overwrite)
     except BaseException:
@@ -416,3 +479,81 @@ def render_video(
         if close is not None:
             close()  # stop a video reader early
     return out_path
+
+
+@dataclass(frozen=True)
+class RenderedPerson:
+    """One person of `render_people_video`.
+
+    Attributes:
+        name: Written above the person's 2D skeleton.
+        poses_3d: (F_k, J, 3) millimetres, camera axes.
+        keypoints_2d: (F_k, J2, 2|3) pixels (and confidence) of the input frames.
+        start_frame: Input frame of the first pose.
+    """
+
+    name: str
+    poses_3d: np.ndarray
+    keypoints_2d: np.ndarray
+    start_frame: int = 0
+
+
+def render_people_video(
+    out_path: str | Path,
+    people: Sequence[RenderedPerson],
+    *,
+    num_frames: int,
+    fps: float,
+    image_size: tuple[int, int],
+    frames: Iterable[np.ndarray] | str | Path | None = None,
+    skeleton: Skeleton = H36M_17,
+    skeleton_2d: Skeleton | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    title: str | None = None,
+    height: int = 480,
+) -> Path:
+    """`render_video` for several people: each drawn in the frames it covers, with its name.
+
+    The 3D panel shares one set of axes for everyone; frames in which nobody is present get
+    the "no person detected" border. Other arguments as in `render_video`.
+
+    Raises:
+        FileExistsError: ``out_path`` exists and ``overwrite`` is False.
+        ValueError: No people, inconsistent shapes, a person beyond ``num_frames``, or a
+            non-positive fps.
+    """
+    out_path = Path(out_path)
+    if out_path.exists() and not overwrite:  # before any work
+        raise FileExistsError(f"{out_path} already exists; pass --overwrite (overwrite=True)")
+    require("imageio_ffmpeg", "viz")
+    if not people:
+        raise ValueError("render_people_video needs at least one person")
+    for person in people:
+        frames_k = len(person.poses_3d)
+        if frames_k == 0 or len(person.keypoints_2d) != frames_k:
+            raise ValueError(f"{person.name}: need as many 2D as 3D frames (≥ 1)")
+        if person.start_frame < 0 or person.start_frame + frames_k > num_frames:
+            last = person.start_frame + frames_k - 1
+            raise ValueError(
+                f"{person.name}: frames {person.start_frame}..{last} do not fit in {num_frames}"
+            )
+    if not (fps and fps > 0):
+        raise ValueError(f"fps must be positive, got {fps}")
+    everyone = np.concatenate([np.asarray(p.poses_3d, dtype=np.float64) for p in people])
+    renderer = PoseRenderer(
+        everyone, image_size=image_size, skeleton=skeleton, skeleton_2d=skeleton_2d,
+        height=height, title=title,
+    )  # fmt: skip
+
+    def draw(index: int, image: np.ndarray | None) -> np.ndarray:
+        present = [p for p in people if 0 <= index - p.start_frame < len(p.poses_3d)]
+        return renderer.draw_people(
+            [p.poses_3d[index - p.start_frame] for p in present],
+            [p.keypoints_2d[index - p.start_frame] for p in present],
+            frame=image, valid=bool(present), label=f"frame {index + 1}/{num_frames}",
+            names=[p.name for p in present],
+        )  # fmt: skip
+
+    return _encode(out_path, renderer, num_frames, fps, frames, draw, overwrite=overwrite,
+                   progress=progress)  # fmt: skip
