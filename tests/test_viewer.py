@@ -264,3 +264,60 @@ def test_video_frame_shown_on_request(browser, tmp_path: Path) -> None:
     assert browser.execute_script("return arguments[0].naturalWidth", image) == 160
     browser.find_element("id", "show-video").click()
     assert not image.is_displayed()
+
+
+def test_two_people_are_both_drawn(browser, tmp_path: Path) -> None:
+    poses, trajectory = _walk(20)
+    other = trajectory.copy()
+    other[:, 0] = -other[:, 0]  # walking the other way: they cross at frame 10
+    people = [ViewerPerson("person 0", poses, trajectory), ViewerPerson("person 1", poses, other)]
+    path = write_viewer(tmp_path / "two.html", people, 30.0)
+    assert _open(browser, path) == []
+    browser.execute_script("window.ssrstfViewer.setFrame(0)")
+    pixels = _skeleton_pixels(_screenshot(browser))
+    # Two skeletons 3 m apart: two clusters of bone pixels, split around the middle column.
+    middle = (pixels[:, 0].min() + pixels[:, 0].max()) / 2
+    left, right = pixels[pixels[:, 0] < middle], pixels[pixels[:, 0] >= middle]
+    assert len(left) > 200 and len(right) > 200
+    assert right[:, 0].min() - left[:, 0].max() > 50  # empty floor between them
+
+
+def test_viewer_frames_from_a_video_file(tmp_path: Path) -> None:
+    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg", reason="viz/dev extra writes the clip")
+    from ssrstf.inference.pipeline import _viewer_frames
+
+    video = tmp_path / "clip.mp4"
+    writer = imageio_ffmpeg.write_frames(str(video), (320, 180), fps=10, macro_block_size=2)
+    writer.send(None)
+    for k in range(6):
+        writer.send(np.full((180, 320, 3), 40 * k, np.uint8))
+    writer.close()
+    uris = _viewer_frames(video, (320, 180), 5)
+    assert len(uris) == 5
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(base64.b64decode(uris[4].split(",", 1)[1])))
+    assert image.size == (426, 240)  # scaled by ffmpeg to the viewer's frame height
+    assert abs(np.asarray(image).mean() - 160) < 10  # the fifth frame, not the first
+
+
+def test_write_outputs_embeds_the_video_on_request(tmp_path: Path) -> None:
+    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg", reason="viz/dev extra writes the clip")
+    from ssrstf.inference.lifter import Lifter
+    from ssrstf.inference.pipeline import OUTPUT_FILES, lift_keypoints, write_outputs
+
+    sample = make_sample(seconds=0.12)  # 6 frames of a 1000x1000 video
+    video = tmp_path / "clip.mp4"
+    writer = imageio_ffmpeg.write_frames(str(video), (200, 200), fps=50, macro_block_size=2)
+    writer.send(None)
+    for _ in range(6):
+        writer.send(np.zeros((200, 200, 3), np.uint8))
+    writer.close()
+    result = lift_keypoints(sample.keypoints, Lifter("default"))
+    plain = write_outputs(result, tmp_path / "plain", frames_from=video)
+    assert set(plain) == set(OUTPUT_FILES) - {"render"}
+    assert _embedded(plain["viewer"])["video"] is None  # only when asked
+    asked = write_outputs(result, tmp_path / "asked", frames_from=video, viewer_video=True)
+    frames = _embedded(asked["viewer"])["video"]["frames"]
+    assert len(frames) == 6 and frames[0].startswith("data:image/jpeg;base64,")
+    assert asked["glb"].read_bytes()[:4] == b"glTF"
