@@ -125,6 +125,80 @@ def test_skip_lists_also_match_human36m_sequence_ids(rng: np.random.Generator) -
     assert PROTOCOLS == {"videopose3d": VIDEOPOSE3D, "motionbert": MOTIONBERT}
 
 
+def test_a_stream_with_an_id_is_skipped_by_id_only(rng: np.random.Generator) -> None:
+    # MotionBERT's "SittingDown 1" is subaction 1 (kept); the blocked name means subaction 2 in
+    # prepare-h36m's naming, which has no ids. Extra skips match names whatever the id.
+    gt, pred = _case(rng, [1.0] * 2)
+    streams = [
+        _stream("S9/SittingDown 1/c1", gt, 2, sequence_id="s_09_act_10_subact_01"),
+        _stream("S9/SittingDown 1/c2", gt, 2),
+        _stream("S9/Posing 1/c1", gt, 2, sequence_id="s_09_act_09_subact_01"),
+    ]
+    preds = {s.key: pred for s in streams}
+    result = evaluate_predictions(MOTIONBERT, streams, preds)
+    assert result.skipped == ("S9/SittingDown 1/c2",)
+    assert "SittingDown" in result.per_action
+    extra = evaluate_predictions(MOTIONBERT.with_skips(["S9/Posing 1"]), streams, preds)
+    assert extra.skipped == ("S9/Posing 1/c1", "S9/SittingDown 1/c2")
+
+
+def test_stored_action_labels_decide_the_groups(rng: np.random.Generator) -> None:
+    gt, pred = _case(rng, [1.0, 1.0])
+    gt2, pred2 = _case(rng, [3.0, 3.0])
+    streams = [
+        _stream("S9/Walking 1/c1", gt, 2, action_label="Walking"),
+        _stream("S9/Walking 1 2/c1", gt2, 2, action_label="Walking 1"),
+        _stream("S11/Walking 2/c1", gt2, 2),  # no stored label: the name up to the first space
+    ]
+    preds = {"S9/Walking 1/c1": pred, "S9/Walking 1 2/c1": pred2, "S11/Walking 2/c1": pred2}
+    result = evaluate_predictions(MOTIONBERT, streams, preds)
+    assert {a: v["frames"] for a, v in result.per_action.items()} == {"Walking": 4, "Walking 1": 2}
+    assert result.per_action["Walking 1"]["p1_mm"] == pytest.approx(3.0)
+    assert result.per_action["Walking"]["p1_mm"] == pytest.approx(2.0)
+
+
+def test_motionbert_labels_state_clip_length_and_data_origin(golden) -> None:
+    make_streams, preds = golden
+    mb = [replace(s, origin="prepare-h36m") for s in make_streams(False)]
+    label = evaluate_predictions(MOTIONBERT, mb, preds).label
+    assert label.startswith("H36M motionbert protocol (T=2): not the published T=243; ")
+    assert "data: prepare-h36m (2.5D ground truth with λ = Z_root / f" in label
+    vp = evaluate_predictions(VIDEOPOSE3D, make_streams(True), preds)
+    assert vp.label == "H36M videopose3d protocol (T=2)" and vp.caveats == ()
+    unknown = evaluate_predictions(MOTIONBERT, make_streams(False), preds)
+    assert "data: origin unknown" in unknown.label
+
+
+def test_gt_2d_replaces_the_predicted_x_y_by_the_input_2d(rng: np.random.Generator) -> None:
+    # Predictions wrong in x, y only: with gt_2d the input 2D (× output_scale = mm) replaces
+    # them, and only the depth error is left.
+    gt = rng.normal(size=(4, J, 3)) * 300
+    pred = gt.copy()
+    pred[:, 1, :2] += 50.0
+    pred[:, 2, 2] += 17.0
+    inputs = np.concatenate([gt[..., :2] / 4.0, np.ones((4, J, 1))], axis=-1)
+    stream = _stream(
+        "S9/Posing/c", gt, 4, cover_all=False, inputs=inputs, output_scale=np.full(4, 4.0)
+    )  # one clip of the 4 frames
+    plain = evaluate_predictions(MOTIONBERT, [stream], {stream.key: pred})
+    result = evaluate_predictions(MOTIONBERT, [stream], {stream.key: pred}, gt_2d=True)
+    assert plain.p1_mm > 3.0 and result.p1_mm == pytest.approx(1.0) and result.gt_2d
+    assert "GT-2D" in result.label and "GT-2D" not in plain.label
+
+    def predict(x: np.ndarray) -> np.ndarray:  # x, y wrong, depth right
+        out = np.concatenate([x[..., :2] * 0.5, (gt[..., 2:] - gt[:, :1, 2:])[None] / 4.0], -1)
+        return out - out[..., :1, :]
+
+    by_model = evaluate_model(MOTIONBERT, [stream], predict, gt_2d=True)
+    assert by_model.p1_mm == pytest.approx(0.0, abs=1e-9)
+    with pytest.raises(ValueError, match="gt_2d .* applies to the 2.5D protocol"):
+        evaluate_predictions(VIDEOPOSE3D, [stream], {stream.key: pred}, gt_2d=True)
+    with pytest.raises(ValueError, match="gt_2d needs the 2D inputs of stream 'S9/Posing/c'"):
+        evaluate_predictions(
+            MOTIONBERT, [replace(stream, inputs=None)], {stream.key: pred}, gt_2d=True
+        )
+
+
 def test_extra_skips_are_added_and_labelled(golden) -> None:
     make_streams, preds = golden
     protocol = VIDEOPOSE3D.with_skips(["S9/Eating", "S11/Directions"])
@@ -189,7 +263,9 @@ def test_model_path_matches_prediction_path(golden) -> None:
 
     def predict(x: np.ndarray) -> np.ndarray:
         calls.append(x.shape)
-        return x  # the "model" returns its input: outputs × scale are the stored predictions
+        # The "model" returns its input made root-relative (as a trained model predicts):
+        # outputs × scale are the stored predictions up to a translation.
+        return x - x[..., :1, :]
 
     for protocol in (VIDEOPOSE3D, MOTIONBERT):
         streams = make_streams(protocol.cover_all_frames)
@@ -213,7 +289,7 @@ def test_model_path_averages_errors_of_repeated_frames(rng: np.random.Generator)
     # a frame seen twice are averaged (MotionBERT's occurrence count).
     gt = rng.normal(size=(3, J, 3)) * 300
     stream = _stream(
-        "S9/Posing/c", gt, 5, cover_all=False, inputs=gt.copy(), output_scale=np.ones(3)
+        "S9/Posing/c", gt, 5, cover_all=False, inputs=gt - gt[:, :1], output_scale=np.ones(3)
     )
     offsets = iter([0.0, 17.0, 34.0, 51.0, 68.0])
 
@@ -226,6 +302,24 @@ def test_model_path_averages_errors_of_repeated_frames(rng: np.random.Generator)
     result = evaluate_model(MOTIONBERT, [stream], predict)
     assert result.frames == 3
     assert result.p1_mm == pytest.approx(np.mean([0.5, 2.5, 4.0]))
+
+
+def test_model_root_is_zeroed_by_motionbert_and_subtracted_by_videopose3d(
+    rng: np.random.Generator,
+) -> None:
+    # MotionBERT's evaluate sets a root-relative model's root output to 0 and keeps the other
+    # joints as predicted; a root output of (17, 0, 0) mm then costs 16 joints × 17 mm / 17.
+    gt = rng.normal(size=(4, J, 3)) * 300
+    gt_rel = gt - gt[:, :1]
+    stream = _stream("S9/Posing/c", gt, 2, cover_all=False, inputs=gt_rel, output_scale=np.ones(4))
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        out = x.copy()
+        out[..., 0, 0] += 17.0
+        return out
+
+    assert evaluate_model(MOTIONBERT, [stream], predict).p1_mm == pytest.approx(0.0, abs=1e-9)
+    assert evaluate_model(VIDEOPOSE3D, [stream], predict).p1_mm == pytest.approx(16.0)
 
 
 def test_tables(golden) -> None:

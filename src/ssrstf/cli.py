@@ -167,12 +167,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     dataset = args.dataset.replace("-", "_")
     if dataset == "mpi_inf_3dhp" and args.protocol:
         raise ConfigError("--protocol applies to --dataset h36m only")
+    if args.gt_2d and dataset == "mpi_inf_3dhp":
+        raise ConfigError("--gt-2d applies to --dataset h36m --protocol motionbert only")
     if args.checkpoint:
         from ssrstf.training.scoring import evaluate_checkpoint
 
         result = evaluate_checkpoint(
             args.checkpoint, args.data, protocol=args.protocol, dataset=dataset,
             input_source=args.input, flip_test=args.flip, every=args.every, device=args.device,
+            gt_2d=args.gt_2d,
         )  # fmt: skip
     elif dataset == "mpi_inf_3dhp":
         result = _evaluate_3dhp_predictions(args)
@@ -204,14 +207,19 @@ def _evaluate_predictions(args: argparse.Namespace):
     from ssrstf.evaluation import protocol as ev
 
     proto = ev.PROTOCOLS[args.protocol or "videopose3d"]
+    if args.gt_2d and proto.ground_truth != "image_2.5d":
+        raise ConfigError("--gt-2d (MotionBERT's gt_2d setting) needs --protocol motionbert")
     arrays = ground_truth_arrays(proto.ground_truth)
-    streams = load_streams(args.data, subjects=proto.test_subjects, arrays=arrays)
+    # --gt-2d: the predicted x, y are replaced by the ground-truth 2D, in mm (λ · pixels).
+    extra = ("poses_2d_gt", *ground_truth_arrays("image_2.5d")) if args.gt_2d else ()
+    streams = load_streams(args.data, subjects=proto.test_subjects, arrays=(*arrays, *extra))
     clips = stream_clips(
         streams, ground_truth=proto.ground_truth, clip_len=args.frames,
-        cover_all=proto.cover_all_frames,
+        cover_all=proto.cover_all_frames, input_source="gt" if args.gt_2d else None,
+        target_space="image_2.5d",
     )  # fmt: skip
     predictions = ev.load_predictions(args.predictions)
-    return ev.evaluate_predictions(proto, clips, predictions, every=args.every)
+    return ev.evaluate_predictions(proto, clips, predictions, every=args.every, gt_2d=args.gt_2d)
 
 
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
@@ -247,6 +255,11 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
         help="flip test-time augmentation for --checkpoint (default on)",
     )  # fmt: skip
     p.add_argument("--device", default="cpu", help="cpu, cuda, ... for --checkpoint")
+    p.add_argument(
+        "--gt-2d", action="store_true",
+        help="MotionBERT's gt_2d setting (--protocol motionbert): ground-truth 2D as the "
+        "model's input, and the predicted x, y replaced by it (also for --predictions)",
+    )  # fmt: skip
     p.add_argument("--every", type=int, default=1, help="quick mode: score 1 in N test clips")
     p.add_argument("--json", action="store_true", help="print a JSON object instead of a table")
     p.add_argument("--out", metavar="FILE", help="also write FILE.md and FILE.csv tables")

@@ -11,8 +11,12 @@ They differ in which frames count and in the ground truth (docs/evaluation.md ha
   corrupted video, so no published number of that lineage includes it.
 * ``motionbert`` (MotionBERT / MotionAGFormer ``train.py::evaluate``): the frames of the
   non-overlapping T-frame test clips (the ``F mod T`` tail frames of every stream are never
-  scored), the 2.5D ground truth (``joints_2.5d_image``, mm), three S9 sequences left out, errors
-  of a frame that occurs in several clips averaged, frame-weighted within an action.
+  scored), the 2.5D ground truth (``joints_2.5d_image``, mm), three S9 sequences left out (by
+  Human3.6M sequence id where a stream has one), errors of a frame that occurs in several clips
+  averaged, frame-weighted within an action (the source's stored action label where it has one).
+  Its ``gt_2d`` setting (predicted x, y replaced by the input ground-truth 2D) is the ``gt_2d``
+  argument of `evaluate_model` and `evaluate_predictions`. Its results are labelled with T when
+  T != 243 and with the data's origin (`ORIGIN_NOTES`).
 
 Scoring takes either stored predictions (`evaluate_predictions`, any method's per-stream
 ``(F, 17, 3)`` mm arrays) or a model (`evaluate_model`, a callable from batches of 2D input clips
@@ -49,6 +53,32 @@ def action_group(action: str) -> str:
     return action.split(" ")[0]
 
 
+def report_group(stream: EvalStream) -> str:
+    """The action a stream's frames are averaged under.
+
+    The source's own per-frame label when it stores one (``Streams.action_label``: MotionBERT's
+    ``evaluate`` groups by the pickle's ``action`` exactly, ``sorted(set(action))``), else the
+    stream's name up to the first space (`action_group`).
+    """
+    return stream.action_label or action_group(stream.action)
+
+
+ORIGIN_NOTES: dict[str, str] = {
+    "convert-motionbert": (
+        "data: convert-motionbert (MotionBERT's own 2.5D ground truth and 2.5d_factor)"
+    ),
+    "prepare-h36m": (
+        "data: prepare-h36m (2.5D ground truth with λ = Z_root / f, an approximation of "
+        "MotionBERT's 2.5d_factor)"
+    ),
+    "convert-videopose3d": (
+        "data: convert-videopose3d (2.5D ground truth with λ = Z_root / f, an approximation of "
+        "MotionBERT's 2.5d_factor)"
+    ),
+}
+"""How a 2.5D-protocol result names the origin of its data (``Streams.origin`` → label text)."""
+
+
 @dataclass(frozen=True)
 class H36MProtocol:
     """A Human3.6M evaluation protocol.
@@ -56,13 +86,23 @@ class H36MProtocol:
     Attributes:
         name: ``"videopose3d"`` or ``"motionbert"``.
         test_subjects: Subjects whose streams are scored.
-        skip_sequences: ``"subject/action"`` sequences left out (all their cameras).
-        skip_sequence_ids: The same as Human3.6M ids (``"s_09_act_05_subact_02"``), matched
-            against ``EvalStream.sequence_id`` for data converted from MotionBERT's pickle.
+        skip_sequences: ``"subject/action"`` sequences left out (all their cameras), matched by
+            name for streams without a sequence id (or all streams when there are no ids).
+        skip_sequence_ids: The same as Human3.6M ids (``"s_09_act_05_subact_02"``): a stream
+            that has an ``EvalStream.sequence_id`` (data converted from MotionBERT's pickle) is
+            matched by id only, as MotionBERT's ``block_list`` does (``source[:-6]``).
+        extra_skips: ``"subject/action"`` sequences added by `with_skips`, matched by name for
+            every stream.
         cover_all_frames: Score every frame (True) or only the frames of the non-overlapping
             T-frame clips, dropping each stream's tail (False).
         ground_truth: ``"camera"`` (camera-frame mm) or ``"image_2.5d"`` (2.5D-scaled mm).
         description: One line for tables.
+        published_clip_len: The clip length of the published figures (MotionBERT: 243); a
+            result with another T says so in its label. 0: any T.
+        model_root: What `evaluate_model` does with a model's root output: ``"zero"`` sets it
+            to 0 and keeps the other joints as predicted (MotionBERT ``evaluate`` for
+            root-relative models: ``predicted_3d_pos[:, :, 0, :] = 0``); ``"subtract"``
+            subtracts it from every joint.
     """
 
     name: str
@@ -72,25 +112,54 @@ class H36MProtocol:
     cover_all_frames: bool = True
     ground_truth: Literal["camera", "image_2.5d"] = "camera"
     description: str = ""
+    extra_skips: tuple[str, ...] = ()
+    published_clip_len: int = 0
+    model_root: Literal["subtract", "zero"] = "subtract"
 
     def with_skips(self, sequences: Iterable[str]) -> H36MProtocol:
         """This protocol with extra ``"subject/action"`` sequences left out (labelled as such)."""
-        extra = tuple(s for s in sequences if s not in self.skip_sequences)
+        known = self.skip_sequences + self.extra_skips
+        extra = tuple(dict.fromkeys(s for s in sequences if s not in known))
         if not extra:
             return self
         return replace(
             self,
             name=f"{self.name}+skip",
-            skip_sequences=self.skip_sequences + extra,
+            extra_skips=self.extra_skips + extra,
             description=f"{self.description}; also skipped: {', '.join(extra)}",
         )
 
     def is_skipped(self, stream: EvalStream) -> bool:
-        """Whether a stream belongs to a left-out sequence."""
+        """Whether a stream belongs to a left-out sequence.
+
+        By sequence id when the stream has one and the protocol lists ids (a name can belong
+        to another sequence: MotionBERT's "SittingDown 1" is subaction 1, not the blocked
+        ``s_09_act_10_subact_02``), otherwise by ``"subject/action"``; `with_skips` names
+        always by name.
+        """
         sequence = f"{stream.subject}/{stream.action}"
-        return sequence in self.skip_sequences or (
-            bool(stream.sequence_id) and stream.sequence_id in self.skip_sequence_ids
-        )
+        if sequence in self.extra_skips:
+            return True
+        if stream.sequence_id and self.skip_sequence_ids:
+            return stream.sequence_id in self.skip_sequence_ids
+        return sequence in self.skip_sequences
+
+    def caveats(self, clip_len: int, origins: Iterable[str], *, gt_2d: bool) -> tuple[str, ...]:
+        """What a result label must say besides the protocol name (2.5D protocol only).
+
+        A clip length other than the published one, where the data came from (its 2.5D ground
+        truth is MotionBERT's own only for ``convert-motionbert``), and the GT-2D setting.
+        """
+        if self.ground_truth != "image_2.5d":
+            return ()
+        out = []
+        if self.published_clip_len and clip_len != self.published_clip_len:
+            out.append(f"not the published T={self.published_clip_len}")
+        for origin in sorted(set(origins)):
+            out.append(ORIGIN_NOTES.get(origin, f"data: {origin or 'origin unknown'}"))
+        if gt_2d:
+            out.append("GT-2D: predicted x, y replaced by the input ground-truth 2D")
+        return tuple(out)
 
 
 VIDEOPOSE3D = H36MProtocol(
@@ -111,11 +180,16 @@ MOTIONBERT = H36MProtocol(
     # MotionBERT train.py `block_list`: these S9 sequences have ground truth misaligned with the
     # video (the Stacked-Hourglass detections of exactly these three are 30-52 px off on every
     # camera; MHFormer issue #92 names the same three). Names: Martinez-style and H36M ids.
+    # The ids are MotionBERT's; the names are the same sequences in the Martinez-style naming
+    # of prepare-h36m, used for streams without an id only (in MotionBERT's own naming
+    # "SittingDown 1" is s_09_act_10_subact_01, which MotionBERT keeps).
     skip_sequences=("S9/Greeting", "S9/SittingDown 1", "S9/Waiting 1"),
     skip_sequence_ids=("s_09_act_05_subact_02", "s_09_act_10_subact_02", "s_09_act_13_subact_01"),
     cover_all_frames=False,
     ground_truth="image_2.5d",
     description="MotionBERT: non-overlapping T-frame clips, 3 S9 sequences skipped, 2.5D mm",
+    published_clip_len=243,
+    model_root="zero",
 )
 """The MotionBERT-lineage protocol (MotionBERT, MotionAGFormer; SSR-STF's 37.4 mm)."""
 
@@ -128,7 +202,9 @@ class EvalStream(Protocol):
 
     ``ground_truth`` is (F, J, 3) mm in the protocol's ground-truth space (absolute; made
     root-relative here); ``clips`` are (K, T) frame indices. ``inputs`` (F, J, C) and
-    ``output_scale`` (F,) (model output units → mm) are needed by `evaluate_model` only.
+    ``output_scale`` (F,) (model output units → mm) are needed by `evaluate_model` and by the
+    ``gt_2d`` setting only. ``action_label`` (`report_group`) and ``origin`` (result labels) may
+    be ``""``.
     """
 
     key: str
@@ -139,6 +215,8 @@ class EvalStream(Protocol):
     clips: np.ndarray
     inputs: np.ndarray | None
     output_scale: np.ndarray | None
+    action_label: str
+    origin: str
 
 
 Predictor = Callable[[np.ndarray], np.ndarray]
@@ -193,6 +271,9 @@ class EvalResult(ScoredResult):
         clip_len: Test clip length T.
         every: Quick mode: only every ``every``-th test clip was scored (1 = full protocol).
         skipped: Keys of streams left out by the protocol's skip list.
+        gt_2d: MotionBERT's ``gt_2d`` setting: predicted x, y replaced by the input 2D.
+        data_origin: The command(s) that made the scored data (`Streams.origin`).
+        caveats: What the label adds to the protocol name (`H36MProtocol.caveats`).
     """
 
     protocol: str
@@ -204,10 +285,14 @@ class EvalResult(ScoredResult):
     clip_len: int
     every: int = 1
     skipped: tuple[str, ...] = field(default_factory=tuple)
+    gt_2d: bool = False
+    data_origin: str = ""
+    caveats: tuple[str, ...] = field(default_factory=tuple)
 
     def title(self) -> str:
-        """Protocol name and clip length."""
-        return f"H36M {self.protocol} protocol (T={self.clip_len})"
+        """Protocol name and clip length, then the caveats."""
+        title = f"H36M {self.protocol} protocol (T={self.clip_len})"
+        return f"{title}: {'; '.join(self.caveats)}" if self.caveats else title
 
     def metrics(self) -> dict[str, float]:
         """The headline figures, for training logs."""
@@ -215,7 +300,7 @@ class EvalResult(ScoredResult):
 
     def to_dict(self) -> dict[str, object]:
         """Plain data for JSON: the fields plus ``quick`` and ``label``."""
-        return {**super().to_dict(), "skipped": list(self.skipped)}
+        return {**super().to_dict(), "skipped": list(self.skipped), "caveats": list(self.caveats)}
 
 
 def select_streams(
@@ -287,16 +372,16 @@ def _frame_errors(
 
 def _aggregate(
     protocol: H36MProtocol,
-    actions: list[str],
+    streams: Sequence[EvalStream],
     p1: list[np.ndarray],
     p2: list[np.ndarray],
     *,
-    clip_len: int,
     every: int,
     skipped: list[str],
+    gt_2d: bool,
 ) -> EvalResult:
     """Per-action frame-weighted means, then the unweighted mean over actions."""
-    groups = [action_group(a) for a, e in zip(actions, p1, strict=True) for _ in range(len(e))]
+    groups = [report_group(s) for s, e in zip(streams, p1, strict=True) for _ in range(len(e))]
     if not groups:
         raise ValueError("no frames to evaluate (no test streams or no clips selected)")
     p1_all, p2_all = np.concatenate(p1), np.concatenate(p2)
@@ -305,6 +390,8 @@ def _aggregate(
     counts = {g: 0 for g in p1_action}
     for g in groups:
         counts[g] += 1
+    clip_len = _clip_len(streams)
+    origins = sorted({s.origin for s in streams})
     per_action = {
         g: {"p1_mm": p1_action[g], "p2_mm": p2_action[g], "frames": counts[g]}
         for g in sorted(p1_action)
@@ -319,7 +406,25 @@ def _aggregate(
         clip_len=clip_len,
         every=every,
         skipped=tuple(skipped),
+        gt_2d=gt_2d,
+        data_origin=", ".join(o for o in origins if o),
+        caveats=protocol.caveats(clip_len, origins, gt_2d=gt_2d),
     )
+
+
+def _check_gt_2d(protocol: H36MProtocol, streams: Sequence[EvalStream]) -> None:
+    """MotionBERT's ``gt_2d`` needs the 2.5D protocol and every stream's 2D inputs."""
+    if protocol.ground_truth != "image_2.5d":
+        raise ValueError(
+            f"gt_2d (MotionBERT's setting) applies to the 2.5D protocol (motionbert), "
+            f"not {protocol.name}"
+        )
+    for stream in streams:
+        if stream.inputs is None or stream.output_scale is None:
+            raise ValueError(
+                f"gt_2d needs the 2D inputs of stream {stream.key!r} (stream_clips with "
+                "input_source='gt', target_space='image_2.5d')"
+            )
 
 
 def _clip_len(streams: Sequence[EvalStream]) -> int:
@@ -335,6 +440,7 @@ def evaluate_predictions(
     predictions: Mapping[str, np.ndarray],
     *,
     every: int = 1,
+    gt_2d: bool = False,
     skeleton: Skeleton = H36M_17,
 ) -> EvalResult:
     """Score stored predictions with a protocol.
@@ -346,13 +452,19 @@ def evaluate_predictions(
             frame (made root-relative here). Keys of streams that are not scored are ignored
             with a warning.
         every: Quick mode: score only every ``every``-th test clip.
+        gt_2d: MotionBERT's ``gt_2d`` setting (2.5D protocol only): the predicted x, y are
+            replaced by the streams' input 2D in mm (``inputs[..., :2] · output_scale``; build
+            the streams with the ``gt`` source and the ``image_2.5d`` target space).
         skeleton: Supplies the root joint.
 
     Raises:
         ValueError: If a scored stream is missing from ``predictions`` (the message names it),
-            has the wrong shape or non-finite values.
+            has the wrong shape or non-finite values; with ``gt_2d``, if the protocol is not
+            the 2.5D one or a stream has no inputs.
     """
     scored, skipped = select_streams(protocol, streams)
+    if gt_2d:
+        _check_gt_2d(protocol, scored)
     wanted = {s.key for s in scored}
     _warn_extra(set(predictions) - wanted - set(skipped))
     missing = [s.key for s in scored if s.key not in predictions]
@@ -369,20 +481,15 @@ def evaluate_predictions(
             )
         if not np.isfinite(pred).all():
             raise ValueError(f"predictions[{stream.key!r}] has NaN or infinite values")
+        if gt_2d:
+            pred = np.array(pred, dtype=np.float64)
+            pred[..., :2] = stream.inputs[..., :2] * stream.output_scale[:, None, None]
         # A stream's predictions are fixed per frame, so frames shared by clips score once.
         frames = np.unique(clips)
         e1, e2 = _frame_errors(pred[frames], stream.ground_truth[frames], skeleton.root)
         p1.append(e1)
         p2.append(e2)
-    return _aggregate(
-        protocol,
-        [s.action for s in scored],
-        p1,
-        p2,
-        clip_len=_clip_len(scored),
-        every=every,
-        skipped=skipped,
-    )
+    return _aggregate(protocol, scored, p1, p2, every=every, skipped=skipped, gt_2d=gt_2d)
 
 
 def evaluate_model(
@@ -392,12 +499,17 @@ def evaluate_model(
     *,
     every: int = 1,
     batch_size: int = 32,
+    gt_2d: bool = False,
     skeleton: Skeleton = H36M_17,
 ) -> EvalResult:
     """Score a model with a protocol: run it on every scored clip.
 
-    Each clip's output is multiplied by the stream's ``output_scale`` (→ mm); the per-frame
-    errors of a frame that occurs in several clips are averaged (MotionBERT's occurrence count).
+    Each clip's output is multiplied by the stream's ``output_scale`` (→ mm), its root joint
+    handled as ``protocol.model_root`` says; the per-frame errors of a frame that occurs in
+    several clips are averaged (MotionBERT's occurrence count). With ``gt_2d`` (MotionBERT's
+    setting, 2.5D protocol only) the output x, y are replaced by the input x, y first, as
+    MotionBERT's ``evaluate`` does; the inputs should then be the ground-truth 2D (``gt``
+    source), which the caller chooses.
 
     Args:
         protocol: The protocol.
@@ -405,9 +517,12 @@ def evaluate_model(
         predict: (B, T, J, C) inputs → (B, T, J, 3) outputs (`Predictor`).
         every: Quick mode: score only every ``every``-th test clip.
         batch_size: Clips per ``predict`` call.
+        gt_2d: Replace the predicted x, y by the input x, y.
         skeleton: Supplies the root joint.
     """
     scored, skipped = select_streams(protocol, streams)
+    if gt_2d:
+        _check_gt_2d(protocol, scored)
     p1, p2 = [], []
     for stream, clips in zip(scored, _selected_clips(scored, every), strict=True):
         if stream.inputs is None or stream.output_scale is None:
@@ -420,6 +535,10 @@ def evaluate_model(
             out = np.asarray(predict(stream.inputs[batch]), dtype=np.float64)
             if out.shape != (*batch.shape, stream.ground_truth.shape[1], 3):
                 raise ValueError(f"predict returned {out.shape} for inputs {batch.shape}")
+            if protocol.model_root == "zero":
+                out[..., skeleton.root, :] = 0.0
+            if gt_2d:
+                out[..., :2] = stream.inputs[batch][..., :2]
             out = out * stream.output_scale[batch][..., None, None]
             e1, e2 = _frame_errors(out, stream.ground_truth[batch], skeleton.root)
             np.add.at(sums[0], batch.reshape(-1), e1.reshape(-1))
@@ -428,15 +547,7 @@ def evaluate_model(
         seen = counts > 0
         p1.append(sums[0, seen] / counts[seen])
         p2.append(sums[1, seen] / counts[seen])
-    return _aggregate(
-        protocol,
-        [s.action for s in scored],
-        p1,
-        p2,
-        clip_len=_clip_len(scored),
-        every=every,
-        skipped=skipped,
-    )
+    return _aggregate(protocol, scored, p1, p2, every=every, skipped=skipped, gt_2d=gt_2d)
 
 
 def _warn_extra(extra: set[str]) -> None:
