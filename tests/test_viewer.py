@@ -313,7 +313,7 @@ def test_write_outputs_embeds_the_video_on_request(tmp_path: Path) -> None:
     for _ in range(6):
         writer.send(np.zeros((200, 200, 3), np.uint8))
     writer.close()
-    result = lift_keypoints(sample.keypoints, Lifter("default"))
+    result = lift_keypoints(sample.keypoints, Lifter("default", flip=False))
     plain = write_outputs(result, tmp_path / "plain", frames_from=video)
     assert set(plain) == set(OUTPUT_FILES) - {"render"}
     assert _embedded(plain["viewer"])["video"] is None  # only when asked
