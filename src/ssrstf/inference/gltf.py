@@ -29,7 +29,7 @@ import json
 import struct
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -51,6 +51,8 @@ STATIC_TOLERANCE_MM = 1e-3
 
 _FLOAT, _USHORT = 5126, 5123
 _ARRAY_BUFFER = 34962
+_M = 1e-3
+"""Metres per millimetre: glTF lengths are metres."""
 _RING = 0.2
 """Position of an octahedral bone's widest ring, as a fraction of the bone length."""
 
@@ -73,7 +75,6 @@ class _Buffer:
         *,
         target: int | None = None,
         bounds: bool = False,
-        normalized: bool = False,
     ) -> int:
         """Append ``array`` (rows of ``kind`` = SCALAR / VEC3 / VEC4 / MAT4); its accessor index."""
         component = _USHORT if array.dtype == np.uint16 else _FLOAT
@@ -95,8 +96,6 @@ class _Buffer:
             "count": len(array),
             "type": kind,
         }
-        if normalized:
-            accessor["normalized"] = True
         if bounds:  # required for POSITION and animation inputs
             accessor["min"] = [float(v) for v in rows.min(0)]
             accessor["max"] = [float(v) for v in rows.max(0)]
@@ -290,6 +289,91 @@ def _check_inputs(
             raise ValueError("world_from_camera must be a rigid transform (a proper rotation)")
 
 
+class _Rig(NamedTuple):
+    rest_local: np.ndarray  # (J, 3) rest translation of each node (root: its first position), mm
+    rest_global: np.ndarray  # (J, 3) rest (bind) positions, mm
+    rotations: np.ndarray  # (F, J, 4) local rotations, quaternions x, y, z, w
+    translations: np.ndarray  # (F, J, 3) local translations, mm
+    animated: list[int]  # joints whose translation is animated
+
+
+def _rig(points: np.ndarray, skeleton: Skeleton) -> _Rig:
+    """Rest pose and per-frame local transforms reproducing ``points`` (F, J, 3) exactly."""
+    # The BVH fit works in its own frame, (x, -y, -z) of its input: hand it our points in a
+    # form it maps back onto themselves (CAMERA_TO_BVH is its own inverse).
+    fit = _fit_bvh(points @ CAMERA_TO_BVH, skeleton)
+    glob = _global_rotations(fit.local, skeleton)
+    root = skeleton.root
+    translations = np.zeros_like(points)  # offset from the parent in the parent's frame
+    for joint, parent in enumerate(skeleton.parents):
+        if parent < 0:
+            translations[:, joint] = points[:, joint]
+        else:
+            delta = points[:, joint] - points[:, parent]
+            translations[:, joint] = np.einsum("fji,fj->fi", glob[:, parent], delta)
+    rest_local = fit.offsets.copy()
+    rest_local[root] = points[0, root]
+    animated = [
+        j
+        for j in range(skeleton.num_joints)
+        if j == root or np.abs(translations[:, j] - rest_local[j]).max() > STATIC_TOLERANCE_MM
+    ]
+    rest_global = np.zeros_like(rest_local)
+    for joint in _topological_order(skeleton):
+        parent = skeleton.parents[joint]
+        rest_global[joint] = rest_local[joint] + (rest_global[parent] if parent >= 0 else 0.0)
+    rotations = _continuous(_quaternions(fit.local))
+    return _Rig(rest_local, rest_global, rotations, translations, animated)
+
+
+def _nodes(rig: _Rig, skeleton: Skeleton) -> list[dict[str, Any]]:
+    nodes: list[dict[str, Any]] = []
+    for joint in range(skeleton.num_joints):
+        node: dict[str, Any] = {"name": skeleton.joint_names[joint]}
+        if np.any(rig.rest_local[joint]):
+            node["translation"] = [float(v) for v in rig.rest_local[joint] * _M]
+        if skeleton.children[joint]:
+            node["children"] = list(skeleton.children[joint])
+        nodes.append(node)
+    nodes.append({"name": MESH_NODE_NAME, "mesh": 0, "skin": 0})
+    return nodes
+
+
+def _mesh(buffer: _Buffer, rig: _Rig, skeleton: Skeleton) -> tuple[dict[str, Any], int]:
+    """The bone mesh's primitive and the inverse-bind-matrix accessor of the skin."""
+    positions, normals, colours, joint_ids, weights = _bone_mesh(rig.rest_global * _M, skeleton)
+    primitive = {
+        "attributes": {
+            "POSITION": buffer.add(positions, "VEC3", target=_ARRAY_BUFFER, bounds=True),
+            "NORMAL": buffer.add(normals, "VEC3", target=_ARRAY_BUFFER),
+            "COLOR_0": buffer.add(colours, "VEC3", target=_ARRAY_BUFFER),
+            "JOINTS_0": buffer.add(joint_ids, "VEC4", target=_ARRAY_BUFFER),
+            "WEIGHTS_0": buffer.add(weights, "VEC4", target=_ARRAY_BUFFER),
+        },
+        "material": 0,
+        "mode": 4,  # triangles
+    }
+    inverse_bind = np.tile(np.eye(4), (skeleton.num_joints, 1, 1))
+    inverse_bind[:, :3, 3] = -rig.rest_global * _M  # the bind pose has no rotations
+    column_major = np.swapaxes(inverse_bind, 1, 2).reshape(skeleton.num_joints, 16)
+    return primitive, buffer.add(column_major, "MAT4")
+
+
+def _animation(buffer: _Buffer, rig: _Rig, fps: float) -> dict[str, Any]:
+    frames, joints = rig.rotations.shape[:2]
+    times = buffer.add(np.arange(frames) / fps, "SCALAR", bounds=True)
+    samplers: list[dict[str, Any]] = []
+    channels: list[dict[str, Any]] = []
+    for joint in range(joints):
+        tracks = [("rotation", buffer.add(rig.rotations[:, joint], "VEC4"))]
+        if joint in rig.animated:
+            tracks.append(("translation", buffer.add(rig.translations[:, joint] * _M, "VEC3")))
+        for path, output in tracks:
+            channels.append({"sampler": len(samplers), "target": {"node": joint, "path": path}})
+            samplers.append({"input": times, "output": output, "interpolation": "LINEAR"})
+    return {"name": ANIMATION_NAME, "channels": channels, "samplers": samplers}
+
+
 def glb_document(
     poses_mm: np.ndarray,
     fps: float,
@@ -306,108 +390,40 @@ def glb_document(
         world_from_camera = np.asarray(world_from_camera, dtype=np.float64)
     _check_inputs(poses_mm, fps, trajectory_mm, world_from_camera, skeleton)
     points = animation_positions_mm(poses_mm, trajectory_mm, world_from_camera)
-    frames, num_joints = points.shape[:2]
-    # The BVH fit works in its own frame, (x, -y, -z) of its input: hand it our points in a
-    # form it maps back onto themselves (CAMERA_TO_BVH is its own inverse).
-    fit = _fit_bvh(points @ CAMERA_TO_BVH, skeleton)
-    glob = _global_rotations(fit.local, skeleton)
-    parents = np.array(skeleton.parents)
-    root = skeleton.root
-    translations = np.zeros((frames, num_joints, 3))  # local offset from the parent, mm
-    for joint in range(num_joints):
-        if joint == root:
-            translations[:, joint] = points[:, root]
-        else:
-            delta = points[:, joint] - points[:, parents[joint]]
-            translations[:, joint] = np.einsum("fji,fj->fi", glob[:, parents[joint]], delta)
-    rest_local = fit.offsets.copy()
-    rest_local[root] = points[0, root]
-    animated = [
-        j
-        for j in range(num_joints)
-        if j == root or np.abs(translations[:, j] - rest_local[j]).max() > STATIC_TOLERANCE_MM
-    ]
-    rest_global = np.zeros((num_joints, 3))
-    for joint in _topological_order(skeleton):
-        parent = parents[joint]
-        rest_global[joint] = rest_local[joint] + (rest_global[parent] if parent >= 0 else 0.0)
-
+    rig = _rig(points, skeleton)
     buffer = _Buffer()
-    m = 1e-3  # mm -> metres
-    nodes: list[dict[str, Any]] = []
-    for joint in range(num_joints):
-        node: dict[str, Any] = {"name": skeleton.joint_names[joint]}
-        if np.any(rest_local[joint]):
-            node["translation"] = [float(v) for v in rest_local[joint] * m]
-        if skeleton.children[joint]:
-            node["children"] = list(skeleton.children[joint])
-        nodes.append(node)
-    positions, normals, colours, joint_ids, weights = _bone_mesh(rest_global * m, skeleton)
-    primitive = {
-        "attributes": {
-            "POSITION": buffer.add(positions, "VEC3", target=_ARRAY_BUFFER, bounds=True),
-            "NORMAL": buffer.add(normals, "VEC3", target=_ARRAY_BUFFER),
-            "COLOR_0": buffer.add(colours, "VEC3", target=_ARRAY_BUFFER),
-            "JOINTS_0": buffer.add(joint_ids, "VEC4", target=_ARRAY_BUFFER),
-            "WEIGHTS_0": buffer.add(weights, "VEC4", target=_ARRAY_BUFFER),
+    primitive, inverse_bind = _mesh(buffer, rig, skeleton)
+    animation = _animation(buffer, rig, fps)
+    material = {
+        "name": "bones",
+        "pbrMetallicRoughness": {
+            "baseColorFactor": [1.0, 1.0, 1.0, 1.0],  # the vertex colours show
+            "metallicFactor": 0.0,
+            "roughnessFactor": 0.7,
         },
-        "material": 0,
-        "mode": 4,
     }
-    inverse_bind = np.tile(np.eye(4), (num_joints, 1, 1))
-    inverse_bind[:, :3, 3] = -rest_global * m
-    inverse_bind_accessor = buffer.add(
-        np.swapaxes(inverse_bind, 1, 2).reshape(num_joints, 16),
-        "MAT4",  # column-major
-    )
-    nodes.append({"name": MESH_NODE_NAME, "mesh": 0, "skin": 0})
-
-    times = buffer.add(np.arange(frames) / fps, "SCALAR", bounds=True)
-    rotations = _continuous(_quaternions(fit.local))
-    samplers: list[dict[str, Any]] = []
-    channels: list[dict[str, Any]] = []
-    for joint in range(num_joints):
-        tracks = [("rotation", buffer.add(rotations[:, joint], "VEC4"))]
-        if joint in animated:
-            tracks.append(("translation", buffer.add(translations[:, joint] * m, "VEC3")))
-        for path, output in tracks:
-            channels.append({"sampler": len(samplers), "target": {"node": joint, "path": path}})
-            samplers.append({"input": times, "output": output, "interpolation": "LINEAR"})
-
+    extras = {
+        "units": "metres",
+        "frame": "camera (x, -y, -z)" if world_from_camera is None else "world",
+        "fps": float(fps),
+        "num_frames": len(points),
+    }
     document = {
-        "asset": {
-            "version": "2.0",
-            "generator": "ssrstf",
-            "extras": {
-                "units": "metres",
-                "frame": "camera (x, -y, -z)" if world_from_camera is None else "world",
-                "fps": float(fps),
-                "num_frames": int(frames),
-            },
-        },
+        "asset": {"version": "2.0", "generator": "ssrstf", "extras": extras},
         "scene": 0,
-        "scenes": [{"name": "ssrstf", "nodes": [root, num_joints]}],
-        "nodes": nodes,
+        "scenes": [{"name": "ssrstf", "nodes": [skeleton.root, skeleton.num_joints]}],
+        "nodes": _nodes(rig, skeleton),
         "skins": [
             {
                 "name": "skeleton",
-                "joints": list(range(num_joints)),
-                "skeleton": root,
-                "inverseBindMatrices": inverse_bind_accessor,
+                "joints": list(range(skeleton.num_joints)),
+                "skeleton": skeleton.root,
+                "inverseBindMatrices": inverse_bind,
             }
         ],
         "meshes": [{"name": "bones", "primitives": [primitive]}],
-        "materials": [
-            {
-                "name": "bones",
-                "pbrMetallicRoughness": {
-                    "baseColorFactor": [1.0, 1.0, 1.0, 1.0],
-                    "metallicFactor": 0.0,
-                    "roughnessFactor": 0.7,
-                },
-            }
-        ],
-        "animations": [{"name": ANIMATION_NAME, "channels": channels, "samplers": samplers}],
+        "materials": [material],
+        "animations": [animation],
         "accessors": buffer.accessors,
         "bufferViews": buffer.views,
         "buffers": [{"byteLength": len(buffer.data) + (-len(buffer.data) % 4)}],

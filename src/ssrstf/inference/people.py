@@ -103,7 +103,11 @@ def load_people(
 def lift_people(people: People, lifter: Lifter, *, progress: bool = False) -> list[PersonResult]:
     """Lift every track (see `pipeline.lift_keypoints`)."""
     return [
-        PersonResult(f"person_{k}", track.start_frame, lift_keypoints(track.keypoints, lifter))
+        PersonResult(
+            f"person_{k}",
+            track.start_frame,
+            lift_keypoints(track.keypoints, lifter, progress=progress),
+        )  # fmt: skip
         for k, track in enumerate(people.tracks)
     ]
 
