@@ -37,7 +37,7 @@ def _path(frames: int) -> np.ndarray:
 def test_known_translation_is_recovered_exactly_from_its_projection(poses: np.ndarray) -> None:
     path = _path(len(poses))
     keypoints = K.project(poses + path[:, None])
-    estimate = solve_root_translation(keypoints, poses, K, fps=50, smoothing=0)
+    estimate = solve_root_translation(keypoints, poses, K, fps=50, smoothing=0, lateral_smoothing=0)
     assert np.abs(estimate - path).max() < 1e-3  # mm
     assert reprojection_error(keypoints, poses, estimate, K).max() < 1e-6  # px
 
@@ -47,7 +47,9 @@ def test_smoothing_keeps_a_constant_velocity_path_exact(poses: np.ndarray) -> No
     path = np.array([-300.0, 50.0, 3000.0]) + t * np.array([800.0, -100.0, 1200.0])
     keypoints = K.project(poses + path[:, None])
     for smoothing in (1e2, 1e4, 1e6):  # the prior costs nothing on a straight, even path
-        estimate = solve_root_translation(keypoints, poses, K, fps=50, smoothing=smoothing)
+        estimate = solve_root_translation(
+            keypoints, poses, K, fps=50, smoothing=smoothing, lateral_smoothing=smoothing
+        )
         assert np.abs(estimate - path).max() < 1e-2
 
 
@@ -60,7 +62,7 @@ def test_per_frame_solution_equals_a_general_least_squares_solver(poses: np.ndar
     pixels = K.project(frames + path[:, None]) + rng.normal(0, 4, (len(frames), 17, 2))
     confidence = rng.uniform(0.1, 1.0, (len(frames), 17))
     keypoints = np.concatenate([pixels, confidence[..., None]], axis=-1)
-    estimate = solve_root_translation(keypoints, frames, K, smoothing=0)
+    estimate = solve_root_translation(keypoints, frames, K, smoothing=0, lateral_smoothing=0)
 
     def residual(t: np.ndarray, f: int) -> np.ndarray:
         return (np.sqrt(confidence[f])[:, None] * (K.project(frames[f] + t) - pixels[f])).ravel()
@@ -76,13 +78,16 @@ def test_smoothed_solution_minimises_the_whole_cost(poses: np.ndarray) -> None:
     frames = poses[:8]
     path = _path(len(frames))
     pixels = K.project(frames + path[:, None]) + rng.normal(0, 3, (len(frames), 17, 2))
-    smoothing = 50.0
-    estimate = solve_root_translation(pixels, frames, K, fps=50, smoothing=smoothing)
+    depth, lateral = 50.0, 8.0  # a stronger prior in depth than sideways and up
+    estimate = solve_root_translation(
+        pixels, frames, K, fps=50, smoothing=depth, lateral_smoothing=lateral
+    )
+    weights = np.sqrt([lateral, lateral, depth])
 
     def residual(flat: np.ndarray) -> np.ndarray:
         t = flat.reshape(-1, 3)
         data = (K.project(frames + t[:, None]) - pixels).ravel()
-        prior = math.sqrt(smoothing) * (t[:-2] - 2 * t[1:-1] + t[2:]).ravel()
+        prior = (weights * (t[:-2] - 2 * t[1:-1] + t[2:])).ravel()
         return np.concatenate([data, prior])
 
     start = np.tile([0.0, 0.0, 3000.0], len(frames))
@@ -94,8 +99,8 @@ def test_smoothing_reduces_jitter_from_noisy_keypoints(poses: np.ndarray) -> Non
     rng = np.random.default_rng(2)
     path = _path(len(poses))
     pixels = K.project(poses + path[:, None]) + rng.normal(0, 3, (len(poses), 17, 2))
-    raw = solve_root_translation(pixels, poses, K, fps=50, smoothing=0)
-    smooth = solve_root_translation(pixels, poses, K, fps=50, smoothing=300)
+    raw = solve_root_translation(pixels, poses, K, fps=50, smoothing=0, lateral_smoothing=0)
+    smooth = solve_root_translation(pixels, poses, K, fps=50, smoothing=300, lateral_smoothing=300)
     accel = [np.abs(np.diff(x, 2, axis=0)).mean() for x in (raw, smooth)]
     assert accel[1] < accel[0] / 10
     err = [np.linalg.norm(x - path, axis=-1).mean() for x in (raw, smooth)]
@@ -107,9 +112,13 @@ def test_smoothing_is_frame_rate_independent(poses: np.ndarray) -> None:
     rng = np.random.default_rng(3)
     path = _path(len(poses))
     pixels = K.project(poses + path[:, None]) + rng.normal(0, 3, (len(poses), 17, 2))
-    full = solve_root_translation(pixels, poses, K, fps=50, smoothing=1e3)
-    half = solve_root_translation(pixels[::2], poses[::2], K, fps=25, smoothing=1e3)
-    naive = solve_root_translation(pixels[::2], poses[::2], K, fps=50, smoothing=1e3)
+    full = solve_root_translation(pixels, poses, K, fps=50, smoothing=1e3, lateral_smoothing=1e3)
+    half = solve_root_translation(
+        pixels[::2], poses[::2], K, fps=25, smoothing=1e3, lateral_smoothing=1e3
+    )
+    naive = solve_root_translation(
+        pixels[::2], poses[::2], K, fps=50, smoothing=1e3, lateral_smoothing=1e3
+    )
     gap = np.abs(half - full[::2]).mean()
     assert gap < np.abs(naive - full[::2]).mean()
 
@@ -121,11 +130,13 @@ def test_unconfident_joints_and_frames_are_ignored(poses: np.ndarray) -> None:
     keypoints[:, 13, 2] = 0.0
     keypoints[20:23, :, 2] = 0.0  # three frames without any person
     keypoints[20:23, :, :2] = np.nan
-    per_frame = solve_root_translation(keypoints, poses, K, smoothing=0)
+    per_frame = solve_root_translation(keypoints, poses, K, smoothing=0, lateral_smoothing=0)
     assert np.abs(np.delete(per_frame - path, [20, 21, 22], axis=0)).max() < 1e-3
     linear = path[19] + (path[23] - path[19]) * np.arange(1, 4)[:, None] / 4
     assert np.abs(per_frame[20:23] - linear).max() < 1e-3  # interpolated
-    smoothed = solve_root_translation(keypoints, poses, K, fps=50, smoothing=1.0)
+    smoothed = solve_root_translation(
+        keypoints, poses, K, fps=50, smoothing=1.0, lateral_smoothing=1.0
+    )
     assert np.isfinite(smoothed).all() and np.abs(smoothed[20:23] - path[20:23]).max() < 5.0
 
 

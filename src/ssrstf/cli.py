@@ -338,15 +338,47 @@ def _run_inference(args: argparse.Namespace, kp, *, render: bool, frames_from=No
         args.checkpoint, device=args.device, flip=args.flip, overlap=args.overlap,
         num_threads=args.threads,
     )  # fmt: skip
-    result = lift_keypoints(kp, lifter, progress=not args.quiet)
+    result = lift_keypoints(
+        kp, lifter, progress=not args.quiet, focal_length=args.focal_length, fov=args.fov,
+        rigid=args.rigid is True,
+    )  # fmt: skip
     paths = write_outputs(
         result, args.out, render=render, frames_from=frames_from, overwrite=args.overwrite,
-        progress=not args.quiet, viewer_video=args.viewer_video,
+        progress=not args.quiet, viewer_video=args.viewer_video, frame=args.frame,
+        rigid_animation=args.rigid is not False,
     )  # fmt: skip
     return result, paths
 
 
-def _report(result, paths) -> None:
+def _report_scene(result, *, camera_given: bool) -> None:
+    """The trajectory, floor and motion figures of a run, one line each."""
+    import numpy as np
+
+    from ssrstf.inference.trajectory import DEFAULT_FOV_DEG
+
+    if result.trajectory is not None and result.intrinsics is not None:
+        path = result.trajectory
+        travelled = float(np.linalg.norm(np.diff(path, axis=0), axis=-1).sum()) / 1000
+        camera = f"focal length {result.intrinsics.fx:.0f} px"
+        if not camera_given:
+            camera += f" (default {DEFAULT_FOV_DEG:g}° field of view; set --focal-length or --fov)"
+        print(
+            f"root path: starts {path[0, 2] / 1000:.2f} m in front of the camera, "
+            f"{travelled:.2f} m travelled; {camera}"
+        )
+    if result.floor is not None:
+        tilt = np.degrees(np.arccos(np.clip(-result.floor.normal[1], -1.0, 1.0)))
+        contact = result.floor.contacts.any(axis=1).mean()
+        print(
+            f"floor: from the foot contacts (a foot on the floor in {contact:.0%} of frames); "
+            f"its normal is {tilt:.1f}° from the camera's up axis (-y)"
+        )
+    if result.statistics is not None:
+        rigid = " (poses rigid)" if result.rigid else ""
+        print(result.statistics.summary() + rigid)
+
+
+def _report(result, paths, *, camera_given: bool = False) -> None:
     kp = result.keypoints
     frames = result.num_frames
     filled = result.filled.mean()
@@ -358,6 +390,7 @@ def _report(result, paths) -> None:
     )
     lift_s = result.seconds.get("lift", 0.0)
     print(f"lifted in {lift_s:.2f} s ({frames / max(lift_s, 1e-9):,.0f} frames/s)")
+    _report_scene(result, camera_given=camera_given)
     for name, path in paths.items():
         print(f"  {name:6s} {path}")
 
@@ -394,7 +427,7 @@ def _infer_input(
     with output_lock(args.out):  # a second run into the same folder stops here
         check_outputs(args.out, render=render, overwrite=args.overwrite)
         result, paths = _run_inference(args, kp, render=render, frames_from=frames_from)
-    _report(result, paths)
+    _report(result, paths, camera_given=args.focal_length is not None or args.fov is not None)
     return 0
 
 
@@ -438,11 +471,13 @@ def _cmd_infer(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     import importlib.util
 
+    import numpy as np
+
     from ssrstf.evaluation.metrics import mpjpe, p_mpjpe
     from ssrstf.files import output_lock
     from ssrstf.geometry import to_root_relative
     from ssrstf.inference.pipeline import check_outputs
-    from ssrstf.inference.sample import make_sample
+    from ssrstf.inference.sample import FOCAL_PX, make_sample
 
     if args.input:
         return _infer_input(args, fmt="auto", image_size=None, skeleton=None, fps=None, render=True)
@@ -450,15 +485,19 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     check_outputs(args.out, render=render, overwrite=args.overwrite)
     sample = make_sample()
     print(f"demo input: {sample.description}")
+    if args.focal_length is None and args.fov is None:
+        args.focal_length = FOCAL_PX  # the sample's own camera
     with output_lock(args.out):
         check_outputs(args.out, render=render, overwrite=args.overwrite)
         result, paths = _run_inference(args, sample.keypoints, render=render)
-    _report(result, paths)
+    _report(result, paths, camera_given=True)
     truth = to_root_relative(sample.poses_3d)
     p1 = mpjpe(result.poses_3d, truth).mean()
     p2 = p_mpjpe(result.poses_3d, truth).mean()
+    root = np.linalg.norm(result.trajectory - sample.poses_3d[:, 0], axis=-1).mean()
     print(
-        f"error against the generated 3D truth: MPJPE {p1:.1f} mm, P-MPJPE {p2:.1f} mm "
+        f"error against the generated 3D truth: MPJPE {p1:.1f} mm, P-MPJPE {p2:.1f} mm, "
+        f"root position {root:.0f} mm "
         "(a synthetic person with its own proportions, not a benchmark)"
     )
     print(
@@ -491,6 +530,24 @@ def _add_inference_options(p: argparse.ArgumentParser) -> None:
         help="show the input video's frames in viewer.html (video input; embeds small JPEGs)",
     )  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    camera = p.add_mutually_exclusive_group()
+    camera.add_argument(
+        "--focal-length", type=float, metavar="PX",
+        help="the camera's focal length in pixels, for the root trajectory",
+    )  # fmt: skip
+    camera.add_argument(
+        "--fov", type=float, metavar="DEG",
+        help="the camera's field of view across the image's larger side (default 60)",
+    )  # fmt: skip
+    p.add_argument(
+        "--frame", choices=("world", "camera"), default="world",
+        help="frame of the BVH and GLB files: world (Y up, floor at 0; default) or camera",
+    )  # fmt: skip
+    p.add_argument(
+        "--rigid", action=argparse.BooleanOptionalAction, default=None,
+        help="one set of bone lengths for the clip: --rigid for every output, --no-rigid for "
+        "none (default: BVH and GLB only)",
+    )  # fmt: skip
 
 
 def _add_infer(sub: argparse._SubParsersAction) -> None:

@@ -21,7 +21,7 @@ otherwise up to their variation; `write_bvh` returns the largest deviation.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, NamedTuple
 
@@ -85,6 +85,16 @@ def _check_results(
 # ---------------------------------------------------------------------------------- JSON / NPZ
 
 
+def _check_extras(extras: Mapping[str, np.ndarray] | None, frames: int) -> dict[str, np.ndarray]:
+    out = {}
+    for name, value in (extras or {}).items():
+        value = np.asarray(value)
+        if len(value) != frames or not (value.dtype == bool or np.isfinite(value).all()):
+            raise ValueError(f"per-frame {name!r} must be {frames} finite rows, got {value.shape}")
+        out[name] = value if value.dtype == bool else value.astype(np.float64)
+    return out
+
+
 def write_json(
     path: str | Path,
     poses_3d: np.ndarray,
@@ -93,6 +103,8 @@ def write_json(
     fps: float | None,
     joint_names: Sequence[str],
     *,
+    frame_extras: Mapping[str, np.ndarray] | None = None,
+    extras: Mapping[str, object] | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Write poses as a JSON object with one entry per frame.
@@ -110,17 +122,26 @@ def write_json(
         valid: (F,) bool, a person was detected in the frame.
         fps: Frame rate, or None when unknown.
         joint_names: J names.
+        frame_extras: More per-frame entries: name → (F, ...) array, stored in every frame
+            under that name (floats rounded to 3 decimals), e.g. ``trajectory`` (F, 3) and
+            ``foot_contact`` (F, 2) bool (`ssrstf.inference.pipeline.write_outputs`).
+        extras: More top-level entries (plain JSON data), e.g. ``trajectory``, ``world``,
+            ``statistics`` descriptions.
         overwrite: Replace an existing file.
 
     Returns:
         The path written.
     """
     poses_3d, poses_2d, valid = _check_results(poses_3d, poses_2d, valid, fps, joint_names)
+    per_frame = _check_extras(frame_extras, len(poses_3d))
     frames = []
     for i in range(len(poses_3d)):
         frame = {"index": i, "valid": bool(valid[i]), "pose_3d": poses_3d[i].round(3).tolist()}
         if poses_2d is not None:
             frame["pose_2d"] = poses_2d[i].round(3).tolist()
+        for name, values in per_frame.items():
+            value = values[i]
+            frame[name] = value.tolist() if value.dtype == bool else value.round(3).tolist()
         frames.append(frame)
     channels = "x, y, confidence" if poses_2d is not None and poses_2d.shape[-1] == 3 else "x, y"
     document = {
@@ -131,6 +152,7 @@ def write_json(
         "fps": None if fps is None else float(fps),
         "poses_3d": {"units": "mm", "axes": _AXES},
         "poses_2d": None if poses_2d is None else {"units": "pixels", "channels": channels},
+        **dict(extras or {}),
         "frames": frames,
     }
     text = json.dumps(document, allow_nan=False, separators=(",", ":"))
@@ -145,6 +167,7 @@ def write_npz(
     fps: float | None,
     joint_names: Sequence[str],
     *,
+    extras: Mapping[str, np.ndarray] | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Write poses as an uncompressed ``.npz`` (readable with ``allow_pickle=False``).
@@ -152,7 +175,9 @@ def write_npz(
     Keys: ``poses_3d`` (F, J, 3) float64 mm (camera axes, root-relative), ``poses_2d``
     (F, J, 2|3) float64 pixels (absent when None), ``valid`` (F,) bool, ``fps`` float64 scalar
     (NaN when unknown), ``joint_names`` (J,) str, ``units`` ``"mm"``, ``axes`` (a description),
-    ``format_version`` 1. Arguments as in `write_json`.
+    ``format_version`` 1; plus ``extras`` (name → array, not object arrays, no clash with these
+    keys; e.g. ``trajectory`` (F, 3), ``foot_contact`` (F, 2), the world frame). Other arguments
+    as in `write_json`.
 
     Returns:
         The path written.
@@ -169,6 +194,11 @@ def write_npz(
     }
     if poses_2d is not None:
         arrays["poses_2d"] = poses_2d
+    for name, value in (extras or {}).items():
+        value = np.asarray(value)
+        if name in arrays or value.dtype == object:
+            raise ValueError(f"npz extra {name!r} clashes with a standard key or is not numeric")
+        arrays[name] = value
     return _atomic_write(path, overwrite, lambda f: np.savez(f, **arrays))
 
 
@@ -341,6 +371,7 @@ def write_bvh(
     *,
     skeleton: Skeleton = H36M_17,
     units: str = "cm",
+    world_from_camera: np.ndarray | None = None,
     overwrite: bool = False,
 ) -> float:
     """Write poses as a BVH animation (opens in Blender: File → Import → Motion Capture).
@@ -358,6 +389,10 @@ def write_bvh(
         skeleton: Joint hierarchy and names.
         units: Length unit of the file, a `BVH_UNITS` key (Blender's importer takes the numbers
             as metres times its scale option).
+        world_from_camera: (4, 4) rigid transform (mm) from camera axes into a Y-up world
+            frame (`ssrstf.inference.world.WorldFrame.matrix`: floor at Y = 0); the file is
+            then in that frame instead of the camera's ``(x, −y, −z)``. `read_bvh` returns
+            ``positions_mm`` in ``(X, −Y, −Z)`` of the file's frame either way.
         overwrite: Replace an existing file.
 
     Returns:
@@ -374,6 +409,14 @@ def write_bvh(
         raise ValueError(f"fps must be positive, got {fps}")
     if units not in BVH_UNITS:
         raise ValueError(f"units must be one of {sorted(BVH_UNITS)}, got {units!r}")
+    if world_from_camera is not None:
+        matrix = np.asarray(world_from_camera, dtype=np.float64)
+        rotation = matrix[:3, :3] if matrix.shape == (4, 4) else np.zeros((3, 3))
+        if not (np.allclose(rotation @ rotation.T, np.eye(3), atol=1e-6) and matrix[3, 3] == 1):
+            raise ValueError("world_from_camera must be a 4x4 rigid transform")
+        # _fit_bvh maps its input by CAMERA_TO_BVH, its own inverse: hand it the world points
+        # in a form that maps back onto themselves.
+        poses_mm = (poses_mm @ rotation.T + matrix[:3, 3]) @ CAMERA_TO_BVH
     fit = _fit_bvh(poses_mm, skeleton)
     scale = 1.0 / BVH_UNITS[units]
     lines = ["HIERARCHY"]

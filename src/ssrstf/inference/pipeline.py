@@ -8,7 +8,10 @@ The steps, each a function so the CLI (`ssrstf infer`, `ssrstf demo`) and the Py
 2. `prepare_keypoints`: convert to H36M-17 (`to_h36m`), fill missing joints and frames by
    interpolation (`fill_missing`, confidence 0, reported in ``filled`` and ``valid``), and check
    the image size against the keypoints.
-3. `Lifter.lift`: windowed lifting with flip test-time augmentation.
+3. `Lifter.lift`: windowed lifting with flip test-time augmentation; then (`place_in_scene`)
+   the root's camera-space trajectory (`ssrstf.inference.trajectory`), the floor, foot contacts
+   and the Y-up world frame (`ssrstf.inference.world`), optionally a rigid skeleton and the
+   smoothness and rigidity figures (`ssrstf.inference.rigid`).
 4. `write_outputs`: ``poses_3d.npz``, ``poses_3d.json``, ``poses_3d.bvh``, ``poses_3d.glb``,
    ``viewer.html`` and, on request, ``render.mp4``; every file written atomically, none
    overwritten without ``overwrite``.
@@ -34,6 +37,14 @@ from ssrstf.inference.readers import (
     resolve_skeleton,
     to_h36m,
 )
+from ssrstf.inference.rigid import MotionStatistics, make_rigid, motion_statistics
+from ssrstf.inference.trajectory import (
+    DEFAULT_SMOOTHING,
+    CameraIntrinsics,
+    resolve_intrinsics,
+    solve_root_translation,
+)
+from ssrstf.inference.world import Floor, WorldFrame, ground
 
 OUTPUT_FILES = {
     "npz": "poses_3d.npz",
@@ -57,12 +68,43 @@ class InferenceResult:
             confidence 0), with ``valid`` (F,) = a person was detected in the frame.
         filled: (F, 17) bool, joints that were interpolated rather than detected.
         seconds: Wall time of each stage (``detect``, ``lift``).
+        trajectory: (F, 3) camera-space position of the root (pelvis) in mm, so that
+            ``poses_3d + trajectory[:, None]`` are the absolute camera-space poses; None when
+            not computed.
+        floor: The floor under the person and the per-frame foot contacts (`Floor`), or None.
+        world: The Y-up world frame on that floor (`WorldFrame`: ``to_world``, ``matrix``), or
+            None.
+        intrinsics: The camera the trajectory assumes, or None.
+        statistics: Smoothness and rigidity of ``poses_3d`` (`MotionStatistics`), or None.
+        rigid: ``poses_3d`` have one set of bone lengths for the whole clip (`make_rigid`).
     """
 
     poses_3d: np.ndarray
     keypoints: Keypoints2D
     filled: np.ndarray
     seconds: dict[str, float] = field(default_factory=dict)
+    trajectory: np.ndarray | None = None
+    floor: Floor | None = None
+    world: WorldFrame | None = None
+    intrinsics: CameraIntrinsics | None = None
+    statistics: MotionStatistics | None = None
+    rigid: bool = False
+
+    @property
+    def world_from_camera(self) -> np.ndarray | None:
+        """(4, 4) rigid camera → world transform in mm (`WorldFrame.matrix`), or None."""
+        return None if self.world is None else self.world.matrix
+
+    @property
+    def foot_contacts(self) -> np.ndarray | None:
+        """(F, 2) bool, (right, left) ankle on the floor (`Floor.contacts`), or None."""
+        return None if self.floor is None else self.floor.contacts
+
+    def poses_world(self) -> np.ndarray | None:
+        """(F, 17, 3) absolute poses in the world frame, mm (Y up, floor at 0), or None."""
+        if self.world is None or self.trajectory is None:
+            return None
+        return self.world.to_world(self.poses_3d + self.trajectory[:, None])
 
     @property
     def valid(self) -> np.ndarray:
@@ -126,18 +168,78 @@ def prepare_keypoints(
     return dataclasses.replace(h36m, image_size=size), filled
 
 
-def lift_keypoints(kp: Keypoints2D, lifter: Lifter, *, progress: bool = False) -> InferenceResult:
-    """Prepare ``kp`` (any skeleton) and lift it with ``lifter``."""
+def lift_keypoints(
+    kp: Keypoints2D,
+    lifter: Lifter,
+    *,
+    progress: bool = False,
+    intrinsics: CameraIntrinsics | None = None,
+    focal_length: float | None = None,
+    fov: float | None = None,
+    rigid: bool = False,
+) -> InferenceResult:
+    """Prepare ``kp`` (any skeleton), lift it with ``lifter`` and place it in the scene.
+
+    Args:
+        kp: The 2D keypoints.
+        lifter: The loaded model.
+        progress: Show the lifting progress bar.
+        intrinsics: The camera; default from ``focal_length`` (pixels) or ``fov`` (degrees
+            across the image's larger side), else `resolve_intrinsics`'s default.
+        focal_length: See ``intrinsics``.
+        fov: See ``intrinsics``.
+        rigid: Rebuild the poses with one set of bone lengths (`make_rigid`).
+    """
     h36m, filled = prepare_keypoints(kp)
     assert h36m.image_size is not None
+    if intrinsics is None:
+        intrinsics = resolve_intrinsics(h36m.image_size, focal_length=focal_length, fov=fov)
     start = time.perf_counter()
     poses = lifter.lift(h36m.keypoints, h36m.image_size, progress=progress)
+    lift_s = time.perf_counter() - start
+    if rigid:
+        poses = make_rigid(poses)
+    start = time.perf_counter()
+    trajectory, floor, world = place_in_scene(poses, h36m, intrinsics)
     return InferenceResult(
         poses_3d=poses,
         keypoints=h36m,
         filled=filled,
-        seconds={"lift": time.perf_counter() - start},
+        seconds={"lift": lift_s, "scene": time.perf_counter() - start},
+        trajectory=trajectory,
+        floor=floor,
+        world=world,
+        intrinsics=intrinsics,
+        statistics=motion_statistics(poses, trajectory=trajectory),
+        rigid=rigid,
     )
+
+
+def place_in_scene(
+    poses_3d: np.ndarray,
+    keypoints: Keypoints2D,
+    intrinsics: CameraIntrinsics,
+    *,
+    smoothing: float = DEFAULT_SMOOTHING,
+) -> tuple[np.ndarray, Floor, WorldFrame]:
+    """The root trajectory, the floor (with foot contacts) and the world frame of a clip.
+
+    Args:
+        poses_3d: (F, 17, 3) root-relative lifted poses, mm, camera axes.
+        keypoints: The H36M-17 2D keypoints they were lifted from (confidences weight the
+            trajectory fit; filled joints have confidence 0).
+        intrinsics: The camera.
+        smoothing: The trajectory's smoothness weight (`solve_root_translation`).
+
+    Returns:
+        ``(trajectory (F, 3) mm, floor, world frame)``.
+    """
+    fps = keypoints.fps or 30.0
+    trajectory = solve_root_translation(
+        keypoints.keypoints, poses_3d, intrinsics, fps=fps, smoothing=smoothing
+    )
+    floor, world = ground(poses_3d + trajectory[:, None], fps, skeleton=keypoints.skeleton)
+    return trajectory, floor, world
 
 
 def output_paths(out_dir: str | Path, *, render: bool) -> dict[str, Path]:
@@ -166,6 +268,8 @@ def write_outputs(
     overwrite: bool = False,
     progress: bool = True,
     viewer_video: bool = False,
+    frame: str = "world",
+    rigid_animation: bool = True,
 ) -> dict[str, Path]:
     """Write the npz, JSON, BVH, GLB files and ``viewer.html`` (and ``render.mp4``) to ``out_dir``.
 
@@ -179,26 +283,44 @@ def write_outputs(
         progress: Show the rendering's progress bar.
         viewer_video: Embed the frames of ``frames_from`` in ``viewer.html`` (JPEG,
             `viewer.VIDEO_FRAME_HEIGHT` pixels high; needs Pillow, extra ``viz``).
+        frame: Frame of the animation files (BVH, GLB): ``"world"`` (Y up, floor at Y = 0,
+            `WorldFrame`) or ``"camera"`` (the camera's ``(x, −y, −z)``); the root moves along
+            the trajectory in both. npz and JSON always hold camera-space poses, the
+            trajectory and the world frame.
+        rigid_animation: BVH and GLB get one set of bone lengths (`make_rigid`) even when
+            ``result.poses_3d`` are not rigid.
     """
     from ssrstf.inference import export, gltf, viewer
 
+    if frame not in ("world", "camera"):
+        raise ValueError(f"frame must be 'world' or 'camera', got {frame!r}")
     paths = check_outputs(out_dir, render=render, overwrite=overwrite)
     kp = result.keypoints
     names = list(kp.skeleton.joint_names)
     fps = kp.fps
     export.write_npz(
-        paths["npz"], result.poses_3d, kp.keypoints, kp.valid, fps, names, overwrite=overwrite
-    )
+        paths["npz"], result.poses_3d, kp.keypoints, kp.valid, fps, names,
+        extras=_npz_extras(result), overwrite=overwrite,
+    )  # fmt: skip
+    frame_extras, extras = _json_extras(result)
     export.write_json(
-        paths["json"], result.poses_3d, kp.keypoints, kp.valid, fps, names, overwrite=overwrite
-    )
-    export.write_bvh(paths["bvh"], result.poses_3d, fps or 30.0, overwrite=overwrite)
-    # Root motion and the world frame come from the trajectory/floor steps when they ran.
-    trajectory = getattr(result, "trajectory", None)
-    world = getattr(result, "world_from_camera", None)
+        paths["json"], result.poses_3d, kp.keypoints, kp.valid, fps, names,
+        frame_extras=frame_extras, extras=extras, overwrite=overwrite,
+    )  # fmt: skip
+    animation = result.poses_3d
+    if rigid_animation and not result.rigid:
+        animation = make_rigid(animation, kp.skeleton)
+    trajectory = result.trajectory
+    world = result.world_from_camera
+    animation_world = world if frame == "world" else None
+    absolute = animation if trajectory is None else animation + trajectory[:, None]
+    export.write_bvh(
+        paths["bvh"], absolute, fps or 30.0, world_from_camera=animation_world,
+        overwrite=overwrite,
+    )  # fmt: skip
     gltf.write_glb(
-        paths["glb"], result.poses_3d, fps or 30.0, trajectory_mm=trajectory,
-        world_from_camera=world, overwrite=overwrite,
+        paths["glb"], animation, fps or 30.0, trajectory_mm=trajectory,
+        world_from_camera=animation_world, overwrite=overwrite,
     )  # fmt: skip
     person = viewer.ViewerPerson("person", result.poses_3d, trajectory, valid=kp.valid)
     video_frames = None
@@ -211,9 +333,10 @@ def write_outputs(
     if render:
         from ssrstf.inference import render as rendering
 
+        shown, path = _render_poses(result)
         rendering.render_video(
             paths["render"],
-            result.poses_3d,
+            shown,
             kp.keypoints,
             fps=fps or 30.0,
             image_size=kp.image_size,
@@ -221,8 +344,83 @@ def write_outputs(
             valid=kp.valid,
             overwrite=overwrite,
             progress=progress,
+            path=path,
         )
     return paths
+
+
+def _render_poses(result: InferenceResult) -> tuple[np.ndarray, np.ndarray | None]:
+    """The poses the rendering shows and the root path: absolute and upright (world frame, in
+    the camera-like axes ``(X, −Y, −Z)`` the renderer takes) when known, else root-relative."""
+    from ssrstf.inference.export import CAMERA_TO_BVH
+
+    if result.trajectory is None:
+        return result.poses_3d, None
+    absolute = result.poses_3d + result.trajectory[:, None]
+    if result.world is None:
+        return absolute, result.trajectory
+    to_axes = CAMERA_TO_BVH  # its own inverse: world (Y up) → camera-like axes (y down)
+    path = result.world.to_world(result.trajectory) @ to_axes
+    return result.world.to_world(absolute) @ to_axes, path
+
+
+_CAMERA_AXES = "camera: x right, y down, z forward (away from the camera)"
+
+
+def _npz_extras(result: InferenceResult) -> dict[str, np.ndarray]:
+    """The trajectory, world frame, contacts and statistics as npz arrays (those present)."""
+    out: dict[str, np.ndarray] = {"rigid": np.bool_(result.rigid)}
+    if result.trajectory is not None:
+        out["trajectory"] = result.trajectory
+        out["trajectory_axes"] = np.array(_CAMERA_AXES)
+    if result.intrinsics is not None:
+        k = result.intrinsics
+        out["intrinsics"] = np.array([k.fx, k.fy, k.cx, k.cy])
+    if result.world is not None:
+        out["world_from_camera"] = result.world.matrix
+        world = result.poses_world()
+        if world is not None:
+            out["poses_world"] = world
+    if result.floor is not None:
+        out["floor_normal"] = result.floor.normal
+        out["floor_height"] = np.float64(result.floor.height)
+        out["foot_contact"] = result.floor.contacts
+        out["foot_contact_joints"] = np.array(result.floor.foot_joints)
+    if result.statistics is not None:
+        stats = result.statistics
+        out["mean_acceleration_mm"] = np.float64(stats.mean_acceleration_mm)
+        out["bone_length_cv"] = stats.bone_length_cv
+        out["bone_names"] = np.array(stats.bone_names)
+        if stats.trajectory_acceleration_mm is not None:
+            out["trajectory_acceleration_mm"] = np.float64(stats.trajectory_acceleration_mm)
+    return out
+
+
+def _json_extras(result: InferenceResult) -> tuple[dict[str, np.ndarray], dict[str, object]]:
+    """Per-frame entries and top-level descriptions for `export.write_json`."""
+    frame_extras: dict[str, np.ndarray] = {}
+    extras: dict[str, object] = {"rigid": result.rigid}
+    if result.trajectory is not None:
+        frame_extras["trajectory"] = result.trajectory
+        extras["trajectory"] = {
+            "units": "mm",
+            "axes": _CAMERA_AXES,
+            "meaning": "camera-space position of the root; absolute pose = pose_3d + trajectory",
+            "intrinsics": None if result.intrinsics is None else result.intrinsics.to_dict(),
+        }
+    if result.floor is not None:
+        frame_extras["foot_contact"] = result.floor.contacts
+        extras["foot_contact"] = {"joints": list(result.floor.foot_joints)}
+    if result.world is not None:
+        extras["world"] = {
+            "world_from_camera": result.world.matrix.round(6).tolist(),
+            "axes": "Y up (floor normal), floor at Y = 0, -Z = the camera's forward made "
+            "horizontal, origin under the root at frame 0; mm",
+            "floor_normal_camera": result.world.up.round(6).tolist(),
+        }
+    if result.statistics is not None:
+        extras["statistics"] = result.statistics.to_dict()
+    return frame_extras, extras
 
 
 def _viewer_frames(

@@ -13,7 +13,9 @@ H.264 with yuv420p needs):
   up (−y) pointing up, the camera's x to the right and depth (z) going into the picture, seen
   from a fixed elevated viewpoint slightly to the side (`ELEVATION`, `AZIMUTH`). Axis limits
   are fixed for the whole sequence (a cube around all poses) and a grid at the lowest joint of
-  the sequence hints at the ground.
+  the sequence hints at the ground. With a ``path`` (the root's trajectory, `render_video`),
+  the poses move through the scene and the path is drawn on that ground: all of it thin and
+  grey, the part walked so far thick (`PATH_COLOUR`).
 
 Several people (`render_people_video`, `PoseRenderer.draw_people`): everyone present in a frame
 is drawn in both panels with their name above the 2D skeleton; the 3D axes hold everyone's
@@ -62,6 +64,8 @@ CANVAS_COLOUR = (64, 64, 64)
 """RGB of the left panel when there is no input frame (keypoint-file input)."""
 INVALID_COLOUR = (255, 0, 0)
 """RGB of the border marking frames without a detected person."""
+PATH_COLOUR = (0, 170, 100)
+"""RGB of the part of the root's path walked so far (the rest is drawn grey)."""
 ELEVATION = 15.0
 """Elevation of the 3D viewpoint, degrees above the ground plane."""
 AZIMUTH = -70.0
@@ -99,6 +103,8 @@ class PoseRenderer:
         height: Output height in pixels (rounded to even).
         title: Title of the 3D panel.
         min_confidence: 2D joints below it are drawn as hollow rings with thin bones.
+        path: (F, 3) the root's positions in the axes of ``poses_3d`` (which then hold the
+            absolute poses), drawn on the ground (`draw`'s ``path_index``); None: no path.
     """
 
     def __init__(
@@ -111,6 +117,7 @@ class PoseRenderer:
         height: int = 480,
         title: str | None = None,
         min_confidence: float = 0.3,
+        path: np.ndarray | None = None,
     ) -> None:
         self._pil = require("PIL.Image", "viz")
         self._draw_module = require("PIL.ImageDraw", "viz")
@@ -135,6 +142,15 @@ class PoseRenderer:
         self._background, self._project, self._view = _background_3d(
             _to_plot_axes(poses_3d), self.height, title
         )
+        self._path: np.ndarray | None = None
+        if path is not None:
+            path = np.asarray(path, dtype=np.float64)
+            if path.ndim != 2 or path.shape[1] != 3 or not np.isfinite(path).all():
+                raise ValueError(f"path must be finite (F, 3), got {path.shape}")
+            on_ground = _to_plot_axes(path)
+            plotted = _to_plot_axes(poses_3d)
+            on_ground[:, 2] = np.nanmin(plotted[np.isfinite(plotted).all(-1)][:, 2])
+            self._path = self._project(on_ground)  # (F, 2) pixels of the path on the ground
 
     @property
     def panel_size(self) -> tuple[int, int]:
@@ -154,6 +170,7 @@ class PoseRenderer:
         frame: np.ndarray | None = None,
         valid: bool = True,
         label: str | None = None,
+        path_index: int | None = None,
     ) -> np.ndarray:
         """One output frame, RGB uint8 (height, width, 3).
 
@@ -163,8 +180,12 @@ class PoseRenderer:
             frame: The input frame (H, W, 3) RGB uint8, scaled to the panel; None: blank canvas.
             valid: False marks the frame as having no detected person.
             label: Text at the bottom left of the 2D panel, e.g. the frame number.
+            path_index: The frame of the renderer's ``path`` reached (drawn thick up to it).
         """
-        return self.draw_people([pose_3d], [keypoints_2d], frame=frame, valid=valid, label=label)
+        return self.draw_people(
+            [pose_3d], [keypoints_2d], frame=frame, valid=valid, label=label,
+            path_index=path_index,
+        )  # fmt: skip
 
     def draw_people(
         self,
@@ -175,6 +196,7 @@ class PoseRenderer:
         valid: bool = True,
         label: str | None = None,
         names: Sequence[str] = (),
+        path_index: int | None = None,
     ) -> np.ndarray:
         """One output frame with any number of people (as `draw`, one pose per person).
 
@@ -185,6 +207,7 @@ class PoseRenderer:
             valid: False marks the frame as having no detected person.
             label: Text at the bottom left of the 2D panel.
             names: Per person, a name written above their 2D skeleton (or nothing).
+            path_index: As in `draw`.
         """
         if frame is None:
             left = self._canvas.copy()
@@ -193,6 +216,8 @@ class PoseRenderer:
             if left.size != self.panel_size:  # 4-8 ms for a 720p frame; ffmpeg can scale
                 left = left.resize(self.panel_size, self._pil.Resampling.BILINEAR)
         right = self._background.copy()
+        if self._path is not None:
+            self._draw_path(right, path_index)
         for k, (pose, keypoints) in enumerate(zip(poses_3d, keypoints_2d, strict=True)):
             keypoints = np.asarray(keypoints, dtype=np.float64)
             self._draw_2d(left, keypoints, valid)
@@ -255,6 +280,18 @@ class PoseRenderer:
                 draw.ellipse(box, fill=self.colours_2d[joint], outline=OUTLINE_COLOUR)
             else:
                 draw.ellipse(box, fill=None, outline=self.colours_2d[joint], width=1)
+
+    def _draw_path(self, image: Any, index: int | None) -> None:
+        """The whole path thin and grey, the part up to ``index`` thick in `PATH_COLOUR`."""
+        assert self._path is not None
+        draw = self._draw_module.Draw(image)
+        points = [tuple(p) for p in self._path if np.isfinite(p).all()]
+        if len(points) > 1:
+            draw.line(points, fill=(150, 150, 150), width=1)
+        if index is not None and index > 0:
+            walked = [tuple(p) for p in self._path[: index + 1] if np.isfinite(p).all()]
+            if len(walked) > 1:
+                draw.line(walked, fill=PATH_COLOUR, width=max(2, self.height // 160))
 
     def _draw_3d(self, image: Any, pose_mm: np.ndarray, valid: bool) -> None:
         if pose_mm.shape != (self.skeleton.num_joints, 3):
@@ -377,6 +414,7 @@ def render_video(
     progress: bool = True,
     title: str | None = None,
     height: int = 480,
+    path: np.ndarray | None = None,
 ) -> Path:
     """Write an H.264 mp4 (libx264, yuv420p) of the input with its 2D and 3D skeletons.
 
@@ -401,6 +439,8 @@ def render_video(
         progress: Show a tqdm progress bar.
         title: Title of the 3D panel.
         height: Output height in pixels.
+        path: (F, 3) the root's path in the axes of ``poses_3d`` (then absolute poses, e.g. in
+            a world frame), drawn on the ground; None: no path.
 
     Returns:
         ``out_path``.
@@ -424,15 +464,17 @@ def render_video(
         raise ValueError(f"valid must be ({count},), got {valid.shape}")
     if not (fps and fps > 0):
         raise ValueError(f"fps must be positive, got {fps}")
+    if path is not None and np.shape(path) != (count, 3):
+        raise ValueError(f"path must be ({count}, 3), got {np.shape(path)}")
     renderer = PoseRenderer(
         poses_3d, image_size=image_size, skeleton=skeleton, skeleton_2d=skeleton_2d,
-        height=height, title=title,
+        height=height, title=title, path=path,
     )  # fmt: skip
 
     def draw(index: int, image: np.ndarray | None) -> np.ndarray:
         return renderer.draw(
             poses_3d[index], keypoints_2d[index], frame=image, valid=bool(valid[index]),
-            label=f"frame {index + 1}/{count}",
+            label=f"frame {index + 1}/{count}", path_index=index,
         )  # fmt: skip
 
     return _encode(out_path, renderer, count, fps, frames, draw, overwrite=overwrite,

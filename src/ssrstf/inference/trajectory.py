@@ -11,7 +11,7 @@ and its root-relative 3D position ``(X, Y, Z)``, the projection matches when
 residuals times ``fx / (Z + tz)`` (``fy / (Z + tz)``) are the reprojection errors in pixels, so
 the solver minimises, over all frames at once,
 
-    E(t) = Σ_f Σ_j c_fj · |reprojection error_fj|²  +  λ · Σ_f |t_{f−1} − 2 t_f + t_{f+1}|²
+    E(t) = Σ_f Σ_j c_fj · |reprojection error_fj|²  +  Σ_f Σ_k λ_k (t_{f−1} − 2 t_f + t_{f+1})_k²
 
 (confidence-weighted least squares in pixels plus a second-difference smoothness prior, a
 Whittaker smoother). It starts from the linear solution of the two equations (weighted by
@@ -21,9 +21,11 @@ minimiser of E (per frame, without the prior, equal to a general nonlinear least
 on the reprojection errors). Every step is one banded solve (3F unknowns, bandwidth 6): O(F).
 Noise-free input gives the true path exactly when the prior costs nothing there (smoothing 0, or
 a path of constant velocity). The prior matters most for depth, which the image constrains only
-through the pose's apparent size, and each direction is weighted by its own certainty. Frames
+through the pose's apparent size, and each direction is weighted by its own certainty; the
+prior is also stronger in depth (``λ_z = smoothing``) than sideways and up (``λ_x = λ_y =
+lateral_smoothing``), as measured best on Human3.6M training subjects. Frames
 with fewer than two confident joints are filled by the prior (a smooth interpolation; linear
-interpolation with smoothing 0). ``λ = smoothing · (fps / 50)⁴`` makes the amount of smoothing in
+interpolation with smoothing 0). Scaling λ by ``(fps / 50)⁴`` makes the amount of smoothing in
 seconds independent of the frame rate (the default was chosen on Human3.6M training subjects;
 docs/design.md).
 
@@ -57,9 +59,12 @@ DEFAULT_FOV_DEG = 60.0
 between a studio camera (Human3.6M: 47°), webcams (about 60-65°) and phone main cameras
 (about 65-70° across the long side of a video)."""
 
-DEFAULT_SMOOTHING = 1e4
-"""`solve_root_translation`'s default ``smoothing`` (px² per (mm/frame²)² at 50 fps), chosen on
-Human3.6M training subjects (docs/design.md)."""
+DEFAULT_SMOOTHING = 1e3
+"""`solve_root_translation`'s default ``smoothing`` of depth (px² per (mm/frame²)² at 50 fps),
+chosen on Human3.6M training subjects (docs/design.md)."""
+
+DEFAULT_LATERAL_SMOOTHING = 1e2
+"""`solve_root_translation`'s default ``lateral_smoothing`` (x and y), chosen likewise."""
 
 
 @dataclass(frozen=True)
@@ -209,7 +214,7 @@ def _gauss_newton_step(
     poses: np.ndarray,
     focal: np.ndarray,
     translation: np.ndarray,
-    lam: float,
+    lam: np.ndarray,
 ) -> np.ndarray:
     """The Gauss-Newton update of ``translation`` for `solve_root_translation`'s cost.
 
@@ -235,8 +240,9 @@ def _gauss_newton_step(
     return _solve_banded(blocks, rhs, lam) - translation
 
 
-def _solve_banded(blocks: np.ndarray, rhs: np.ndarray, lam: float) -> np.ndarray:
-    """Solve (blockdiag(blocks) + λ D₂ᵀD₂ ⊗ I₃) t = rhs for t (F, 3), interleaved unknowns."""
+def _solve_banded(blocks: np.ndarray, rhs: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    """Solve (blockdiag(blocks) + D₂ᵀD₂ ⊗ diag(λ)) t = rhs for t (F, 3), λ (3,) per axis,
+    interleaved unknowns."""
     frames = len(blocks)
     n = 3 * frames
     # Upper banded storage for solveh_banded: ab[u + i - j, j] = A[i, j], u = 6.
@@ -244,7 +250,7 @@ def _solve_banded(blocks: np.ndarray, rhs: np.ndarray, lam: float) -> np.ndarray
     for r in range(3):
         for c in range(r, 3):
             band[6 + r - c, 3 * np.arange(frames) + c] += blocks[:, r, c]
-    if lam > 0 and frames >= 3:
+    if lam.max() > 0 and frames >= 3:
         # D₂ᵀD₂ for one axis (rows [1, -2, 1] of the second difference): three bands.
         diag = np.zeros(frames)
         diag[:-2] += 1.0
@@ -256,9 +262,9 @@ def _solve_banded(blocks: np.ndarray, rhs: np.ndarray, lam: float) -> np.ndarray
         off2 = np.ones(frames - 2)
         for k in range(3):
             index = 3 * np.arange(frames) + k
-            band[6, index] += lam * diag
-            band[3, index[1:]] += lam * off1
-            band[0, index[2:]] += lam * off2
+            band[6, index] += lam[k] * diag
+            band[3, index[1:]] += lam[k] * off1
+            band[0, index[2:]] += lam[k] * off2
     data_scale = max(float(np.abs(blocks).max()), 1e-12)
     band[6] += 1e-12 * data_scale  # a vanishing ridge: no exact singularity from rounding
     solution = solveh_banded(band, rhs.reshape(-1), lower=False, check_finite=False)
@@ -272,6 +278,7 @@ def solve_root_translation(
     *,
     fps: float | None = None,
     smoothing: float = DEFAULT_SMOOTHING,
+    lateral_smoothing: float = DEFAULT_LATERAL_SMOOTHING,
     iterations: int = 10,
 ) -> np.ndarray:
     """The camera-space root position per frame that makes the 3D poses project onto the 2D.
@@ -282,8 +289,9 @@ def solve_root_translation(
         poses_3d: (F, J, 3) mm, root-relative, camera axes (x right, y down, z forward).
         intrinsics: The camera (`resolve_intrinsics`).
         fps: Frame rate, for the frame-rate-independent smoothing (None: 50).
-        smoothing: Weight of the root's squared acceleration against the squared pixel error
-            (see the module docstring); 0 solves every frame on its own.
+        smoothing: Weight of the root's squared acceleration in depth (z) against the squared
+            pixel error (see the module docstring).
+        lateral_smoothing: The same for x and y; both 0 solve every frame on its own.
         iterations: At most this many Gauss-Newton steps (each one a banded solve) after the
             linear start; they stop once no coordinate moves by 0.1 µm.
 
@@ -295,21 +303,21 @@ def solve_root_translation(
         ValueError: On shape mismatches, non-finite poses, or no confident keypoint at all.
     """
     xy, confidence, poses = _check_inputs(keypoints_2d, poses_3d)
-    if smoothing < 0 or iterations < 1:
+    if min(smoothing, lateral_smoothing) < 0 or iterations < 1:
         raise ValueError(f"smoothing must be >= 0 and iterations >= 1: {smoothing}, {iterations}")
     focal = np.array([intrinsics.fx, intrinsics.fy])
     ab = (xy - [intrinsics.cx, intrinsics.cy]) / focal
     rate = 50.0 if fps is None else float(fps)
     if not rate > 0:
         raise ValueError(f"fps must be positive, got {fps}")
-    lam = smoothing * (rate / 50.0) ** 4
+    lam = np.array([lateral_smoothing, lateral_smoothing, smoothing]) * (rate / 50.0) ** 4
     determined = (confidence > 0).sum(-1) >= 2  # two joints fix the three unknowns
     if not determined.any():
         raise ValueError("no frame has two confident keypoints: the trajectory is undetermined")
-    smooth = lam > 0 and len(poses) >= 3
+    smooth = lam.max() > 0 and len(poses) >= 3
     if not smooth:  # frame by frame; frames without enough joints are interpolated below
         ab, confidence, poses = ab[determined], confidence[determined], poses[determined]
-    lam = lam if smooth else 0.0
+    lam = lam if smooth else np.zeros(3)
     depth = _initial_depth(ab, confidence, poses)
     for _ in range(2):  # the linear (algebraic) solution, reweighted once by its depths
         blocks, rhs = _normal_equations(ab, confidence, poses, focal, depth)
