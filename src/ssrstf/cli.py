@@ -442,11 +442,13 @@ def _infer_people(args: argparse.Namespace, people, *, render: bool) -> int:
         args.checkpoint, device=args.device, flip=args.flip, overlap=args.overlap,
         num_threads=args.threads,
     )  # fmt: skip
-    results = lift_people(people, lifter)
+    results = lift_people(
+        people, lifter, focal_length=args.focal_length, fov=args.fov, rigid=args.rigid is True
+    )
     with output_lock(args.out):
         paths = write_people_outputs(
             results, people, args.out, render=render, overwrite=args.overwrite,
-            progress=not args.quiet,
+            progress=not args.quiet, frame=args.frame, rigid_animation=args.rigid is not False,
         )  # fmt: skip
     print(f"input: {people.source}")
     print(f"{people.num_frames} frames; {len(results)} people tracked"

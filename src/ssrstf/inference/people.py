@@ -23,8 +23,6 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from ssrstf.files import atomic_write
 from ssrstf.inference.lifter import Lifter
 from ssrstf.inference.pipeline import OUTPUT_FILES, InferenceResult, lift_keypoints, write_outputs
@@ -100,16 +98,28 @@ def load_people(
     return People(tracks, dropped, detections.num_frames, detections.source)
 
 
-def lift_people(people: People, lifter: Lifter, *, progress: bool = False) -> list[PersonResult]:
-    """Lift every track (see `pipeline.lift_keypoints`)."""
-    return [
-        PersonResult(
-            f"person_{k}",
-            track.start_frame,
-            lift_keypoints(track.keypoints, lifter, progress=progress),
+def lift_people(
+    people: People,
+    lifter: Lifter,
+    *,
+    progress: bool = False,
+    focal_length: float | None = None,
+    fov: float | None = None,
+    rigid: bool = False,
+) -> list[PersonResult]:
+    """Lift every track and place it in the scene (see `pipeline.lift_keypoints`).
+
+    Every person gets their own root trajectory, floor and world frame, all with the same
+    camera (``focal_length`` or ``fov``, else the default field of view).
+    """
+    results = []
+    for k, track in enumerate(people.tracks):
+        result = lift_keypoints(
+            track.keypoints, lifter, progress=progress, focal_length=focal_length, fov=fov,
+            rigid=rigid,
         )  # fmt: skip
-        for k, track in enumerate(people.tracks)
-    ]
+        results.append(PersonResult(f"person_{k}", track.start_frame, result))
+    return results
 
 
 def people_output_paths(out_dir: str | Path, count: int, *, render: bool) -> dict[str, Path]:
@@ -173,12 +183,15 @@ def write_people_outputs(
     render: bool = False,
     overwrite: bool = False,
     progress: bool = True,
+    frame: str = "world",
+    rigid_animation: bool = True,
 ) -> dict[str, Path]:
     """Write each person's folder, then ``viewer.html``, ``people.json`` (and ``render.mp4``).
 
-    Root motion and the world frame are each person's own when the trajectory step ran; the
-    shared viewer uses the first person's world frame for everyone (one camera). Without root
-    motion, the shared viewer and rendering place people side by side.
+    Root motion and the world frame are each person's own (``frame`` and ``rigid_animation``
+    as in `pipeline.write_outputs`); the shared viewer and rendering use the first person's
+    world frame for everyone (one camera, one floor). Without root motion they place people
+    side by side.
     """
     from ssrstf.inference import viewer
 
@@ -186,10 +199,13 @@ def write_people_outputs(
         raise ValueError("no people to write")
     paths = check_people_outputs(out_dir, len(results), render=render, overwrite=overwrite)
     for r in results:
-        written = write_outputs(r.result, Path(out_dir) / r.name, overwrite=overwrite)
+        written = write_outputs(
+            r.result, Path(out_dir) / r.name, overwrite=overwrite, frame=frame,
+            rigid_animation=rigid_animation,
+        )  # fmt: skip
         paths.update({f"{r.name}/{key}": path for key, path in written.items()})
-    trajectories = [getattr(r.result, "trajectory", None) for r in results]
-    world = getattr(results[0].result, "world_from_camera", None)
+    trajectories = [r.result.trajectory for r in results]
+    world = results[0].result.world_from_camera
     fps = results[0].result.keypoints.fps
     shown = [
         viewer.ViewerPerson(r.name.replace("_", " "), r.result.poses_3d, trajectory,
@@ -205,31 +221,31 @@ def write_people_outputs(
         paths["people"], lambda t: t.write_text(text, encoding="utf-8"), overwrite=overwrite
     )
     if render:
-        _render(paths["render"], results, trajectories, people, overwrite, progress)
+        _render(paths["render"], results, people, overwrite, progress)
     return paths
 
 
 def _render(
-    path: Path,
-    results: list[PersonResult],
-    trajectories: list[np.ndarray | None],
-    people: People,
-    overwrite: bool,
-    progress: bool,
+    path: Path, results: list[PersonResult], people: People, overwrite: bool, progress: bool
 ) -> None:
+    """``render.mp4`` with everyone: absolute poses in the first person's world frame when the
+    scene steps ran (upright, as the single-person rendering), else side by side."""
+    from ssrstf.inference.export import CAMERA_TO_BVH
     from ssrstf.inference.render import RenderedPerson, render_people_video
     from ssrstf.inference.viewer import SIDE_BY_SIDE_MM
 
+    world = results[0].result.world
     placed = []
-    for k, (r, trajectory) in enumerate(zip(results, trajectories, strict=True)):
-        if trajectory is not None:
-            offset = trajectory[:, None]
-        else:  # root-relative: side by side, as in the viewer
-            offset = np.array([(k - (len(results) - 1) / 2) * SIDE_BY_SIDE_MM, 0.0, 0.0])
-        placed.append(
-            RenderedPerson(r.name.replace("_", " "), r.result.poses_3d + offset,
-                           r.result.keypoints.keypoints, r.start_frame)
-        )  # fmt: skip
+    for k, r in enumerate(results):
+        poses, trajectory = r.result.poses_3d, r.result.trajectory
+        if trajectory is None:  # root-relative: side by side, as in the viewer
+            shown = poses + [(k - (len(results) - 1) / 2) * SIDE_BY_SIDE_MM, 0.0, 0.0]
+        elif world is None:
+            shown = poses + trajectory[:, None]
+        else:  # world (Y up) -> the camera-like axes (y down) the renderer takes
+            shown = world.to_world(poses + trajectory[:, None]) @ CAMERA_TO_BVH
+        name = r.name.replace("_", " ")
+        placed.append(RenderedPerson(name, shown, r.result.keypoints.keypoints, r.start_frame))
     first = results[0].result.keypoints
     assert first.image_size is not None
     render_people_video(
