@@ -461,7 +461,9 @@ def lift(
     """Lift 2D keypoints, a keypoint file or a video to 3D poses: (F, 17, 3) mm.
 
     The poses are root-relative (pelvis at the origin) in camera axes (x right, y down, z away
-    from the camera), in H36M-17 joint order (`ssrstf.skeleton.H36M_17`).
+    from the camera), in H36M-17 joint order (`ssrstf.skeleton.H36M_17`). One person: a file
+    with several people per frame gives the best-scored one of each frame; track and lift
+    everyone with `ssrstf.inference.people` (`load_people`, `lift_people`) or ``ssrstf infer``.
 
     Args:
         source: An array (F, J, 2|3) of pixel coordinates (and confidences) in the joint order
