@@ -8,12 +8,14 @@ Conventions used throughout the package:
 * The joint order is `ssrstf.skeleton.H36M_17` unless a config names another skeleton.
 * Reported errors are in millimetres; variables holding them end in ``_mm``.
 
-`lift` turns 2D keypoints, a keypoint file or a video into 3D poses with the packaged model.
+`lift` turns 2D keypoints, a keypoint file or a video into 3D poses with the packaged model;
+`StreamingLifter` does it for a live stream, frame by frame.
 """
 
 from ssrstf.config import ExperimentConfig, ModelConfig, load_config
 from ssrstf.inference.lifter import Lifter
 from ssrstf.inference.pipeline import lift
+from ssrstf.inference.streaming import StreamingLifter
 from ssrstf.models import SSRSTF, build_model
 
 __version__ = "0.1.0"
@@ -23,6 +25,7 @@ __all__ = [
     "ExperimentConfig",
     "Lifter",
     "ModelConfig",
+    "StreamingLifter",
     "__version__",
     "build_model",
     "lift",

@@ -175,7 +175,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         result = evaluate_checkpoint(
             args.checkpoint, args.data, protocol=args.protocol, dataset=dataset,
             input_source=args.input, flip_test=args.flip, every=args.every, device=args.device,
-            gt_2d=args.gt_2d,
+            gt_2d=args.gt_2d, predictor=_predictor_factory(args.backend, args.device),
         )  # fmt: skip
     elif dataset == "mpi_inf_3dhp":
         result = _evaluate_3dhp_predictions(args)
@@ -186,6 +186,20 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.out:
         tables.write_tables(result, args.out)
     return 0
+
+
+def _predictor_factory(backend: str, device: str):
+    """None (torch, the default) or a factory running the model in ONNX Runtime."""
+    if backend == "torch":
+        return None
+    from ssrstf.inference.backends import make_backend_predictor
+
+    def factory(model, cfg):
+        return make_backend_predictor(
+            model, cfg, backend=backend, flip_test=cfg.eval.flip_test, device=device
+        )
+
+    return factory
 
 
 def _evaluate_3dhp_predictions(args: argparse.Namespace):
@@ -256,6 +270,10 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     p.add_argument("--device", default="cpu", help="cpu, cuda, ... for --checkpoint")
     p.add_argument(
+        "--backend", choices=("torch", "onnxruntime"), default="torch",
+        help="run --checkpoint in torch or ONNX Runtime (extra onnx; default %(default)s)",
+    )  # fmt: skip
+    p.add_argument(
         "--gt-2d", action="store_true",
         help="MotionBERT's gt_2d setting (--protocol motionbert): ground-truth 2D as the "
         "model's input, and the predicted x, y replaced by it (also for --predictions)",
@@ -297,20 +315,38 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from ssrstf.checkpoint import export_weights, load_model
 
     out = Path(args.out)
+    fmt = args.format or ("onnx" if out.suffix == ".onnx" else "safetensors")
+    if out.suffix != f".{fmt}":
+        raise ConfigError(f"--format {fmt} writes a .{fmt} file; got --out {out}")
     if out.exists() and not args.overwrite:
         raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
     model, cfg = load_model(args.checkpoint)
     info = {"source": Path(args.checkpoint).name}
     if args.note:
         info["note"] = args.note
-    print(f"wrote {export_weights(out, model, cfg, **info)}")
+    if fmt == "onnx":
+        from ssrstf.inference.backends import export_onnx
+
+        export_onnx(model, cfg, out, **info)
+    else:
+        export_weights(out, model, cfg, **info)
+    print(f"wrote {out}")
     return 0
 
 
 def _add_export(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="checkpoint -> small weights-only .safetensors with config")
-    p.add_argument("--checkpoint", required=True, help="training checkpoint (.pt) or .safetensors")
-    p.add_argument("--out", required=True, help="output .safetensors")
+    p = sub.add_parser(
+        "export", help="checkpoint -> weights-only .safetensors, or an ONNX graph, with config"
+    )
+    p.add_argument(
+        "--checkpoint", required=True, help="'default', a training checkpoint (.pt) or .safetensors"
+    )
+    p.add_argument("--out", required=True, help="output .safetensors or .onnx")
+    p.add_argument(
+        "--format", choices=("safetensors", "onnx"),
+        help="safetensors: weights + config; onnx: the model as an ONNX graph (opset 17, dynamic "
+        "batch and frame axes, extra onnx) for ONNX Runtime (default: from --out's suffix)",
+    )  # fmt: skip
     p.add_argument("--note", help="free text stored in the file's metadata (e.g. licence)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     p.set_defaults(func=_cmd_export)
@@ -336,7 +372,7 @@ def _run_inference(args: argparse.Namespace, kp, *, render: bool, frames_from=No
 
     lifter = Lifter(
         args.checkpoint, device=args.device, flip=args.flip, overlap=args.overlap,
-        num_threads=args.threads,
+        num_threads=args.threads, backend=args.backend,
     )  # fmt: skip
     result = lift_keypoints(
         kp, lifter, progress=not args.quiet, focal_length=args.focal_length, fov=args.fov,
@@ -440,7 +476,7 @@ def _infer_people(args: argparse.Namespace, people, *, render: bool) -> int:
     check_people_outputs(args.out, len(people.tracks), render=render, overwrite=args.overwrite)
     lifter = Lifter(
         args.checkpoint, device=args.device, flip=args.flip, overlap=args.overlap,
-        num_threads=args.threads,
+        num_threads=args.threads, backend=args.backend,
     )  # fmt: skip
     results = lift_people(
         people, lifter, focal_length=args.focal_length, fov=args.fov, rigid=args.rigid is True
@@ -464,10 +500,59 @@ def _infer_people(args: argparse.Namespace, people, *, render: bool) -> int:
 
 
 def _cmd_infer(args: argparse.Namespace) -> int:
+    if args.stream is not None:
+        if args.input is not None:
+            raise ConfigError("infer takes an input file or --stream SOURCE, not both")
+        return _infer_stream(args)
+    if args.input is None:
+        raise ConfigError("infer needs an input (video, keypoint file or folder) or --stream")
+    args.out = args.out or "ssrstf_out"
     return _infer_input(
         args, fmt=args.format, image_size=args.image_size, skeleton=args.skeleton, fps=args.fps,
         render=args.render,
     )  # fmt: skip
+
+
+def _infer_stream(args: argparse.Namespace) -> int:
+    """``infer --stream SOURCE``: JSON lines of 3D poses to stdout or ``--out FILE``."""
+    from ssrstf.files import atomic_write
+    from ssrstf.inference.streaming import (
+        StreamingLifter,
+        latency_percentiles_ms,
+        run_stream,
+        stream_keypoints,
+    )
+
+    if args.render:
+        raise ConfigError("--render needs a whole input; it does not combine with --stream")
+    if args.out and Path(args.out).exists() and not args.overwrite:  # before the model loads
+        raise FileExistsError(f"{args.out} already exists; pass --overwrite to replace it")
+    frames = stream_keypoints(args.stream, skeleton=args.skeleton or "h36m",
+                              image_size=args.image_size)  # fmt: skip
+
+    def make_lifter(size: tuple[int, int]) -> StreamingLifter:
+        return StreamingLifter(
+            args.checkpoint, size, lookahead=args.lookahead, flip=args.flip, device=args.device,
+            backend=args.backend, num_threads=args.threads,
+        )  # fmt: skip
+
+    latencies: list[float] = []
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w") as handle:
+            latencies.extend(run_stream(frames, make_lifter, handle, image_size=args.image_size))
+
+    if args.out:
+        atomic_write(args.out, write, overwrite=args.overwrite)
+    else:
+        latencies = run_stream(frames, make_lifter, sys.stdout, image_size=args.image_size)
+    if not latencies:
+        print("the stream had no frame with a person", file=sys.stderr)
+        return 0
+    p50, p99 = latency_percentiles_ms(latencies)
+    print(f"{len(latencies)} frames lifted; compute latency per frame p50 {p50:.1f} ms, "
+          f"p99 {p99:.1f} ms{f' -> {args.out}' if args.out else ''}", file=sys.stderr)  # fmt: skip
+    return 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -517,7 +602,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _add_inference_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--checkpoint", default="default", metavar="default|PATH",
-        help="model: 'default' (packaged, trained on Human3.6M, research use), .pt or .safetensors",
+        help="model: 'default' (packaged, trained on Human3.6M, research use), .pt, .safetensors "
+        "or an exported .onnx",
     )  # fmt: skip
     p.add_argument("--device", default="cpu", help="cpu, cuda, ... (default %(default)s)")
     p.add_argument(
@@ -526,6 +612,11 @@ def _add_inference_options(p: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     p.add_argument("--overlap", type=int, help="frames shared by consecutive windows (default T/3)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's)")
+    p.add_argument(
+        "--backend", choices=("torch", "onnxruntime"),
+        help="run the model in torch or ONNX Runtime (extra onnx); default: torch, onnxruntime "
+        "for an .onnx --checkpoint",
+    )  # fmt: skip
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument(
         "--viewer-video", action="store_true",
@@ -557,7 +648,19 @@ def _add_infer(sub: argparse._SubParsersAction) -> None:
     from ssrstf.inference.tracking import MIN_TRACK_FRAMES
 
     p = sub.add_parser("infer", help="video or 2D keypoint file -> 3D poses, BVH, rendering")
-    p.add_argument("input", help="video (.mp4, .avi, .mov, ...), keypoint file or OpenPose folder")
+    p.add_argument(
+        "input", nargs="?", help="video (.mp4, .avi, .mov, ...), keypoint file or OpenPose folder"
+    )
+    p.add_argument(
+        "--stream", metavar="SOURCE",
+        help="live stream instead of INPUT: '-' (JSON lines of 2D keypoints on stdin, see "
+        "docs/data-format.md), a camera index (OpenCV) or a video played at its frame rate; "
+        "writes JSON lines of 3D poses to stdout or --out FILE",
+    )  # fmt: skip
+    p.add_argument(
+        "--lookahead", type=int, metavar="N",
+        help="--stream: frames of delay, 0 to T/2 (default T/2): more look-ahead, more accuracy",
+    )  # fmt: skip
     p.add_argument(
         "--format", default="auto", choices=(*FORMATS, "video"),
         help="input format (default: detect it and say what was chosen)",
@@ -568,7 +671,10 @@ def _add_infer(sub: argparse._SubParsersAction) -> None:
         help="image size of keypoint files that do not record it, e.g. 1920x1080",
     )  # fmt: skip
     p.add_argument("--fps", type=float, help="frame rate (default: the file's)")
-    p.add_argument("--out", default="ssrstf_out", help="output folder (default %(default)s)")
+    p.add_argument(
+        "--out", help="output folder (default ssrstf_out); with --stream a .jsonl file (default: "
+        "standard output)",
+    )  # fmt: skip
     p.add_argument("--render", action="store_true", help="also write render.mp4 (extra viz)")
     p.add_argument(
         "--min-track-frames", type=int, default=MIN_TRACK_FRAMES, metavar="N",

@@ -15,6 +15,8 @@ from types import ModuleType
 EXTRA_HINTS: dict[str, str] = {
     "video": "video input needs the optional detector: pip install 'ssrstf[video]'",
     "viz": "rendering needs the optional plotting packages: pip install 'ssrstf[viz]'",
+    "onnx": "ONNX export and the onnxruntime backend need the optional extra: "
+    "pip install 'ssrstf[onnx]'",
 }
 """The message of `MissingExtraError` for each extra."""
 
@@ -28,7 +30,7 @@ def require(module: str, extra: str) -> ModuleType:
 
     Args:
         module: Dotted module name, e.g. ``"mediapipe"``.
-        extra: Key of `EXTRA_HINTS` (``"video"`` or ``"viz"``).
+        extra: Key of `EXTRA_HINTS` (``"video"``, ``"viz"`` or ``"onnx"``).
     """
     try:
         return importlib.import_module(module)

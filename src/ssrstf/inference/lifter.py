@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from ssrstf.checkpoint import load_model
 from ssrstf.data.transforms import normalize_keypoints, target_scale_mm
 from ssrstf.geometry import to_root_relative
-from ssrstf.models.tta import make_predictor
+from ssrstf.inference.backends import check_backend, load_onnx, make_backend_predictor
 from ssrstf.skeleton import SKELETONS, Skeleton
 
 
@@ -68,14 +68,17 @@ class Lifter:
     """A loaded checkpoint that lifts (F, J, 2|3) pixel keypoints to (F, J, 3) mm.
 
     Args:
-        checkpoint: ``"default"`` (the packaged model), a training checkpoint (``.pt``) or
-            exported weights (``.safetensors``).
+        checkpoint: ``"default"`` (the packaged model), a training checkpoint (``.pt``),
+            exported weights (``.safetensors``) or an exported ONNX graph (``.onnx``, which runs
+            on ONNX Runtime).
         device: ``"cpu"``, ``"cuda"``, ...
         flip: Flip test-time augmentation (on by default, as in evaluation).
         overlap: Frames shared by consecutive windows; default ``T // 3``. 0 = disjoint windows
             (fastest; poses may jump at window borders).
         batch_size: Windows per forward pass.
         num_threads: torch CPU threads (0: leave torch's setting alone).
+        backend: ``"torch"`` or ``"onnxruntime"`` (extra ``onnx``; the model is exported to
+            ONNX in memory first); None: torch, or onnxruntime for an ``.onnx`` file.
     """
 
     def __init__(
@@ -87,10 +90,19 @@ class Lifter:
         overlap: int | None = None,
         batch_size: int = 64,
         num_threads: int = 0,
+        backend: str | None = None,
     ) -> None:
         if num_threads:
             torch.set_num_threads(num_threads)
-        self.model, self.cfg = load_model(checkpoint, device=device)  # cfg: ExperimentConfig
+        is_onnx = Path(str(checkpoint)).suffix == ".onnx"
+        self.backend = check_backend(backend or ("onnxruntime" if is_onnx else "torch"))
+        self.model = None  # no torch model behind an .onnx file
+        if is_onnx:
+            if self.backend != "onnxruntime":
+                raise ValueError(f"{checkpoint}: an .onnx model runs on the onnxruntime backend")
+            self._predict, self.cfg = load_onnx(checkpoint, flip_test=flip, device=device)
+        else:
+            self.model, self.cfg = load_model(checkpoint, device=device)  # ExperimentConfig
         if self.cfg.data.target_space != "camera":
             raise ValueError(
                 f"{checkpoint}: this model predicts {self.cfg.data.target_space!r} targets, which "
@@ -106,7 +118,18 @@ class Lifter:
         self.batch_size = batch_size
         self.flip = flip
         self.skeleton: Skeleton = SKELETONS[self.cfg.model.skeleton]
-        self._predict = make_predictor(self.model, self.skeleton, flip_test=flip, device=device)
+        if self.model is not None:
+            self._predict = make_backend_predictor(
+                self.model, self.cfg, backend=self.backend, flip_test=flip, device=device
+            )
+
+    def predict(self, clips: np.ndarray) -> np.ndarray:
+        """Model outputs (B, T, J, 3) (model units) of normalised clips (B, T, J, C_in).
+
+        With flip TTA when ``flip``, on the configured backend; for callers that window the
+        input themselves (`ssrstf.inference.streaming.StreamingLifter`).
+        """
+        return self._predict(clips)
 
     @property
     def constant_confidence(self) -> bool:
@@ -151,7 +174,10 @@ class Lifter:
             image_size: (width, height) of the images the keypoints were detected in.
             progress: Show a progress bar over the batches of windows.
         """
-        inputs = self.model_inputs(keypoints, image_size)
+        return self.lift_inputs(self.model_inputs(keypoints, image_size), progress=progress)
+
+    def lift_inputs(self, inputs: np.ndarray, *, progress: bool = False) -> np.ndarray:
+        """`lift` of inputs already normalised (`model_inputs`): (F, J, C_in) → (F, J, 3) mm."""
         num_frames, window = len(inputs), self.num_frames
         if num_frames < window:  # pad by repeating the last frame; cropped below
             inputs = np.concatenate([inputs, np.repeat(inputs[-1:], window - num_frames, 0)])

@@ -444,8 +444,8 @@ def _viewer_frames(
 
 
 @functools.lru_cache(maxsize=4)
-def _cached_lifter(checkpoint: str, device: str, flip: bool) -> Lifter:
-    return Lifter(checkpoint, device=device, flip=flip)
+def _cached_lifter(checkpoint: str, device: str, flip: bool, backend: str | None) -> Lifter:
+    return Lifter(checkpoint, device=device, flip=flip, backend=backend)
 
 
 def lift(
@@ -457,6 +457,7 @@ def lift(
     fmt: str = "auto",
     flip: bool = True,
     device: str = "cpu",
+    backend: str | None = None,
 ) -> np.ndarray:
     """Lift 2D keypoints, a keypoint file or a video to 3D poses: (F, 17, 3) mm.
 
@@ -470,12 +471,15 @@ def lift(
             ``skeleton``; or the path of a video or a keypoint file (see `load_keypoints`).
         image_size: (width, height) of the images; needed for arrays and for keypoint files that
             do not record it.
-        checkpoint: ``"default"`` (the packaged model) or a checkpoint path.
+        checkpoint: ``"default"`` (the packaged model), a checkpoint path or an exported
+            ``.onnx`` file.
         skeleton: Joint order of an array ``source`` (``h36m``, ``coco``, ``halpe``,
             ``blazepose``, ``openpose``, ...).
         fmt: Format of a path ``source`` (``auto`` detects it).
         flip: Flip test-time augmentation.
         device: ``"cpu"`` or ``"cuda"``.
+        backend: ``"torch"`` or ``"onnxruntime"`` (extra ``onnx``); None: torch, or
+            onnxruntime for an ``.onnx`` checkpoint.
 
     Example::
 
@@ -486,7 +490,7 @@ def lift(
         kp = load_keypoints(source, fmt, image_size=image_size, progress=False)
     else:
         kp = _array_keypoints(np.asarray(source, dtype=np.float64), skeleton, image_size)
-    lifter = _cached_lifter(str(checkpoint), device, flip)
+    lifter = _cached_lifter(str(checkpoint), device, flip, backend)
     return lift_keypoints(kp, lifter).poses_3d
 
 

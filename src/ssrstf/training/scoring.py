@@ -34,6 +34,11 @@ from ssrstf.skeleton import (
 )
 
 Protocol = H36MProtocol | mpi_inf_3dhp.MPIInf3DHPProtocol
+PredictorFactory = Callable[[nn.Module, ExperimentConfig], Callable[[np.ndarray], np.ndarray]]
+"""Builds the model hook (a `ssrstf.evaluation.protocol.Predictor`) from the loaded model and
+the evaluation config (flip TTA per ``cfg.eval.flip_test``). The default runs the model in torch
+(`ssrstf.models.tta.make_predictor`); ``ssrstf evaluate --backend onnxruntime`` passes one that
+runs it in ONNX Runtime."""
 Result = EvalResult | mpi_inf_3dhp.MPIInf3DHPResult
 
 
@@ -156,18 +161,22 @@ def evaluate_on_streams(
     *,
     every: int = 1,
     gt_2d: bool = False,
+    predictor: PredictorFactory | None = None,
 ) -> Result:
     """Run ``model`` (flip TTA per ``cfg.eval.flip_test``) on prepared test streams and score it.
 
     ``gt_2d``: MotionBERT's setting (`ssrstf.evaluation.protocol.evaluate_model`); the streams
-    must then carry the ``gt`` 2D source.
+    must then carry the ``gt`` 2D source. ``predictor``: how to run the model (default: torch).
     """
-    predict = make_predictor(
-        model,
-        SKELETONS[cfg.model.skeleton],
-        flip_test=cfg.eval.flip_test,
-        device=next(model.parameters()).device,
-    )
+    if predictor is not None:
+        predict = predictor(model, cfg)
+    else:
+        predict = make_predictor(
+            model,
+            SKELETONS[cfg.model.skeleton],
+            flip_test=cfg.eval.flip_test,
+            device=next(model.parameters()).device,
+        )
     protocol = protocol_of(cfg)
     if isinstance(protocol, mpi_inf_3dhp.MPIInf3DHPProtocol):
         if gt_2d:
@@ -194,6 +203,7 @@ def evaluate_checkpoint(
     batch_size: int | None = None,
     device: str = "cpu",
     gt_2d: bool = False,
+    predictor: PredictorFactory | None = None,
 ) -> Result:
     """Evaluate a checkpoint (``"default"``, ``.pt`` or ``.safetensors``) on a prepared dataset.
 
@@ -202,7 +212,8 @@ def evaluate_checkpoint(
     MPI-INF-3DHP is the cross-dataset evaluation), the protocol, the 2D source (default: the
     checkpoint's own, ``gt`` when the dataset changes), flip TTA and quick mode. ``gt_2d`` is
     MotionBERT's ``gt_2d`` setting: the ground-truth 2D (source ``gt``) as input and the
-    predicted x, y replaced by it (``--protocol motionbert`` only).
+    predicted x, y replaced by it (``--protocol motionbert`` only). ``predictor`` chooses how
+    the model runs (`PredictorFactory`; default: torch).
 
     Raises:
         ValueError: For a cross-dataset evaluation of a model that predicts the 2.5D image
@@ -252,4 +263,6 @@ def evaluate_checkpoint(
         raise ValueError(f"{checkpoint}: {exc}") from None
     with torch.inference_mode():
         streams = build_eval_streams(cfg, load_experiment_streams(cfg, train=False))
-        return evaluate_on_streams(model, cfg, streams, every=every, gt_2d=gt_2d)
+        return evaluate_on_streams(
+            model, cfg, streams, every=every, gt_2d=gt_2d, predictor=predictor
+        )
