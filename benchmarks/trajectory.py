@@ -4,7 +4,8 @@ Usage::
 
     python benchmarks/trajectory.py --data data/h36m.npz \\
         [--cameras ../shared/data/h36m/h36m_cameras.json] [--inputs gt sh] [--subjects S9 S11]
-        [--one-camera] [--sequence-stride N] [--smoothing 1e4 ...] [--cache DIR] [--json OUT]
+        [--one-camera] [--sequence-stride N] [--smoothing 1e3 ...] [--lateral-smoothing 1e2]
+        [--cache DIR] [--json OUT]
 
 For every selected stream it lifts the 2D input (``poses_2d_<input>``) with the packaged model
 exactly as ``ssrstf infer`` does (`Lifter` with its defaults: flip, overlap T/3; lifted poses
@@ -25,8 +26,8 @@ are cached in ``--cache``, so reruns and other settings only redo the geometry),
 
 ``--one-camera`` keeps one camera per sequence (the k-th sequence's k mod 4-th camera, so all
 four cameras take turns) and ``--sequence-stride N`` every N-th sequence, to bound the lifting
-time on a small CPU. ``--smoothing`` takes several values to compare (the first is used for
-floor and rigid).
+time on a small CPU. ``--smoothing`` (depth) takes several values to compare (the first is used
+for floor and rigid); ``--lateral-smoothing`` is one value for x and y.
 Prints one JSON object. Not a test; Human3.6M is research-only and nothing of it is written
 outside ``--cache``.
 """
@@ -43,9 +44,17 @@ import torch
 
 from ssrstf.data.h36m import load_streams
 from ssrstf.evaluation.protocol import VIDEOPOSE3D, action_group
+from ssrstf.inference import world as world_module
 from ssrstf.inference.lifter import Lifter
-from ssrstf.inference.rigid import make_rigid, mean_acceleration, motion_statistics
+from ssrstf.inference.rigid import (
+    bone_vectors,
+    fit_bone_lengths,
+    make_rigid,
+    mean_acceleration,
+    motion_statistics,
+)
 from ssrstf.inference.trajectory import (
+    DEFAULT_LATERAL_SMOOTHING,
     DEFAULT_SMOOTHING,
     CameraIntrinsics,
     resolve_intrinsics,
@@ -53,7 +62,6 @@ from ssrstf.inference.trajectory import (
 )
 from ssrstf.inference.world import (
     ANKLE_HEIGHT_MM,
-    CONTACT_HEIGHT_MM,
     FOOT_JOINTS,
     ground,
     point_speed,
@@ -96,12 +104,16 @@ def true_floor(camera: dict) -> tuple[np.ndarray, float]:
     return normal, -center_mm[2]
 
 
+GT_CONTACT_HEIGHT_MM = world_module.CONTACT_HEIGHT_MM
+"""The ground truth's contact rule keeps the library's default even under --contact-height-mm."""
+
+
 def gt_contacts(ankles_cam: np.ndarray, normal: np.ndarray, height: float, fps: float):
     """Contacts of the ground truth by the same low-and-slow rule, with the true floor."""
     heights = ankles_cam @ normal - height
     level = np.percentile(heights, 5)
-    slow = point_speed(ankles_cam, fps) < 300.0
-    return (heights - level <= CONTACT_HEIGHT_MM) & slow, heights
+    slow = point_speed(ankles_cam, fps) < world_module.CONTACT_SPEED_MM_S
+    return (heights - level <= GT_CONTACT_HEIGHT_MM) & slow, heights
 
 
 def per_action_p1(rows: list[tuple[str, np.ndarray]]) -> float:
@@ -112,21 +124,28 @@ def per_action_p1(rows: list[tuple[str, np.ndarray]]) -> float:
     return float(np.mean([np.concatenate(v).mean() for v in groups.values()]))
 
 
-def evaluate_stream(pred, gt, keypoints, intrinsics, default_k, camera, fps, smoothings):
+def evaluate_stream(pred, gt, keypoints, intrinsics, default_k, camera, fps, smoothings, lateral):
     """Every figure of one stream (dict of arrays / floats)."""
     out: dict[str, object] = {}
     rel_gt = gt - gt[:, :1]
     out["p1"] = np.linalg.norm(pred - rel_gt, axis=-1).mean(-1)
+
+    def solve(poses, k, s):
+        return solve_root_translation(
+            keypoints, poses, k, fps=fps, smoothing=s, lateral_smoothing=lateral
+        )
+
     for s in smoothings:
-        traj = solve_root_translation(keypoints, pred, intrinsics, fps=fps, smoothing=s)
+        traj = solve(pred, intrinsics, s)
         out[f"root_err@{s:g}"] = np.linalg.norm(traj - gt[:, 0], axis=-1)
+        out[f"root_axis_err@{s:g}"] = np.abs(traj - gt[:, 0])
         out[f"abs_mpjpe@{s:g}"] = np.linalg.norm(pred + traj[:, None] - gt, axis=-1).mean(-1)
         out[f"traj_acc@{s:g}"] = mean_acceleration(traj)
     smoothing = smoothings[0]
-    traj = solve_root_translation(keypoints, pred, intrinsics, fps=fps, smoothing=smoothing)
-    traj_default = solve_root_translation(keypoints, pred, default_k, fps=fps, smoothing=smoothing)
+    traj = solve(pred, intrinsics, smoothing)
+    traj_default = solve(pred, default_k, smoothing)
     out["root_err_default_k"] = np.linalg.norm(traj_default - gt[:, 0], axis=-1)
-    oracle = solve_root_translation(keypoints, rel_gt, intrinsics, fps=fps, smoothing=smoothing)
+    oracle = solve(rel_gt, intrinsics, smoothing)
     out["root_err_oracle"] = np.linalg.norm(oracle - gt[:, 0], axis=-1)
     out["depth_ratio_default_k"] = float(np.median(traj_default[:, 2] / gt[:, 0, 2]))
     # floor
@@ -147,16 +166,28 @@ def evaluate_stream(pred, gt, keypoints, intrinsics, default_k, camera, fps, smo
     out["contact_pred"] = int(contact.sum())
     out["contact_true"] = int(truth_contact.sum())
     # rigid
-    rigid = make_rigid(pred)
+    rigid = make_rigid(pred, lengths=rigid_lengths(pred, RIGID_LENGTHS[0]))
     out["p1_rigid"] = np.linalg.norm(rigid - rel_gt, axis=-1).mean(-1)
     stats, stats_rigid = motion_statistics(pred), motion_statistics(rigid)
     out["bone_cv"] = stats.median_bone_length_cv
     out["bone_cv_rigid"] = stats_rigid.median_bone_length_cv
     out["acc"] = stats.mean_acceleration_mm
     out["acc_rigid"] = stats_rigid.mean_acceleration_mm
-    traj_rigid = solve_root_translation(keypoints, rigid, intrinsics, fps=fps, smoothing=smoothing)
+    traj_rigid = solve(rigid, intrinsics, smoothing)
     out["root_err_rigid"] = np.linalg.norm(traj_rigid - gt[:, 0], axis=-1)
     return out
+
+
+RIGID_LENGTHS = ["ls"]
+"""How `--rigid-lengths` chooses the bone lengths (set by main)."""
+
+
+def rigid_lengths(pred: np.ndarray, rule: str) -> np.ndarray:
+    """Bone lengths for `make_rigid`: least squares (the library's), median or mean."""
+    if rule == "ls":
+        return fit_bone_lengths(pred)
+    lengths = np.linalg.norm(bone_vectors(pred), axis=-1)
+    return np.median(lengths, 0) if rule == "median" else lengths.mean(0)
 
 
 def summarise(rows: list[tuple[str, dict]], smoothings: list[float]) -> dict[str, object]:
@@ -171,6 +202,9 @@ def summarise(rows: list[tuple[str, dict]], smoothings: list[float]) -> dict[str
         f"smoothing {s:g}": {
             "root_error_mean_mm": float(frames(f"root_err@{s:g}").mean()),
             "root_error_median_mm": float(np.median(frames(f"root_err@{s:g}"))),
+            "root_error_xyz_mean_mm": np.concatenate([r[f"root_axis_err@{s:g}"] for _, r in rows])
+            .mean(0)
+            .tolist(),
             "absolute_mpjpe_mm": float(frames(f"abs_mpjpe@{s:g}").mean()),
             "root_acceleration_mm_per_frame2": float(streams(f"traj_acc@{s:g}").mean()),
         }
@@ -250,6 +284,7 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--sequence-stride", type=int, default=1, help="every N-th sequence")
     parser.add_argument("--smoothing", type=float, nargs="+", default=[DEFAULT_SMOOTHING])
+    parser.add_argument("--lateral-smoothing", type=float, default=DEFAULT_LATERAL_SMOOTHING)
     parser.add_argument("--checkpoint", default="default")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/ssrstf_trajectory_cache"))
     parser.add_argument("--threads", type=int, default=1)
@@ -258,8 +293,23 @@ def main() -> None:
         "--ankle-height", action="store_true",
         help="only measure the ground-truth ankle height on contacts of --subjects (no lifting)",
     )  # fmt: skip
+    parser.add_argument("--rigid-lengths", choices=("ls", "median", "mean"), default="ls")
+    parser.add_argument("--floor-prior-mm", type=float, default=world_module.PRIOR_MM)
+    parser.add_argument("--contact-height-mm", type=float, default=world_module.CONTACT_HEIGHT_MM)
+    parser.add_argument("--no-trim", action="store_true", help="floor fit without trimming")
+    parser.add_argument(
+        "--torso-prior", action="store_true",
+        help="floor prior from the torso direction of all frames (no standing-frame body axis)",
+    )  # fmt: skip
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    # Settings of the floor fit and the rigid skeleton, to compare alternatives (design.md).
+    world_module.PRIOR_MM = args.floor_prior_mm
+    world_module.CONTACT_HEIGHT_MM = args.contact_height_mm
+    world_module.TRIM_MAD = np.inf if args.no_trim else world_module.TRIM_MAD
+    if args.torso_prior:
+        world_module.STANDING_MIN_FRAMES = 2**62
+    RIGID_LENGTHS[0] = args.rigid_lengths
     cameras = json.loads(Path(args.cameras).read_text())
     if args.ankle_height:
         streams = load_streams(args.data, subjects=args.subjects, arrays=["poses_3d"])
@@ -271,6 +321,9 @@ def main() -> None:
     report: dict[str, object] = {
         "subjects": args.subjects, "one_camera": args.one_camera,
         "sequence_stride": args.sequence_stride, "smoothing": args.smoothing,
+        "lateral_smoothing": args.lateral_smoothing, "rigid_lengths": args.rigid_lengths,
+        "floor_prior_mm": args.floor_prior_mm, "contact_height_mm": args.contact_height_mm,
+        "trim": not args.no_trim, "torso_prior": args.torso_prior,
     }  # fmt: skip
     for source in args.inputs:
         rows, start = [], time.perf_counter()
@@ -289,7 +342,7 @@ def main() -> None:
                 rows.append((key, evaluate_stream(
                     pred, gt, keypoints, CameraIntrinsics(fx, fy, cx, cy),
                     resolve_intrinsics(tuple(size)), camera, float(streams.fps[i]),
-                    args.smoothing,
+                    args.smoothing, args.lateral_smoothing,
                 )))  # fmt: skip
         report[source] = summarise(rows, args.smoothing)
         report[source]["seconds"] = time.perf_counter() - start

@@ -6,12 +6,15 @@ camera's frame into a world frame standing on it, and `WorldFrame.to_world` maps
 
 Floor. A *contact* is a frame where an ankle is **low** (at most `CONTACT_HEIGHT_MM` above the
 floor's ankle level) and **slow** (speed under `CONTACT_SPEED_MM_S`, measured over ±0.05 s). The
-plane is fitted to the contact positions of both ankles by weighted total least squares with a
-prior towards the body's mean up direction (pelvis → thorax): its normal is the eigenvector of
-least eigenvalue of ``S + μ (I − u₀u₀ᵀ)``, where ``S`` is the contacts' scatter matrix, ``u₀`` the
-prior and ``μ = (PRIOR_MM)²``. Contacts spread over the floor (walking) fix the plane by
-themselves; contacts in one or two spots (standing, squatting) leave rotations about them free,
-and the prior fills in. Contacts and plane are re-estimated three times, starting from the prior.
+plane is fitted to the contact positions of both ankles by total least squares with a prior
+towards the body's up direction ``u₀`` (from between the ankles to the thorax in the frames
+where the person stands straight, else pelvis → thorax; `_body_up`): its normal is the
+eigenvector of least eigenvalue of ``S + μ (I − u₀u₀ᵀ)``, where ``S`` is the contacts' scatter
+matrix and ``μ = (PRIOR_MM)²``; contacts farther than `TRIM_MAD` robust deviations from the
+plane are dropped and the plane refitted. Contacts spread over the floor (walking) fix the
+plane by themselves; contacts in one or two spots (standing, squatting) leave rotations about
+them free, and the prior fills in. Contacts and plane are re-estimated three times, starting
+from the prior. The constants were chosen on Human3.6M training subjects (docs/design.md).
 The floor lies `ANKLE_HEIGHT_MM` below the median ankle level of the contacts (the height of the
 ankle joint over the sole, measured on Human3.6M training subjects).
 
@@ -48,15 +51,27 @@ from ssrstf.skeleton import H36M_17, Skeleton
 CONTACT_SPEED_MM_S = 300.0
 """An ankle slower than this (mm/s) can be in contact with the floor."""
 
-CONTACT_HEIGHT_MM = 60.0
+CONTACT_HEIGHT_MM = 80.0
 """An ankle at most this far above the floor's ankle level (mm) can be in contact."""
 
-ANKLE_HEIGHT_MM = 77.5
+ANKLE_HEIGHT_MM = 79.0
 """Height of the ankle joint over the floor when the foot is flat (mm), from Human3.6M's training
 subjects (median over their ground-truth contact frames; docs/design.md)."""
 
-PRIOR_MM = 40.0
+PRIOR_MM = 150.0
 """Strength of the body-up prior of the floor fit (mm; see the module docstring)."""
+
+TRIM_MAD = 2.5
+"""Contacts farther from the fitted plane than this many robust standard deviations (1.4826 ×
+the median absolute deviation) are left out of the next fit (a foot on tiptoe, a bad frame)."""
+
+STANDING: tuple[tuple[float, float], ...] = ((150.0, 30.0), (140.0, 45.0))
+"""Rules for "standing straight", tried in order: (knee straighter than this many degrees
+between thigh and shin, thigh within this many degrees of the torso's direction). The looser
+second rule catches lifted poses whose standing frames come out slightly bent."""
+
+STANDING_MIN_FRAMES = 5
+"""Frames of standing needed for the standing body axis to be the up prior."""
 
 FOOT_JOINTS = ("right_ankle", "left_ankle")
 """The joints whose contacts define the floor, in the column order of ``Floor.contacts``."""
@@ -135,23 +150,64 @@ def point_speed(points: np.ndarray, fps: float) -> np.ndarray:
     return step * fps / (after - before)[:, None]
 
 
-def _body_up(poses: np.ndarray, skeleton: Skeleton) -> np.ndarray:
-    """(3,) the mean direction from the pelvis (root) to the thorax, unit."""
+def _angle(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(F,) angle in degrees between direction arrays (F, 3)."""
+    a = a / np.maximum(np.linalg.norm(a, axis=-1, keepdims=True), 1e-9)
+    b = b / np.maximum(np.linalg.norm(b, axis=-1, keepdims=True), 1e-9)
+    return np.degrees(np.arccos(np.clip((a * b).sum(-1), -1.0, 1.0)))
+
+
+def _standing(poses: np.ndarray, skeleton: Skeleton, knee_deg: float, hip_deg: float):
+    """(F,) bool: both knees straighter than ``knee_deg`` and both thighs within ``hip_deg`` of
+    the torso (pelvis → thorax)."""
     torso = poses[:, skeleton.index("thorax")] - poses[:, skeleton.root]
-    torso = torso / np.maximum(np.linalg.norm(torso, axis=-1, keepdims=True), 1e-9)
-    mean = torso.mean(0)
+    out = np.ones(len(poses), dtype=bool)
+    for side in ("right", "left"):
+        hip, knee, ankle = (
+            poses[:, skeleton.index(f"{side}_{p}")] for p in ("hip", "knee", "ankle")
+        )
+        out &= _angle(hip - knee, ankle - knee) > knee_deg
+        out &= _angle(torso, hip - knee) < hip_deg
+    return out
+
+
+def _body_up(poses: np.ndarray, skeleton: Skeleton) -> np.ndarray:
+    """(3,) the body's up direction: from between the ankles to the thorax, averaged over the
+    frames where the person stands straight (`STANDING`: the first rule with at least
+    `STANDING_MIN_FRAMES` frames); the mean pelvis → thorax direction when none qualifies
+    (sitting, crouching)."""
+    thorax = poses[:, skeleton.index("thorax")]
+    axis = thorax - poses[:, skeleton.root]
+    for knee_deg, hip_deg in STANDING:
+        standing = _standing(poses, skeleton, knee_deg, hip_deg)
+        if standing.sum() >= STANDING_MIN_FRAMES:
+            feet = poses[:, [skeleton.index(name) for name in FOOT_JOINTS]].mean(1)
+            axis = (thorax - feet)[standing]
+            break
+    axis = axis / np.maximum(np.linalg.norm(axis, axis=-1, keepdims=True), 1e-9)
+    mean = axis.mean(0)
     norm = np.linalg.norm(mean)
     return mean / norm if norm > 1e-9 else np.array([0.0, -1.0, 0.0])
 
 
-def _fit_normal(points: np.ndarray, prior: np.ndarray) -> np.ndarray:
-    """Unit normal of the plane through ``points`` (N, 3), pulled towards ``prior``."""
-    centred = points - points.mean(0)
-    scatter = centred.T @ centred / max(len(points), 1)
+def _fit_normal(points: np.ndarray, prior: np.ndarray, rounds: int = 3) -> np.ndarray:
+    """Unit normal of the plane through ``points`` (N, 3), pulled towards ``prior``; points
+    beyond `TRIM_MAD` robust deviations from the plane are dropped and the plane refitted."""
     penalty = PRIOR_MM**2 * (np.eye(3) - np.outer(prior, prior))
-    _, vectors = np.linalg.eigh(scatter + penalty)
-    normal = vectors[:, 0]
-    return normal if normal @ prior >= 0 else -normal
+    keep = np.ones(len(points), dtype=bool)
+    normal = prior
+    for _ in range(rounds):
+        inliers = points[keep]
+        centred = inliers - inliers.mean(0)
+        _, vectors = np.linalg.eigh(centred.T @ centred / len(inliers) + penalty)
+        normal = vectors[:, 0] if vectors[:, 0] @ prior >= 0 else -vectors[:, 0]
+        distance = (points - inliers.mean(0)) @ normal
+        spread = 1.4826 * np.median(np.abs(distance[keep])) + 1e-6
+        trimmed = np.abs(distance) <= TRIM_MAD * spread
+        if trimmed.sum() < 3 or (trimmed == keep).all():
+            break
+        keep = trimmed
+    return normal
 
 
 def detect_contacts(
