@@ -395,7 +395,8 @@ def test_cli_evaluate_names_a_missing_stream(synthetic_h36m: Path, tmp_path: Pat
         ["evaluate", "--data", str(synthetic_h36m), "--predictions", str(tmp_path / "partial.npz")]
     )
     err = capsys.readouterr().err.strip()
-    assert code == 2 and err == "error: predictions lack 1 test stream(s): 'S9/Walking 1/60457274'"
+    missing = "predictions lack 1 test stream(s): 'S9/Walking 1/60457274'"
+    assert code == 2 and err == f"error: {tmp_path / 'partial.npz'}: {missing}"
     assert (
         main(
             [

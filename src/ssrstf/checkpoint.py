@@ -29,7 +29,7 @@ from safetensors.torch import load_file, safe_open, save_file
 from torch import nn
 
 from ssrstf.config import ExperimentConfig, from_dict, to_dict
-from ssrstf.files import atomic_write
+from ssrstf.files import atomic_write, check_input_file
 from ssrstf.models import create_model
 
 FORMAT_VERSION = 1
@@ -50,9 +50,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         FileNotFoundError: If the file does not exist.
         ValueError: If it is corrupt, not an ssrstf checkpoint, or from a newer format.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
+    path = check_input_file(path, "checkpoint")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for truncated or foreign files
@@ -61,6 +59,8 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         ) from None
     if not isinstance(ckpt, dict) or "format_version" not in ckpt or "model" not in ckpt:
         raise ValueError(f"{path}: not an ssrstf checkpoint (no format_version/model entries)")
+    if not isinstance(ckpt["format_version"], int):
+        raise ValueError(f"{path}: not an ssrstf checkpoint (format_version is not a number)")
     if ckpt["format_version"] > FORMAT_VERSION:
         raise ValueError(
             f"{path}: checkpoint format {ckpt['format_version']} is newer than this ssrstf "
@@ -105,6 +105,10 @@ def load_model(
     else:
         ckpt = load_checkpoint(path)
         cfg, state = stored_config(ckpt.get("config"), source=path), ckpt["model"]
+    # Check the weights against the stored architecture on the meta device first: a file whose
+    # config does not fit its tensors fails before any real model is built or tensor copied.
+    with torch.device("meta"):
+        check_weights(create_model(cfg.model).state_dict(), state, source=str(path))
     model = create_model(cfg.model)
     load_weights(model, state, source=str(path))
     return model.to(device).eval(), cfg
@@ -126,8 +130,7 @@ def stored_config(data: Any, *, source: str | Path) -> ExperimentConfig:
 
 
 def _read_safetensors(path: Path) -> tuple[ExperimentConfig, dict[str, torch.Tensor]]:
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
+    check_input_file(path, "checkpoint")
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
@@ -145,7 +148,18 @@ def _read_safetensors(path: Path) -> tuple[ExperimentConfig, dict[str, torch.Ten
 
 def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], *, source: str) -> None:
     """``load_state_dict(strict=True)`` with an error that says what does not match."""
-    own = model.state_dict()
+    check_weights(model.state_dict(), state, source=source)
+    model.load_state_dict(state)
+
+
+def check_weights(own: dict[str, torch.Tensor], state: Any, *, source: str) -> None:
+    """Check that ``state`` has exactly the names and shapes of ``own``, all finite.
+
+    Raises:
+        ValueError: Naming ``source``, the kind of mismatch and an example key.
+    """
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"{source}: the weights are not a mapping of names to tensors")
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
     wrong = sorted(k for k in set(own) & set(state) if own[k].shape != state[k].shape)
@@ -157,4 +171,6 @@ def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], *, sour
         raise ValueError(
             f"{source}: weights do not match the model architecture: {'; '.join(details)}"
         )
-    model.load_state_dict(state)
+    broken = [k for k, v in state.items() if v.is_floating_point() and not v.isfinite().all()]
+    if broken:
+        raise ValueError(f"{source}: {len(broken)} weight tensor(s) hold NaN or inf ({broken[0]})")

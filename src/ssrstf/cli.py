@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from ssrstf.config import VARIANTS, ConfigError
 
@@ -44,7 +45,7 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", help="the model of an experiment YAML instead of the variants")
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a value of --config (repeatable)")  # fmt: skip
-    p.add_argument("--frames", type=int, help="clip length (default: each model's own T)")
+    p.add_argument("--frames", type=_positive_int, help="clip length (default: each model's own T)")
     p.add_argument("--json", action="store_true", help="print a JSON array instead of a table")
     p.set_defaults(func=_cmd_info)
 
@@ -53,6 +54,7 @@ def _cmd_data_prepare(args: argparse.Namespace) -> int:
     from ssrstf.data.h36m import save_streams
     from ssrstf.data.prepare import prepare_h36m
 
+    _check_data_out(args)
     streams = prepare_h36m(args.source, subjects=args.subjects, progress=not args.quiet)
     return _finish_data(save_streams(streams, args.out), streams)
 
@@ -61,6 +63,7 @@ def _cmd_data_videopose3d(args: argparse.Namespace) -> int:
     from ssrstf.data.h36m import save_streams
     from ssrstf.data.prepare import convert_videopose3d, source_name_from_path
 
+    _check_data_out(args)
     sources = {}
     for item in args.keypoints_2d:
         name, sep, path = item.rpartition("=")
@@ -75,6 +78,7 @@ def _cmd_data_motionbert(args: argparse.Namespace) -> int:
     from ssrstf.data.h36m import save_streams
     from ssrstf.data.prepare import convert_motionbert
 
+    _check_data_out(args)
     streams = convert_motionbert(args.pickle, allow_pickle=args.allow_pickle)
     return _finish_data(save_streams(streams, args.out), streams)
 
@@ -83,6 +87,7 @@ def _cmd_data_3dhp(args: argparse.Namespace) -> int:
     from ssrstf.data.h36m import save_streams
     from ssrstf.data.mpi_inf_3dhp import prepare_mpi_inf_3dhp
 
+    _check_data_out(args)
     streams = prepare_mpi_inf_3dhp(args.source, allow_pickle=args.allow_pickle)
     return _finish_data(save_streams(streams, args.out), streams)
 
@@ -93,6 +98,24 @@ def _cmd_data_info(args: argparse.Namespace) -> int:
     summary = summarize_file(args.path)
     print(json.dumps(summary, indent=2) if args.json else _format_summary(summary))
     return 0
+
+
+def _check_data_out(args: argparse.Namespace) -> None:
+    """Refuse an unusable --out before the (long) preparation starts."""
+    from ssrstf.data.h36m import prepared_path
+    from ssrstf.files import check_new_file
+
+    check_new_file(prepared_path(args.out), overwrite=args.overwrite)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
 
 
 def _finish_data(path, streams) -> int:
@@ -151,6 +174,7 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
     hp.set_defaults(func=_cmd_data_3dhp)
     for parser in (raw, vp3d, mb, hp):
         parser.add_argument("--out", required=True, help="output .npz")
+        parser.add_argument("--overwrite", action="store_true", help="replace an existing --out")
     for parser in (raw, vp3d):
         parser.add_argument("--subjects", nargs="+", help="only these subjects (default: all)")
         parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -233,7 +257,12 @@ def _evaluate_predictions(args: argparse.Namespace):
         target_space="image_2.5d",
     )  # fmt: skip
     predictions = ev.load_predictions(args.predictions)
-    return ev.evaluate_predictions(proto, clips, predictions, every=args.every, gt_2d=args.gt_2d)
+    try:
+        return ev.evaluate_predictions(
+            proto, clips, predictions, every=args.every, gt_2d=args.gt_2d
+        )
+    except ValueError as exc:  # name the file the problem is in
+        raise ValueError(f"{args.predictions}: {exc}") from None
 
 
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
@@ -260,7 +289,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
         help="default: the checkpoint's own, else videopose3d",
     )  # fmt: skip
     p.add_argument(
-        "--frames", type=int, default=ModelConfig().num_frames,
+        "--frames", type=_positive_int, default=ModelConfig().num_frames,
         help="clip length T for --predictions (default %(default)s; a checkpoint uses its own)",
     )  # fmt: skip
     p.add_argument("--input", help="2D source for --checkpoint (gt, sh, ...; default: its own)")
@@ -291,6 +320,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         if args.config or args.set:
             raise ConfigError("--resume continues a run with its saved config; drop --config/--set")
+        last = Path(args.resume) / "last.pt"
+        if last.is_file():  # say where the run continues (fit restarts a run without one)
+            from ssrstf.checkpoint import load_checkpoint
+
+            progress = load_checkpoint(last).get("progress")
+            step = progress.get("global_step", "?") if isinstance(progress, dict) else "?"
+            print(f"resuming {args.resume} from step {step}")
         best = fit(None, args.resume, resume=True)
     else:
         if not args.config:
@@ -313,13 +349,13 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     from ssrstf.checkpoint import export_weights, load_model
+    from ssrstf.files import check_new_file
 
     out = Path(args.out)
     fmt = args.format or ("onnx" if out.suffix == ".onnx" else "safetensors")
     if out.suffix != f".{fmt}":
         raise ConfigError(f"--format {fmt} writes a .{fmt} file; got --out {out}")
-    if out.exists() and not args.overwrite:
-        raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
+    check_new_file(out, overwrite=args.overwrite)
     model, cfg = load_model(args.checkpoint)
     info = {"source": Path(args.checkpoint).name}
     if args.note:
@@ -695,11 +731,16 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_demo)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (``ssrstf infer: error: ...``), exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
-    parser = argparse.ArgumentParser(
-        prog="ssrstf", description="SSR-STF 2D-to-3D human pose lifting."
-    )
+    parser = _Parser(prog="ssrstf", description="SSR-STF 2D-to-3D human pose lifting.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_info(sub)
     _add_data(sub)

@@ -396,6 +396,12 @@ def to_dict(cfg: Any) -> dict[str, Any]:
     return plain(cfg)
 
 
+def _finite(value: float, key: str) -> float:
+    if value != value or value in (float("inf"), float("-inf")):  # NaN or infinite
+        raise ConfigError(f"{key} must be a finite number, got {value}")
+    return value
+
+
 def _coerce(value: Any, annotation: Any, key: str) -> Any:
     """Check ``value`` against an annotation; return it converted (list → tuple, int → float)."""
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
@@ -423,13 +429,14 @@ def _coerce(value: Any, annotation: Any, key: str) -> Any:
             raise ConfigError(f"{key} expects a mapping, got {type(value).__name__}")
         return _from_dict(annotation, value, key)
     if annotation is float and isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
+        return _finite(float(value), key)
     if annotation is float and isinstance(value, str):
         # YAML 1.1 (PyYAML) reads "1e-3" (no dot) as a string; accept numeric strings.
         try:
-            return float(value)
-        except ValueError:
-            pass
+            return _finite(float(value), key)
+        except ValueError as exc:
+            if isinstance(exc, ConfigError):
+                raise
     if annotation in (int, str, bool) and type(value) is annotation:
         return value
     raise ConfigError(f"{key} expects {annotation.__name__}, got {type(value).__name__} {value!r}")
@@ -492,16 +499,27 @@ def load_config(
     data: dict[str, Any] = {}
     if path is not None:
         path = Path(path)
+        if path.is_dir():
+            raise ConfigError(f"{path}: is a folder, not a config file")
         if not path.is_file():
             raise FileNotFoundError(f"config file not found: {path}")
         try:
-            loaded = yaml.safe_load(path.read_text())
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except UnicodeDecodeError:
+            raise ConfigError(f"{path}: not a text file (not UTF-8)") from None
         except yaml.YAMLError as exc:
-            raise ConfigError(f"{path}: not valid YAML ({exc})") from None
-        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
+        if loaded is None:
+            raise ConfigError(f"{path}: empty config file (omit --config for the defaults)")
+        if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: the top level must be a mapping of sections")
-        data = loaded or {}
-    return from_dict(apply_overrides(data, overrides or []))
+        data = loaded
+    try:
+        return from_dict(apply_overrides(data, overrides or []))
+    except ConfigError as exc:
+        if path is None:
+            raise
+        raise ConfigError(f"{path}: {exc}") from None
 
 
 def save_config(cfg: ExperimentConfig, path: str | Path) -> None:

@@ -45,7 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ssrstf.files import atomic_write
+from ssrstf.files import atomic_write, open_npz
 from ssrstf.skeleton import SKELETONS
 
 FORMAT_VERSION = 1
@@ -354,9 +354,47 @@ def load_streams(
         ValueError: If the file is not a prepared dataset of a supported version.
     """
     path = prepared_path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"prepared dataset not found: {path} (see `ssrstf data --help`)")
-    with np.load(path, allow_pickle=False) as data:
+    try:
+        streams = _read_streams(path, subjects, arrays)
+    except (KeyError, TypeError, IndexError) as exc:
+        problem = f"{type(exc).__name__}: {exc}"
+        raise ValueError(f"{path}: not a prepared ssrstf dataset ({problem})") from None
+    except ValueError as exc:
+        if str(exc).startswith(str(path)):
+            raise
+        raise ValueError(f"{path}: {exc}") from None
+    _check_finite(streams, path)
+    return streams
+
+
+def _check_finite(streams: Streams, path: Path) -> None:
+    """Refuse NaN / inf where they would be used: scored frames, streams that have a source."""
+    frame_stream = np.repeat(np.arange(streams.num_streams), streams.lengths)
+    scored = np.ones(streams.num_frames, bool) if streams.valid is None else streams.valid
+    checks = {name: scored for name in ("poses_3d", "poses_3d_image", "scale_2_5d")}
+    checks |= {f"poses_2d_{s}": streams.has_2d[s][frame_stream] for s in streams.poses_2d}
+    for name, rows in checks.items():
+        array = (
+            streams.poses_2d[name.removeprefix("poses_2d_")]
+            if name.startswith("poses_2d_")
+            else getattr(streams, name)
+        )
+        if array is None:
+            continue
+        finite = np.isfinite(array.reshape(len(array), -1)).all(1)
+        bad = np.flatnonzero(rows & ~finite)
+        if len(bad):
+            raise ValueError(
+                f"{path}: {name} has NaN or inf in {len(bad)} frame(s) (first: frame {bad[0]})"
+            )
+
+
+def _read_streams(
+    path: Path, subjects: Collection[str] | None, arrays: Collection[str] | None
+) -> Streams:
+    with open_npz(path, "prepared dataset") as data:
         files = set(data.files)
         missing = {"format_version", "stream_offsets", "stream_subject"} - files
         if missing:
@@ -367,6 +405,16 @@ def load_streams(
         subject = data["stream_subject"]
         keep = np.ones(len(subject), bool) if subjects is None else np.isin(subject, list(subjects))
         offsets = data["stream_offsets"]
+        if (
+            not np.issubdtype(offsets.dtype, np.integer)
+            or offsets.shape != (len(subject) + 1,)
+            or offsets[0] != 0
+            or (np.diff(offsets) < 0).any()
+        ):
+            raise ValueError(
+                f"{path}: stream_offsets must be ({len(subject) + 1},) increasing integers "
+                f"from 0, got {offsets.dtype} {offsets.shape}"
+            )
         frame_keep = np.repeat(keep, np.diff(offsets))
         everything = keep.all()
 
@@ -469,7 +517,7 @@ def summarize_streams(streams: Streams) -> dict[str, object]:
 def summarize_file(path: str | Path) -> dict[str, object]:
     """`summarize_streams` of a prepared file without loading its per-frame arrays."""
     summary = summarize_streams(load_streams(path, arrays=()))
-    with np.load(prepared_path(path), allow_pickle=False) as data:
+    with open_npz(prepared_path(path), "prepared dataset") as data:
         summary["arrays"] = [n for n in FRAME_ARRAYS if n in data.files]
     return summary
 

@@ -16,7 +16,6 @@ and tangential distortion), the 2.5D image-space pose with its scale λ
 
 from __future__ import annotations
 
-import json
 import logging
 import pickle
 import re
@@ -29,6 +28,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ssrstf.data.h36m import Streams, concatenate_streams
+from ssrstf.files import check_input_file, open_npz, read_json
 from ssrstf.geometry import (
     H36M_CAMERA_IDS,
     H36M_CAMERA_RESOLUTIONS,
@@ -87,10 +87,11 @@ def load_h36m_cameras(path: str | Path) -> dict[str, Camera]:
         ValueError: If an entry lacks a field.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"camera file not found: {path}")
+    entries = read_json(path, "camera file")
+    if not isinstance(entries, dict) or not all(isinstance(e, dict) for e in entries.values()):
+        raise ValueError(f"{path}: expected an object of cameras keyed 'S9/54138969'")
     cameras = {}
-    for key, entry in json.loads(path.read_text()).items():
+    for key, entry in entries.items():
         try:
             cameras[key] = Camera(
                 rotation=np.asarray(entry["R_world_to_cam"], dtype=np.float64).reshape(3, 3),
@@ -104,7 +105,28 @@ def load_h36m_cameras(path: str | Path) -> dict[str, Camera]:
             )
         except KeyError as exc:
             raise ValueError(f"{path}: camera {key!r} lacks field {exc.args[0]!r}") from None
+        except (TypeError, ValueError):
+            raise ValueError(f"{path}: camera {key!r} has a field of the wrong shape") from None
+        if not all(np.isfinite(v).all() for v in vars(cameras[key]).values()):
+            raise ValueError(f"{path}: camera {key!r} has NaN or inf values")
     return cameras
+
+
+def _world_poses(poses: Any, where: str) -> np.ndarray:
+    """(F, 17, 3) finite world poses (metres), or one line naming ``where`` and the problem."""
+    try:
+        poses = np.asarray(poses, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: expected a numeric (frames, joints, 3) array") from None
+    if poses.ndim == 3 and poses.shape[1] == 32:
+        poses = poses[:, list(H36M_32_TO_17)]
+    if poses.ndim != 3 or poses.shape[1:] != (H36M_17.num_joints, 3) or len(poses) == 0:
+        raise ValueError(
+            f"{where}: expected (frames, 17 or 32 joints, 3) 3D poses, got shape {poses.shape}"
+        )
+    if not np.isfinite(poses).all():
+        raise ValueError(f"{where}: 3D poses contain NaN or inf")
+    return poses
 
 
 def keypoints_to_h36m(keypoints: np.ndarray, mapping: JointMapping) -> np.ndarray:
@@ -255,18 +277,28 @@ def prepare_h36m(
         return _wanted(key.split("/")[0], subjects) and (sequences is None or sequence in sequences)
 
     source = Path(source)
+    if not source.exists():
+        raise FileNotFoundError(f"Human3.6M source folder not found: {source}")
+    if not source.is_dir():
+        raise ValueError(f"{source}: not a folder (expected the raw H36M layout folder)")
     for name in (RAW_POSES_3D, RAW_KEYPOINTS_SH, RAW_CAMERAS):
         if not (source / name).is_file():
             raise FileNotFoundError(f"{source / name} not found (expected the raw H36M layout)")
     cameras = load_h36m_cameras(source / RAW_CAMERAS)
-    with np.load(source / RAW_POSES_3D, allow_pickle=False) as data:
+    with open_npz(source / RAW_POSES_3D, "3D pose archive") as data:
         world = {
-            tuple(key.split("/", 1)): data[key].astype(np.float64)
+            tuple(key.split("/", 1)): _world_poses(data[key], f"{source / RAW_POSES_3D}[{key!r}]")
             for key in data.files
             if wanted(key)
         }
-    with np.load(source / RAW_KEYPOINTS_SH, allow_pickle=False) as data:
+    with open_npz(source / RAW_KEYPOINTS_SH, "2D keypoint archive") as data:
         detections = {k: data[k] for k in data.files if wanted(k)}
+    for key, keypoints in detections.items():
+        if keypoints.shape[1:] != (16, 2) or not np.issubdtype(keypoints.dtype, np.number):
+            raise ValueError(
+                f"{source / RAW_KEYPOINTS_SH}[{key!r}]: expected (frames, 16, 2) "
+                f"Stacked-Hourglass pixels, got {keypoints.dtype} {keypoints.shape}"
+            )
 
     def read_sh(subject: str, action: str, camera_id: str) -> np.ndarray | None:
         key = f"{subject}/{action}/{camera_id}"
@@ -318,9 +350,14 @@ def read_npz_object(path: str | Path, key: str) -> Any:
         FileNotFoundError: If ``path`` does not exist.
         ValueError: If ``key`` is absent or the pickle holds anything but numpy data.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"file not found: {path}")
+    path = check_input_file(path, ".npz file")
+    try:
+        return _read_npz_member(path, key)
+    except (zipfile.BadZipFile, EOFError, OSError) as exc:
+        raise ValueError(f"{path}: not a readable .npz file ({exc})") from None
+
+
+def _read_npz_member(path: Path, key: str) -> Any:
     with zipfile.ZipFile(path) as archive:
         member = f"{key}.npy"
         if member not in archive.namelist():
@@ -399,13 +436,13 @@ def convert_videopose3d(
     subjects = None if subjects is None else set(subjects)
     data_3d = read_npz_object(positions_3d, "positions_3d")
     sequences = {}
+    if not isinstance(data_3d, Mapping):
+        raise ValueError(f"{positions_3d}: positions_3d must be a dict subject -> action -> poses")
     for subject, actions in data_3d.items():
         for action, positions in actions.items():
             if _wanted(subject, subjects):
-                positions = np.asarray(positions, dtype=np.float64)
-                if positions.shape[1] == 32:
-                    positions = positions[:, list(H36M_32_TO_17)]
-                sequences[(str(subject), str(action))] = positions
+                where = f"{positions_3d}[{subject!r}][{action!r}]"
+                sequences[(str(subject), str(action))] = _world_poses(positions, where)
     readers = {name: _videopose3d_reader(path) for name, path in keypoints_2d.items()}
     files = ", ".join(Path(p).name for p in keypoints_2d.values())
     return _streams_from_world(
@@ -467,13 +504,18 @@ def convert_motionbert(path: str | Path, *, allow_pickle: bool = False) -> Strea
             f"{path.name} is a Python pickle; loading it can run arbitrary code. Pass "
             "--allow-pickle (allow_pickle=True) if you trust the file."
         )
-    if not path.is_file():
-        raise FileNotFoundError(f"file not found: {path}")
-    with open(path, "rb") as handle:
-        data = pickle.load(handle)  # noqa: S301 - explicit opt-in above
+    check_input_file(path, "pickle")
+    try:
+        with open(path, "rb") as handle:
+            data = pickle.load(handle)  # noqa: S301 - explicit opt-in above
+    except Exception as exc:  # unpickling a foreign file can raise almost anything
+        raise ValueError(f"{path}: not a readable pickle ({type(exc).__name__})") from None
     if not isinstance(data, Mapping) or not {"train", "test"} & set(data):
         raise ValueError(f"{path.name}: expected a dict with 'train' and 'test' splits")
-    parts = [_motionbert_split(data[split], split) for split in ("train", "test") if split in data]
+    try:
+        parts = [_motionbert_split(data[s], s) for s in ("train", "test") if s in data]
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as exc:
+        raise ValueError(f"{path.name}: {exc}") from None
     return concatenate_streams(parts, provenance=f"convert-motionbert from {path.name}")
 
 

@@ -44,6 +44,7 @@ from ssrstf.evaluation.metrics import (
     pck,
 )
 from ssrstf.evaluation.protocol import EvalStream, Predictor, ScoredResult
+from ssrstf.files import atomic_write, open_npz
 from ssrstf.geometry import to_root_relative
 from ssrstf.skeleton import (
     H36M_COMPARABLE_JOINTS_MPI,
@@ -349,17 +350,8 @@ def load_predictions(path: str | Path) -> dict[str, np.ndarray]:
         FileNotFoundError: If ``path`` does not exist.
         ValueError: If the file is not an npz of numeric (F, 17, 3) arrays (naming the file).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"predictions file not found: {path}")
     out = {}
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as exc:
-        raise ValueError(f"{path}: not a readable .npz file ({exc})") from None
-    if not hasattr(data, "files"):
-        raise ValueError(f"{path}: expected an .npz with one array per test sequence")
-    with data:
+    with open_npz(path, "predictions file") as data:
         for key in data.files:
             array = data[key]
             joints = MPI_INF_3DHP_17.num_joints
@@ -421,8 +413,7 @@ def format_csv(result: MPIInf3DHPResult) -> str:
 def write_tables(result: MPIInf3DHPResult, path: str | Path) -> tuple[Path, Path]:
     """Write ``<path>.md`` and ``<path>.csv`` (the suffix of ``path`` is replaced)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     markdown, table = path.with_suffix(".md"), path.with_suffix(".csv")
-    markdown.write_text(format_markdown(result))
-    table.write_text(format_csv(result))
+    for target, text in ((markdown, format_markdown(result)), (table, format_csv(result))):
+        atomic_write(target, lambda temp, text=text: temp.write_text(text))
     return markdown, table

@@ -38,6 +38,7 @@ import numpy as np
 
 from ssrstf.config import H36M_TEST_SUBJECTS
 from ssrstf.evaluation.metrics import mean_per_group, mpjpe, p_mpjpe
+from ssrstf.files import atomic_write, open_npz
 from ssrstf.geometry import to_root_relative
 from ssrstf.skeleton import H36M_17, Skeleton
 
@@ -567,15 +568,14 @@ def load_predictions(path: str | Path) -> dict[str, np.ndarray]:
         FileNotFoundError: If ``path`` does not exist.
         ValueError: If an entry is not a (F, J, 3) numeric array.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"predictions file not found: {path}")
     out = {}
-    with np.load(path, allow_pickle=False) as data:
+    with open_npz(path, "predictions file") as data:
         for key in data.files:
             array = data[key]
             if array.ndim != 3 or array.shape[-1] != 3 or not np.issubdtype(array.dtype, np.number):
                 raise ValueError(f"{path}[{key!r}] must be a (frames, joints, 3) array in mm")
+            if not np.isfinite(array).all():
+                raise ValueError(f"{path}[{key!r}] has NaN or infinite values")
             out[key] = array
     return out
 
@@ -629,8 +629,7 @@ def write_tables(result: EvalResult, path: str | Path) -> tuple[Path, Path]:
         The Markdown and CSV paths.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     markdown, table = path.with_suffix(".md"), path.with_suffix(".csv")
-    markdown.write_text(format_markdown(result))
-    table.write_text(format_csv(result))
+    for target, text in ((markdown, format_markdown(result)), (table, format_csv(result))):
+        atomic_write(target, lambda temp, text=text: temp.write_text(text))
     return markdown, table

@@ -35,6 +35,7 @@ import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from tokenize import TokenError
 from typing import Any
 
 import numpy as np
@@ -435,6 +436,8 @@ def _detect_format(path: Path) -> tuple[str, str]:
 
 
 def _load_json(path: Path) -> Any:
+    if path.is_file() and path.stat().st_size == 0:
+        raise KeypointFormatError(f"{path}: empty file")
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as err:
@@ -643,8 +646,10 @@ def _read_numpy(path: Path, skeleton: Skeleton | None) -> Keypoints2D:
             array = np.load(path, allow_pickle=False)
     except KeypointFormatError:
         raise
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
-        raise KeypointFormatError(f"{path}: cannot read the numpy file ({err})") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, SyntaxError, TokenError) as err:
+        # SyntaxError / TokenError: numpy parses a corrupt .npy header with ast.literal_eval.
+        reason = " ".join(str(err).split())[:120]
+        raise KeypointFormatError(f"{path}: cannot read the numpy file ({reason})") from None
     if array.ndim != 3 or array.shape[-1] not in (2, 3) or array.dtype.kind not in "fiu":
         raise KeypointFormatError(
             f"{path}: expected a numeric (frames, joints, 2 or 3) array, got {array.dtype} "

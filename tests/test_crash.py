@@ -1,0 +1,179 @@
+"""Crash safety (issue 15): SIGKILL ``infer``, ``export``, ``data prepare-h36m`` and ``train`` at
+random moments; every final path then holds nothing or a complete, loadable file, and
+``train --resume`` continues, losing at most the checkpoint interval.
+
+``infer``, ``export`` and ``prepare`` run once to completion (measuring their duration T), then
+again and are killed at a random moment late in the run (uniform in [0.4 T, 1.1 T], where the
+files are written); ``train`` is killed a random 0-1.5 s after its first checkpoint. The moment
+is printed in failure messages; ``SSRSTF_CRASH_SEED`` replays it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = int(os.environ.get("SSRSTF_CRASH_SEED", str(time.time_ns() % 100_000)))
+RNG = random.Random(SEED)
+
+
+def _command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "ssrstf", *args]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")}
+
+
+def _run(args: list[str], cwd: Path) -> float:
+    """Run to completion; returns the wall time."""
+    start = time.monotonic()
+    done = subprocess.run(_command(*args), cwd=cwd, env=_env(), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return time.monotonic() - start
+
+
+def _kill_late(args: list[str], cwd: Path, duration: float) -> str:
+    """Start the command and SIGKILL it at a random moment of its second half (or after)."""
+    delay = RNG.uniform(0.4, 1.1) * duration
+    proc = subprocess.Popen(
+        _command(*args), cwd=cwd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        proc.wait(timeout=delay)
+        outcome = "finished before the kill"
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        outcome = "killed"
+    return f"{outcome} at {delay:.2f} s of {duration:.2f} s (SSRSTF_CRASH_SEED={SEED})"
+
+
+def _final_files(folder: Path) -> list[Path]:
+    """Files at final paths: not the hidden ``.*.tmp`` files and the lock a kill may leave."""
+    from ssrstf.files import LOCK_NAME
+
+    return [
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not p.name.endswith(".tmp") and p.name != LOCK_NAME
+    ]
+
+
+def test_killed_infer_leaves_complete_files_or_none(tmp_path: Path) -> None:
+    from ssrstf.inference.sample import make_sample
+
+    kp = make_sample().keypoints.keypoints
+    np.save(tmp_path / "kp.npy", np.concatenate([kp] * 3))  # 600 frames
+    args = ["infer", "kp.npy", "--image-size", "1000x1000", "--skeleton", "h36m", "--quiet"]
+    duration = _run([*args, "--out", "reference"], tmp_path)
+    expected = {p.name for p in _final_files(tmp_path / "reference")}
+    assert {"poses_3d.npz", "poses_3d.json", "poses_3d.bvh"} <= expected
+    for attempt in range(1):
+        out = tmp_path / f"out{attempt}"
+        moment = _kill_late([*args, "--out", out.name], tmp_path, duration)
+        for path in _final_files(out) if out.exists() else []:
+            assert path.name in expected, (path, moment)
+            _assert_complete(path, frames=600, moment=moment)
+    # The killed run's lock does not block the next run into the same folder.
+    _run([*args, "--out", "out0", "--overwrite"], tmp_path)
+    assert {p.name for p in _final_files(tmp_path / "out0")} == expected
+
+
+def _assert_complete(path: Path, *, frames: int, moment: str) -> None:
+    """``path`` is a whole file of its kind (npz, JSON, BVH, GLB, HTML) with ``frames``."""
+    from ssrstf.inference.export import read_bvh
+
+    if path.suffix == ".npz":
+        with np.load(path) as data:
+            assert data["poses_3d"].shape == (frames, 17, 3), moment
+    elif path.suffix == ".json":
+        assert len(json.loads(path.read_text())["frames"]) == frames, moment
+    elif path.suffix == ".bvh":
+        assert read_bvh(path).positions_mm.shape[0] == frames, moment
+    elif path.suffix == ".glb":  # the header records the file's total length
+        data = path.read_bytes()
+        assert data[:4] == b"glTF" and int.from_bytes(data[8:12], "little") == len(data), moment
+    elif path.suffix == ".html":
+        assert path.read_text().rstrip().endswith("</html>"), moment
+
+
+def test_killed_export_and_prepare_leave_complete_files_or_none(
+    synthetic_h36m_raw: Path, tmp_path: Path
+) -> None:
+    from ssrstf.checkpoint import load_model
+    from ssrstf.data.h36m import load_streams
+
+    export = ["export", "--checkpoint", "default"]
+    prepare = ["data", "prepare-h36m", "--source", str(synthetic_h36m_raw), "--quiet"]
+    for args, name, load in (
+        (export, "model.safetensors", load_model),
+        (prepare, "prepared.npz", load_streams),
+    ):
+        duration = _run([*args, "--out", f"reference_{name}"], tmp_path)
+        out = tmp_path / "killed" / name
+        moment = _kill_late([*args, "--out", str(out)], tmp_path, duration)
+        if out.exists():
+            load(out)  # complete and loadable
+        leftovers = [p.name for p in _final_files(out.parent)] if out.parent.exists() else []
+        assert set(leftovers) <= {name}, (leftovers, moment)
+
+
+def test_killed_training_resumes_from_its_last_checkpoint(
+    synthetic_h36m: Path, tmp_path: Path
+) -> None:
+    from ssrstf.checkpoint import load_checkpoint
+
+    overrides = [
+        f"data.path={synthetic_h36m}",
+        "data.input_source=gt",
+        "data.train_subjects=[S1, S5]",
+        "model.num_frames=9",
+        "train.batch_size=4",
+        "train.num_threads=1",
+        "train.max_steps=60",
+        "train.epochs=100",
+        "train.checkpoint_minutes=0",  # last.pt after every step: the interval is one step
+        "eval.every=4",
+    ]
+    args = ["train", "--config", str(ROOT / "configs" / "tiny_debug.yaml")]
+    args += [x for o in overrides for x in ("--set", o)]
+    run = tmp_path / "killed"
+    # Kill once training has started (its first checkpoint exists), at a random later moment.
+    proc = subprocess.Popen(
+        _command(*args, "--out", "killed"), cwd=tmp_path, env=_env(),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not (run / "last.pt").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    delay = RNG.uniform(0.0, 1.5)
+    try:
+        proc.wait(timeout=delay)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    moment = f"killed {delay:.2f} s after the first checkpoint (SSRSTF_CRASH_SEED={SEED})"
+    saved = load_checkpoint(run / "last.pt")["progress"]["global_step"]  # complete, loadable
+    resumed = subprocess.run(
+        _command("train", "--resume", "killed"), cwd=tmp_path, env=_env(), capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    # It continues from the last checkpoint: at most the interval (one step here) is redone.
+    assert f"resuming killed from step {saved}" in resumed.stdout, (resumed.stdout, moment)
+    done = load_checkpoint(run / "last.pt")
+    assert done["progress"]["global_step"] == done["config"]["train"]["max_steps"] == 60, moment
+    steps = [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps == sorted(set(steps)) and steps[-1] == 60, (steps, saved, moment)
+    # Exact equality with an uninterrupted run is tested in-process (tests/test_training.py);
+    # across processes it held in most but not all trials (docs/design.md), so not asserted.
