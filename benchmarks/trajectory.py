@@ -297,6 +297,7 @@ def main() -> None:
     parser.add_argument("--floor-prior-mm", type=float, default=world_module.PRIOR_MM)
     parser.add_argument("--contact-height-mm", type=float, default=world_module.CONTACT_HEIGHT_MM)
     parser.add_argument("--no-trim", action="store_true", help="floor fit without trimming")
+    parser.add_argument("--speed-window-s", type=float, default=world_module.SPEED_WINDOW_S)
     parser.add_argument(
         "--torso-prior", action="store_true",
         help="floor prior from the torso direction of all frames (no standing-frame body axis)",
@@ -307,6 +308,7 @@ def main() -> None:
     world_module.PRIOR_MM = args.floor_prior_mm
     world_module.CONTACT_HEIGHT_MM = args.contact_height_mm
     world_module.TRIM_MAD = np.inf if args.no_trim else world_module.TRIM_MAD
+    world_module.SPEED_WINDOW_S = args.speed_window_s
     if args.torso_prior:
         world_module.STANDING_MIN_FRAMES = 2**62
     RIGID_LENGTHS[0] = args.rigid_lengths
@@ -324,6 +326,7 @@ def main() -> None:
         "lateral_smoothing": args.lateral_smoothing, "rigid_lengths": args.rigid_lengths,
         "floor_prior_mm": args.floor_prior_mm, "contact_height_mm": args.contact_height_mm,
         "trim": not args.no_trim, "torso_prior": args.torso_prior,
+        "speed_window_s": args.speed_window_s,
     }  # fmt: skip
     for source in args.inputs:
         rows, start = [], time.perf_counter()

@@ -103,7 +103,7 @@ def test_known_floor_plane_is_recovered_from_a_walk() -> None:
     # The first frames of a swing are still low and slow, so contacts sit a little high.
     assert floor.height == pytest.approx(height, abs=25.0)
     agreement = (floor.contacts == true_contacts).mean()
-    assert agreement > 0.9  # only frames at the ends of each stance may differ
+    assert agreement > 0.8  # frames within the speed window of a stance's ends may differ
     assert (floor.contacts & ~true_contacts).sum() <= 0.05 * true_contacts.sum()
 
 

@@ -5,7 +5,7 @@ the camera. `estimate_floor` finds the floor plane from the feet, `world_frame` 
 camera's frame into a world frame standing on it, and `WorldFrame.to_world` maps points.
 
 Floor. A *contact* is a frame where an ankle is **low** (at most `CONTACT_HEIGHT_MM` above the
-floor's ankle level) and **slow** (speed under `CONTACT_SPEED_MM_S`, measured over ±0.05 s). The
+floor's ankle level) and **slow** (speed under `CONTACT_SPEED_MM_S`, over ±`SPEED_WINDOW_S`). The
 plane is fitted to the contact positions of both ankles by total least squares with a prior
 towards the body's up direction ``u₀`` (from between the ankles to the thorax in the frames
 where the person stands straight, else pelvis → thorax; `_body_up`): its normal is the
@@ -50,6 +50,9 @@ from ssrstf.skeleton import H36M_17, Skeleton
 
 CONTACT_SPEED_MM_S = 300.0
 """An ankle slower than this (mm/s) can be in contact with the floor."""
+
+SPEED_WINDOW_S = 0.1
+"""Half the time span over which `point_speed` measures a speed (seconds)."""
 
 CONTACT_HEIGHT_MM = 80.0
 """An ankle at most this far above the floor's ankle level (mm) can be in contact."""
@@ -138,12 +141,12 @@ class WorldFrame:
 
 
 def point_speed(points: np.ndarray, fps: float) -> np.ndarray:
-    """(F, K) speed (mm/s) of points (F, K, 3): a central difference over ±0.05 s (at least one
-    frame; one-sided at the ends)."""
+    """(F, K) speed (mm/s) of points (F, K, 3): a central difference over ±`SPEED_WINDOW_S`
+    (at least one frame; one-sided at the ends)."""
     frames = len(points)
     if frames < 2:
         return np.zeros(points.shape[:2])
-    half = max(1, round(0.05 * fps))
+    half = max(1, round(SPEED_WINDOW_S * fps))
     index = np.arange(frames)
     after, before = np.minimum(index + half, frames - 1), np.maximum(index - half, 0)
     step = np.linalg.norm(points[after] - points[before], axis=-1)
