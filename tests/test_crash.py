@@ -120,7 +120,7 @@ def test_killed_export_and_prepare_leave_complete_files_or_none(
         (prepare, "prepared.npz", load_streams),
     ):
         duration = _run([*args, "--out", f"reference_{name}"], tmp_path)
-        out = tmp_path / "killed" / name
+        out = tmp_path / f"killed-{name}" / name  # one folder per command
         moment = _kill_late([*args, "--out", str(out)], tmp_path, duration)
         if out.exists():
             load(out)  # complete and loadable
