@@ -625,8 +625,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     )
     print(
         "poses_3d.npz/.json: 3D joints in mm, root-relative, camera axes (x right, y down, "
-        "z forward), H36M-17 order; poses_3d.bvh: the motion as a BVH animation (Blender: "
-        "File > Import > Motion Capture)"
+        "z forward), H36M-17 order, with the root's camera-space trajectory, foot contacts and "
+        "the world frame; poses_3d.bvh: the motion as a BVH animation, upright on the floor "
+        "and moving along the trajectory (Blender: File > Import > Motion Capture)"
     )
     if render:
         print("render.mp4: the 2D input (left) beside the lifted 3D skeleton (right)")
