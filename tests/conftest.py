@@ -127,3 +127,16 @@ def synthetic_h36m(synthetic_h36m_raw: Path, tmp_path: Path) -> Path:
 
     streams = prepare_h36m(synthetic_h36m_raw, progress=False)
     return save_streams(streams, tmp_path / "h36m_synthetic.npz")
+
+
+@pytest.fixture(scope="session")
+def anny_body():
+    """One anny body model (`ssrstf.mesh.anny_body.AnnyBody`) shared by every mesh test.
+
+    anny's first construction builds a ~0.8 GB cache (35-75 s; ``ANNY_CACHE_DIR``, default
+    ``~/.cache/anny``), later ones take a second: building it once per session keeps CI short.
+    """
+    pytest.importorskip("anny", reason="needs the mesh extra (pip install -e '.[mesh]')")
+    from ssrstf.mesh.model import build_body_model
+
+    return build_body_model("anny")  # the instance every mesh model of the session shares

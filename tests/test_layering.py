@@ -19,13 +19,16 @@ ALLOWED = {
     "checkpoint": {"config", "models", "files"},
     "data": {"config", "skeleton", "geometry", "files"},
     "evaluation": {"skeleton", "geometry", "config", "checkpoint", "files"},
+    # Mesh recovery: body models and the mesh head on a lifter backbone (checkpoints through
+    # ssrstf.checkpoint); below training (which trains it) and inference (which runs it).
+    "mesh": {"config", "models", "skeleton", "checkpoint", "files"},
     "training": {
         *("models", "data", "evaluation", "config", "skeleton", "geometry", "checkpoint"),
-        "files",
+        *("files", "mesh"),
     },
     "inference": {
         *("models", "data", "geometry", "skeleton", "config", "evaluation", "checkpoint"),
-        "files",
+        *("files", "mesh"),
     },
 }
 

@@ -9,11 +9,13 @@ Conventions used throughout the package:
 * Reported errors are in millimetres; variables holding them end in ``_mm``.
 
 `lift` turns 2D keypoints, a keypoint file or a video into 3D poses with the packaged model;
-`StreamingLifter` does it for a live stream, frame by frame.
+`StreamingLifter` does it for a live stream, frame by frame; `lift_mesh` gives a body mesh per
+frame (extra ``mesh``).
 """
 
 from ssrstf.config import ExperimentConfig, ModelConfig, load_config
 from ssrstf.inference.lifter import Lifter
+from ssrstf.inference.meshes import lift_mesh
 from ssrstf.inference.pipeline import lift
 from ssrstf.inference.streaming import StreamingLifter
 from ssrstf.models import SSRSTF, build_model
@@ -29,5 +31,6 @@ __all__ = [
     "__version__",
     "build_model",
     "lift",
+    "lift_mesh",
     "load_config",
 ]

@@ -188,6 +188,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     from ssrstf.evaluation import mpi_inf_3dhp
     from ssrstf.evaluation import protocol as ev
 
+    if args.mesh:
+        return _evaluate_mesh(args)
     dataset = args.dataset.replace("-", "_")
     if dataset == "mpi_inf_3dhp" and args.protocol:
         raise ConfigError("--protocol applies to --dataset h36m only")
@@ -209,6 +211,23 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     print(json.dumps(result.to_dict(), indent=2) if args.json else tables.format_table(result))
     if args.out:
         tables.write_tables(result, args.out)
+    return 0
+
+
+def _evaluate_mesh(args: argparse.Namespace) -> int:
+    """``evaluate --mesh``: the mesh protocol (ssrstf.training.mesh_scoring)."""
+    from ssrstf.training.mesh_scoring import evaluate_mesh_checkpoint, write_mesh_result
+
+    if args.dataset != "h36m" or args.protocol not in (None, "videopose3d") or args.gt_2d:
+        raise ConfigError("--mesh scores Human3.6M with the videopose3d protocol only")
+    result = evaluate_mesh_checkpoint(
+        args.mesh, args.data, input_source=args.input, body_model_path=args.body_model_path,
+        device=args.device, every=args.every, sample_every=args.sample_every,
+        with_flip=args.flip,
+    )  # fmt: skip
+    print(json.dumps(result.to_dict(), indent=2) if args.json else result.table())
+    if args.out:
+        write_mesh_result(result, f"{args.out}.json")
     return 0
 
 
@@ -280,6 +299,11 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
         help="run a model: 'default' (packaged), a training .pt or a .safetensors",
     )  # fmt: skip
     source.add_argument(
+        "--mesh", nargs="?", const="default", metavar="default|PATH",
+        help="the mesh protocol for a mesh model (default: the packaged mesh head): mesh-joint "
+        "P1/P2 (17 and 14 joints) beside the backbone's, acceleration, plausibility (extra mesh)",
+    )  # fmt: skip
+    source.add_argument(
         "--predictions", metavar="FILE.npz",
         help='per-stream (F, 17, 3) mm arrays keyed "S9/Walking 1/54138969" (H36M) or '
         '"TS1".."TS6" (MPI-INF-3DHP, MPI joint order, all frames)',
@@ -308,8 +332,18 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
         "model's input, and the predicted x, y replaced by it (also for --predictions)",
     )  # fmt: skip
     p.add_argument("--every", type=int, default=1, help="quick mode: score 1 in N test clips")
+    p.add_argument(
+        "--sample-every", type=_positive_int, default=100, metavar="N",
+        help="--mesh: plausibility figures on 1 in N test clips (default %(default)s)",
+    )  # fmt: skip
+    p.add_argument(
+        "--body-model-path", metavar="DIR",
+        help="--mesh with an SMPL-trained head: the folder of SMPL_NEUTRAL.npz/.pkl",
+    )  # fmt: skip
     p.add_argument("--json", action="store_true", help="print a JSON object instead of a table")
-    p.add_argument("--out", metavar="FILE", help="also write FILE.md and FILE.csv tables")
+    p.add_argument(
+        "--out", metavar="FILE", help="also write FILE.md and FILE.csv tables (--mesh: FILE.json)"
+    )
     p.set_defaults(func=_cmd_evaluate)
 
 
@@ -402,24 +436,70 @@ def _image_size(text: str) -> tuple[int, int]:
 
 
 def _run_inference(args: argparse.Namespace, kp, *, render: bool, frames_from=None):
-    """Lift ``kp`` and write the outputs; returns (result, paths)."""
+    """Lift ``kp`` and write the outputs (``--mesh``: also the mesh's); returns (result, paths)."""
     from ssrstf.inference.lifter import Lifter
     from ssrstf.inference.pipeline import lift_keypoints, write_outputs
 
+    mesh = getattr(args, "mesh", False)
+    if mesh:  # before any work
+        from ssrstf.inference.meshes import check_mesh_outputs
+
+        check_mesh_outputs(args.out, render=render, overwrite=args.overwrite)
     lifter = Lifter(
         args.checkpoint, device=args.device, flip=args.flip, overlap=args.overlap,
         num_threads=args.threads, backend=args.backend,
     )  # fmt: skip
+    recoverer = _mesh_recoverer(args, lifter) if mesh else None
     result = lift_keypoints(
         kp, lifter, progress=not args.quiet, focal_length=args.focal_length, fov=args.fov,
         rigid=args.rigid is True,
     )  # fmt: skip
     paths = write_outputs(
-        result, args.out, render=render, frames_from=frames_from, overwrite=args.overwrite,
-        progress=not args.quiet, viewer_video=args.viewer_video, frame=args.frame,
-        rigid_animation=args.rigid is not False,
+        result, args.out, render=render and not mesh, frames_from=frames_from,
+        overwrite=args.overwrite, progress=not args.quiet, viewer_video=args.viewer_video,
+        frame=args.frame, rigid_animation=args.rigid is not False,
     )  # fmt: skip
+    if recoverer is not None:
+        paths |= _write_mesh(args, result, recoverer, render=render, frames_from=frames_from)
     return result, paths
+
+
+def _mesh_recoverer(args: argparse.Namespace, lifter):
+    """The `MeshRecoverer` of ``--mesh-checkpoint`` (checked against ``--body-model``)."""
+    from ssrstf.inference.meshes import MeshRecoverer
+
+    recoverer = MeshRecoverer(
+        args.mesh_checkpoint, lifter=lifter, device=args.device, overlap=args.overlap,
+        body_model_path=args.body_model_path,
+    )  # fmt: skip
+    trained = recoverer.cfg.mesh.body_model
+    if args.body_model and args.body_model != trained:
+        raise ConfigError(
+            f"--mesh-checkpoint {args.mesh_checkpoint} is a head for the {trained} body model; "
+            f"--body-model {args.body_model} needs a head trained on it (mesh.body_model)"
+        )
+    return recoverer
+
+
+def _write_mesh(args: argparse.Namespace, result, recoverer, *, render: bool, frames_from):
+    """Recover and write the mesh of a lifted result; one summary line."""
+    import numpy as np
+
+    from ssrstf.inference.meshes import mesh_agreement_mm, recover_mesh, write_mesh_outputs
+
+    mesh = recover_mesh(result, recoverer)
+    paths = write_mesh_outputs(
+        result, mesh, args.out, render=render, frames_from=frames_from,
+        overwrite=args.overwrite, progress=not args.quiet,
+    )  # fmt: skip
+    seconds = sum(mesh.seconds.values())
+    agreement = float(np.median(mesh_agreement_mm(mesh, result.poses_3d)))
+    print(
+        f"mesh ({mesh.body_model}, {mesh.vertices.shape[1]} vertices): recovered in "
+        f"{seconds:.2f} s ({1000 * seconds / mesh.num_frames:.1f} ms/frame); its joints are "
+        f"{agreement:.1f} mm (median) from poses_3d"
+    )
+    return paths
 
 
 def _report_scene(result, *, camera_given: bool) -> None:
@@ -488,6 +568,8 @@ def _infer_input(
         min_track_frames=getattr(args, "min_track_frames", MIN_TRACK_FRAMES),  # demo: default
     )  # fmt: skip
     if people is not None:  # several people per frame in a keypoint file
+        if getattr(args, "mesh", False):
+            raise ConfigError("--mesh recovers one person; this keypoint file has several")
         return _infer_people(args, people, render=render)
     check_outputs(args.out, render=render, overwrite=args.overwrite)
     kp = load_keypoints(
@@ -630,7 +712,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         "and moving along the trajectory (Blender: File > Import > Motion Capture)"
     )
     if render:
-        print("render.mp4: the 2D input (left) beside the lifted 3D skeleton (right)")
+        mesh = " and the shaded mesh" if args.mesh else ""
+        print(f"render.mp4: the 2D input (left) beside the lifted 3D skeleton{mesh} (right)")
     else:
         print("rendering skipped: pip install 'ssrstf[viz]' to also get render.mp4")
     return 0
@@ -647,7 +730,7 @@ def _add_inference_options(p: argparse.ArgumentParser) -> None:
         "--flip", action=argparse.BooleanOptionalAction, default=True,
         help="flip test-time augmentation (default on)",
     )  # fmt: skip
-    p.add_argument("--overlap", type=int, help="frames shared by consecutive windows (default T/3)")
+    p.add_argument("--overlap", type=int, help="frames shared by consecutive windows (default T/6)")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's)")
     p.add_argument(
         "--backend", choices=("torch", "onnxruntime"),
@@ -677,6 +760,25 @@ def _add_inference_options(p: argparse.ArgumentParser) -> None:
         "--rigid", action=argparse.BooleanOptionalAction, default=None,
         help="one set of bone lengths for the clip: --rigid for every output, --no-rigid for "
         "none (default: BVH and GLB only)",
+    )  # fmt: skip
+    mesh = p.add_argument_group("body mesh (extra mesh)")
+    mesh.add_argument(
+        "--mesh", action="store_true",
+        help="also recover a body mesh: mesh.glb (animated), mesh.npz (vertices in mm); with "
+        "--render the mesh is drawn beside the skeleton",
+    )  # fmt: skip
+    mesh.add_argument(
+        "--mesh-checkpoint", default="default", metavar="default|PATH",
+        help="mesh head: 'default' (packaged, on the default model; trained on Human3.6M, "
+        "research use), a mesh run's .pt or an exported .safetensors",
+    )  # fmt: skip
+    mesh.add_argument(
+        "--body-model", choices=("anny", "smpl"),
+        help="body model (default: the mesh head's own; the packaged head uses anny)",
+    )  # fmt: skip
+    mesh.add_argument(
+        "--body-model-path", metavar="DIR",
+        help="--body-model smpl: the folder of your SMPL files (SMPL_NEUTRAL.npz or .pkl)",
     )  # fmt: skip
 
 
@@ -757,11 +859,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
     from ssrstf.files import OutputLockedError
     from ssrstf.inference.extras import MissingExtraError
+    from ssrstf.mesh.extra import MissingMeshError
 
+    user_errors = (ConfigError, ValueError, OSError, MissingExtraError, MissingMeshError)
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (ConfigError, ValueError, OSError, MissingExtraError, OutputLockedError) as exc:
+    except (*user_errors, OutputLockedError) as exc:
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
 

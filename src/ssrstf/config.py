@@ -361,13 +361,75 @@ class EvalConfig:
 
 
 @dataclass(frozen=True)
+class MeshConfig:
+    """Mesh recovery (`ssrstf.mesh`): a body-model head on the motion representation.
+
+    Off by default. With ``use_mesh_head`` the run trains `ssrstf.mesh.head.MeshRecovery`
+    (the ``model`` section describes its backbone) against the 3D joints of the dataset: there
+    is no mesh ground truth. Loss weights are on metres (joints, vertices) and radians.
+    """
+
+    use_mesh_head: bool = False
+    body_model: Literal["anny", "smpl"] = "anny"
+    """``anny`` (extra ``mesh``, no files needed) or ``smpl`` (the user's SMPL files)."""
+    body_model_path: str = ""
+    """SMPL only: a model file or a folder with ``SMPL_NEUTRAL.npz``/``.pkl``."""
+    backbone: str = "default"
+    """Checkpoint whose lifter is the backbone (``default``: the packaged model, whose config
+    must match the ``model`` section); ``""`` starts the backbone from random weights (the
+    "from scratch" ablation, trained with the head)."""
+    freeze_backbone: bool = True
+    """Keep the backbone fixed; otherwise it trains at ``backbone_lr``."""
+    use_joint_ik: bool = True
+    """Start each frame's pose from swing IK on the backbone's own 3D joints (the head then
+    regresses residual rotations; `ssrstf.mesh.ik`); off: from the rest pose (MotionBERT)."""
+    backbone_lr: float = 5e-5
+    joint_dim: int = 32
+    """Channels per joint after the head's shared reduction (MotionBERT: no reduction, 512)."""
+    hidden_dim: int = 1024
+    dropout: float = 0.1
+    loss_mpjpe: float = 1.0
+    loss_velocity: float = 20.0
+    loss_agreement: float = 0.0
+    """MPJPE of the mesh joints against the backbone's own joints (same frames)."""
+    loss_rotation_prior: float = 0.01
+    """Mean squared rotation angle of the non-root bones the head regresses (with swing IK:
+    its residual on the IK pose)."""
+    loss_joint_limits: float = 1.0
+    """Mean squared excess over each bone's `ssrstf.mesh.body.JointLimit`."""
+    loss_smoothness: float = 10.0
+    """Mean vertex acceleration over time (a fixed subset of vertices)."""
+    loss_shape_prior: float = 0.01
+    """Squared distance of the shape from the neutral one, plus the squared log scale."""
+    smoothness_vertex_stride: int = 27
+    """The smoothness term uses every N-th vertex."""
+
+    def __post_init__(self) -> None:
+        _check(self.joint_dim >= 1 and self.hidden_dim >= 1, "mesh.joint_dim", "must be >= 1")
+        _check(0.0 <= self.dropout < 1.0, "mesh.dropout", "must be in [0, 1)")
+        _check(self.backbone_lr > 0, "mesh.backbone_lr", "must be > 0")
+        _check(self.smoothness_vertex_stride >= 1, "mesh.smoothness_vertex_stride", "must be >= 1")
+        _check(
+            self.body_model != "smpl" or bool(self.body_model_path),
+            "mesh.body_model_path",
+            "is needed for body_model: smpl (a folder with SMPL_NEUTRAL.npz or .pkl)",
+        )
+        _check(
+            self.backbone or not self.freeze_backbone,
+            "mesh.freeze_backbone",
+            "cannot freeze a backbone that starts from random weights (mesh.backbone: '')",
+        )
+
+
+@dataclass(frozen=True)
 class ExperimentConfig:
-    """One experiment: model, data, training and evaluation sections."""
+    """One experiment: model, data, training, evaluation and mesh-recovery sections."""
 
     model: ModelConfig = field(default_factory=lambda: VARIANTS["base"])
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    mesh: MeshConfig = field(default_factory=MeshConfig)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -453,7 +515,7 @@ def _from_dict(cls: type, data: dict[str, Any], prefix: str) -> Any:
     return cls(**kwargs)
 
 
-_SECTIONS = ("model", "data", "train", "eval")
+_SECTIONS = ("model", "data", "train", "eval", "mesh")
 
 
 def from_dict(data: dict[str, Any]) -> ExperimentConfig:

@@ -626,3 +626,15 @@ H36M_32_TO_17: tuple[int, ...] = (0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 1
 """Indices of the `H36M_17` joints among the 32 joints of the original Human3.6M motion capture
 (VideoPose3D ``data_3d_h36m.npz``; the complement is VideoPose3D's 15 removed static joints)."""
 # fmt: on
+
+H36M_14_JOINTS: tuple[int, ...] = tuple(
+    H36M_17.index(name)
+    for name in (
+        "right_ankle", "right_knee", "right_hip", "left_hip", "left_knee", "left_ankle",
+        "right_wrist", "right_elbow", "right_shoulder", "left_shoulder", "left_elbow",
+        "left_wrist", "thorax", "head",
+    )
+)  # fmt: skip
+"""The 14 joints of the mesh-recovery benchmarks (LSP order; MotionBERT's ``H36M_TO_J14``):
+every H36M-17 joint but the pelvis, the spine and the neck/nose point. Scored after centring
+both poses on the mid-hip point."""

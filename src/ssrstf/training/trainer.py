@@ -45,6 +45,12 @@ from ssrstf.data.h36m import Streams
 from ssrstf.files import atomic_write
 from ssrstf.models import create_model
 from ssrstf.training.losses import LiftingLoss
+from ssrstf.training.mesh_training import (
+    build_mesh_loss,
+    build_mesh_model,
+    build_mesh_optimizer,
+    prepare_mesh_config,
+)
 from ssrstf.training.optim import build_optimizer, build_scheduler
 from ssrstf.training.scoring import build_eval_streams, evaluate_on_streams, load_experiment_streams
 
@@ -145,6 +151,8 @@ def fit(
     elif (run_dir / "last.pt").exists():
         raise ValueError(f"{run_dir} already holds a run; use --resume or another --out")
     assert cfg is not None
+    if not resume:  # a mesh run records its backbone's model section (resumed: already there)
+        cfg = prepare_mesh_config(cfg)
     if cfg.train.num_threads:
         torch.set_num_threads(cfg.train.num_threads)
     device = resolve_device(cfg.train.device)
@@ -160,8 +168,9 @@ def fit(
     eval_streams = {cfg.data.input_source: build_eval_streams(cfg, streams)}
     for source in cfg.eval.extra_inputs:
         eval_streams[source] = build_eval_streams(cfg, streams, input_source=source)
-    model = create_model(cfg.model).to(device)
-    optimizer = build_optimizer(model, cfg.train)
+    is_mesh = cfg.mesh.use_mesh_head
+    model = (build_mesh_model(cfg) if is_mesh else create_model(cfg.model)).to(device)
+    optimizer = build_mesh_optimizer(model, cfg) if is_mesh else build_optimizer(model, cfg.train)
     sampler = DistributedSampler(
         train_set, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed, drop_last=True
     )
@@ -245,6 +254,11 @@ class _Loop:
             n_mpjpe=cfg.train.loss_n_mpjpe,
             velocity=cfg.train.loss_velocity,
         )
+        # What the evaluations score: the model, or a mesh model's joints (ssrstf.mesh).
+        self.eval_model = model
+        if cfg.mesh.use_mesh_head:
+            self.loss_fn = build_mesh_loss(cfg, model)
+            self.eval_model = model.joints_only()
         use_amp = device.type == "cuda" and cfg.train.precision != "fp32"
         dtype = torch.bfloat16 if cfg.train.precision == "bf16" else torch.float16
         self.autocast = (
@@ -304,10 +318,10 @@ class _Loop:
         """
         every = self.cfg.eval.final_every if final else self.cfg.eval.every
         main, *extra = streams
-        result = evaluate_on_streams(self.model, self.cfg, streams[main], every=every)
+        result = evaluate_on_streams(self.eval_model, self.cfg, streams[main], every=every)
         extra_metrics: dict[str, float] = {}
         for source in extra:
-            other = evaluate_on_streams(self.model, self.cfg, streams[source], every=every)
+            other = evaluate_on_streams(self.eval_model, self.cfg, streams[source], every=every)
             extra_metrics |= {f"{k}_{source}": v for k, v in other.metrics().items()}
             logger.info("step %d, %s 2D: %s", progress.global_step, source, other.label)
             if final:

@@ -1,0 +1,334 @@
+"""Body meshes from 2D keypoints: the mesh head on the lifter's motion representation.
+
+`MeshRecoverer` runs a mesh model (`ssrstf.mesh.model.load_mesh_model`; ``"default"`` is the
+packaged head on the packaged lifter) over a whole sequence the way `Lifter.lift` does: the
+same input normalisation, windows of the model's clip length, triangular cross-fading. What is
+stitched is the head's output: per frame the bone rotations (their 6D vectors, weighted and
+re-orthonormalised), per sequence one body (the mean shape and scale over the windows: one
+person has one shape). The body model then gives the vertices of every frame.
+
+Outputs (`write_mesh_outputs`):
+
+* ``mesh.npz``: ``vertices`` (F, V, 3) float32 mm and ``joints`` (F, 17, 3) mm, both
+  root-relative (the mesh's pelvis joint at 0) in the axes of ``poses_3d`` (camera: x right,
+  y down, z forward); ``faces`` (F_tri, 3) int32; the body parameters ``pose`` (F, P, 3, 3),
+  ``pose_bone_names``, ``shape``, ``shape_names``, ``scale``; ``body_model``, ``fps``. About
+  165 kB per frame for anny (13,718 vertices); ``mesh.glb`` holds the same animation compactly;
+* ``mesh.glb``: the mesh skinned to the body model's skeleton and animated (`write_mesh_glb`);
+* with ``render``: ``render.mp4`` with the shaded mesh beside the skeleton
+  (`ssrstf.inference.mesh_render`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ssrstf.files import atomic_write
+from ssrstf.inference.lifter import Lifter, plan_windows, window_weights
+from ssrstf.mesh.body import SkinnedMesh
+from ssrstf.mesh.model import load_mesh_model
+from ssrstf.mesh.rotations import matrix_to_rotation_6d, rotation_6d_to_matrix
+
+MESH_FILES = {"mesh_npz": "mesh.npz", "mesh_glb": "mesh.glb"}
+"""The files `write_mesh_outputs` adds to an output folder."""
+_BODY_CHUNK = 64
+"""Frames per body-model call (bounds the memory of the full-mesh skinning)."""
+
+
+@dataclass
+class MeshSequence:
+    """A body mesh per frame (see the module docstring for axes and units).
+
+    Attributes:
+        vertices: (F, V, 3) float32 mm, root-relative, camera axes.
+        joints: (F, 17, 3) float32 mm, the mesh's H36M-17 joints, root-relative.
+        faces: (F_tri, 3) int32 triangles.
+        pose: (F, P, 3, 3) float32 rotations fed to the body model.
+        shape: (S,) the sequence's shape parameters; scale: its size factor.
+        root: (F, 3) the body model's pelvis in its own axes (metres, before the scale).
+        skinned: The skeleton and skinning of the same animation, for `write_mesh_glb`.
+        pose_bone_names, shape_names, body_model: What the parameters mean.
+        seconds: Time of each stage (``head``, ``body``).
+    """
+
+    vertices: np.ndarray
+    joints: np.ndarray
+    faces: np.ndarray
+    pose: np.ndarray
+    shape: np.ndarray
+    scale: float
+    root: np.ndarray
+    skinned: SkinnedMesh
+    pose_bone_names: tuple[str, ...]
+    shape_names: tuple[str, ...]
+    body_model: str
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def num_frames(self) -> int:
+        """F."""
+        return len(self.vertices)
+
+
+class MeshRecoverer:
+    """A loaded mesh model that turns (F, 17, 2|3) pixel keypoints into a `MeshSequence`.
+
+    Args:
+        checkpoint: ``"default"`` (the packaged head), a mesh run's ``.pt`` or an exported
+            ``.safetensors``.
+        lifter: The `Lifter` whose input normalisation to use; its model must be the mesh
+            model's backbone configuration (checked). Default: the mesh model's backbone.
+        device: ``"cpu"``, ``"cuda"``, ...
+        overlap: Frames shared by consecutive windows (default ``T // 3``).
+        batch_size: Windows per forward pass.
+        body_model_path: SMPL files, for a head trained on SMPL.
+    """
+
+    def __init__(
+        self,
+        checkpoint: str | Path = "default",
+        *,
+        lifter: Lifter | None = None,
+        device: str = "cpu",
+        overlap: int | None = None,
+        batch_size: int = 64,
+        body_model_path: str | Path | None = None,
+    ) -> None:
+        self.model, self.cfg = load_mesh_model(
+            checkpoint, device=device, body_model_path=body_model_path
+        )
+        self.device = device
+        if lifter is None:
+            lifter = Lifter(self.cfg.mesh.backbone or "default", device=device, flip=False)
+        # The head reads the lifter's inputs through its backbone: the same network.
+        if lifter.cfg.model != self.cfg.model:
+            raise ValueError(
+                f"the mesh head {checkpoint} was trained on another lifter than "
+                f"{lifter.checkpoint} (use --checkpoint {self.cfg.mesh.backbone or 'PATH'} or a "
+                "mesh head trained on this lifter)"
+            )
+        self.lifter = lifter
+        self.num_frames = self.cfg.model.num_frames
+        self.overlap = self.num_frames // 3 if overlap is None else overlap
+        if not 0 <= self.overlap < self.num_frames:
+            raise ValueError(f"overlap must be in [0, {self.num_frames - 1}], got {self.overlap}")
+        self.batch_size = batch_size
+
+    def recover(self, keypoints: np.ndarray, image_size: tuple[int, int]) -> MeshSequence:
+        """The mesh of every frame of pixel keypoints (F, 17, 2|3) (all finite).
+
+        Raises:
+            ValueError: Bad keypoint shapes or values, or a bad image size.
+        """
+        start = time.perf_counter()
+        inputs = self.lifter.model_inputs(keypoints, image_size)
+        pose, shape, scale = self._parameters(inputs)
+        head_s = time.perf_counter() - start
+        start = time.perf_counter()
+        model = self.model
+        shape_t = torch.as_tensor(shape, dtype=torch.float32, device=self.device)[None]
+        scale_t = torch.tensor([scale], dtype=torch.float32, device=self.device)
+        vertices, joints, roots = [], [], []
+        with torch.inference_mode():
+            for first in range(0, len(pose), _BODY_CHUNK):
+                chunk = torch.as_tensor(pose[first : first + _BODY_CHUNK], device=self.device)
+                out = model.from_parameters(chunk[None], shape_t, scale_t, vertices=True)
+                assert out.vertices is not None and out.root is not None
+                vertices.append((out.vertices[0] * 1000).float().cpu().numpy())
+                joints.append((out.joints[0] * 1000).float().cpu().numpy())
+                roots.append(out.root[0].double().cpu().numpy())
+            pose_t = torch.as_tensor(pose, device=self.device)[None]
+            skinned = model.body.skinned_mesh(pose_t, shape_t)
+        body = model.body
+        return MeshSequence(
+            vertices=np.concatenate(vertices),
+            joints=np.concatenate(joints),
+            faces=body.faces.cpu().numpy().astype(np.int32),
+            pose=pose,
+            shape=shape,
+            scale=float(scale),
+            root=np.concatenate(roots),
+            skinned=skinned,
+            pose_bone_names=tuple(body.pose_bone_names),
+            shape_names=tuple(body.shape_names),
+            body_model=self.cfg.mesh.body_model,
+            seconds={"head": head_s, "body": time.perf_counter() - start},
+        )
+
+    def _parameters(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """Per-frame rotations (F, P, 3, 3) and the sequence's shape (S,) and scale."""
+        num_frames, window = len(inputs), self.num_frames
+        if num_frames < window:  # pad by repeating the last frame; cropped below
+            inputs = np.concatenate([inputs, np.repeat(inputs[-1:], window - num_frames, 0)])
+        starts = plan_windows(len(inputs), window, window - self.overlap)
+        weights = torch.as_tensor(window_weights(window), dtype=torch.float64)
+        p = self.model.body.num_pose_bones
+        total = torch.zeros(len(inputs), p, 6, dtype=torch.float64)
+        weight_sum = torch.zeros(len(inputs), dtype=torch.float64)
+        shapes, scales = [], []
+        with torch.inference_mode():
+            for i in range(0, len(starts), self.batch_size):
+                batch = starts[i : i + self.batch_size]
+                clips = np.stack([inputs[s : s + window] for s in batch])
+                x = torch.as_tensor(clips, device=self.device)
+                pose, shape, scale = self.model.parameters_of(self.model.features(x))
+                d6 = matrix_to_rotation_6d(pose).double().cpu()
+                for k, s in enumerate(batch):
+                    total[s : s + window] += weights[:, None, None] * d6[k]
+                    weight_sum[s : s + window] += weights
+                shapes.append(shape.double().cpu())
+                scales.append(scale.double().cpu())
+        mean_6d = total[:num_frames] / weight_sum[:num_frames, None, None]
+        pose = rotation_6d_to_matrix(mean_6d).float().numpy()
+        shape = torch.cat(shapes).mean(0).numpy()
+        return pose, shape, float(torch.cat(scales).mean())
+
+
+def mesh_agreement_mm(mesh: MeshSequence, poses_3d: np.ndarray) -> np.ndarray:
+    """Per joint and frame, the distance (mm) of the mesh joints from lifted poses (F, 17, 3)."""
+    return np.linalg.norm(mesh.joints - (poses_3d - poses_3d[:, :1]), axis=-1)
+
+
+def write_mesh_npz(path: str | Path, mesh: MeshSequence, fps: float | None, *,
+                   overwrite: bool = False) -> Path:  # fmt: skip
+    """Write ``mesh.npz`` (see the module docstring)."""
+    arrays = {
+        "vertices": mesh.vertices.astype(np.float32),
+        "joints": mesh.joints.astype(np.float32),
+        "faces": mesh.faces.astype(np.int32),
+        "pose": mesh.pose.astype(np.float32),
+        "pose_bone_names": np.array(mesh.pose_bone_names),
+        "shape": mesh.shape.astype(np.float64),
+        "shape_names": np.array(mesh.shape_names),
+        "scale": np.float64(mesh.scale),
+        "body_model": np.array(mesh.body_model),
+        "fps": np.float64(fps or 0.0),
+        "axes": np.array("camera: x right, y down, z forward; mm; pelvis at the origin"),
+    }
+
+    def write(temp: Path) -> None:
+        with open(temp, "wb") as handle:
+            np.savez(handle, **arrays)
+
+    return atomic_write(path, write, overwrite=overwrite)
+
+
+def mesh_output_paths(out_dir: str | Path, *, render: bool) -> dict[str, Path]:
+    """The files `write_mesh_outputs` writes (``render``: also ``render.mp4``)."""
+    paths = {k: Path(out_dir) / v for k, v in MESH_FILES.items()}
+    if render:
+        from ssrstf.inference.pipeline import OUTPUT_FILES
+
+        paths["render"] = Path(out_dir) / OUTPUT_FILES["render"]
+    return paths
+
+
+def check_mesh_outputs(out_dir: str | Path, *, render: bool, overwrite: bool) -> dict[str, Path]:
+    """The mesh output paths, after refusing (before any work) to replace existing files."""
+    paths = mesh_output_paths(out_dir, render=render)
+    existing = [str(p) for p in paths.values() if p.exists()]
+    if existing and not overwrite:
+        raise FileExistsError(
+            f"{', '.join(existing)} already exist(s); pass --overwrite to replace, or --out DIR"
+        )
+    return paths
+
+
+def write_mesh_outputs(
+    result,
+    mesh: MeshSequence,
+    out_dir: str | Path,
+    *,
+    render: bool = False,
+    frames_from: str | Path | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> dict[str, Path]:
+    """Write ``mesh.npz``, ``mesh.glb`` and, with ``render``, ``render.mp4`` with the mesh.
+
+    Args:
+        result: The `ssrstf.inference.pipeline.InferenceResult` the mesh belongs to.
+        mesh: Its mesh (`MeshRecoverer.recover` of the same keypoints).
+        out_dir: The output folder (created when missing).
+        render: Render input | skeleton | mesh (extra ``viz``); the caller must not have
+            written ``render.mp4`` without the mesh already.
+        frames_from: The input video for the rendering's left panel.
+        overwrite: Replace existing files.
+        progress: Show the rendering's progress bar.
+    """
+    from ssrstf.inference.mesh_gltf import write_mesh_glb
+
+    paths = check_mesh_outputs(out_dir, render=render, overwrite=overwrite)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    fps = result.keypoints.fps
+    write_mesh_npz(paths["mesh_npz"], mesh, fps, overwrite=overwrite)
+    write_mesh_glb(paths["mesh_glb"], mesh, fps or 30.0, overwrite=overwrite)
+    if render:
+        from ssrstf.inference.mesh_render import render_mesh_video
+        from ssrstf.inference.pipeline import _render_poses
+
+        shown, path = _render_poses(result)
+        kp = result.keypoints
+        render_mesh_video(
+            paths["render"], shown, kp.keypoints, mesh.vertices, mesh.faces, fps=fps or 30.0,
+            image_size=kp.image_size, frames=frames_from, valid=kp.valid, path=path,
+            overwrite=overwrite, progress=progress,
+        )  # fmt: skip
+    return paths
+
+
+def recover_mesh(result, recoverer: MeshRecoverer) -> MeshSequence:
+    """The mesh of an `ssrstf.inference.pipeline.InferenceResult` (its filled 2D keypoints)."""
+    kp = result.keypoints
+    assert kp.image_size is not None
+    return recoverer.recover(kp.keypoints, kp.image_size)
+
+
+def lift_mesh(
+    source: np.ndarray | str | Path,
+    image_size: tuple[int, int] | None = None,
+    *,
+    mesh_checkpoint: str | Path = "default",
+    skeleton: str = "h36m",
+    fmt: str = "auto",
+    device: str = "cpu",
+    body_model_path: str | Path | None = None,
+) -> MeshSequence:
+    """A body mesh per frame from 2D keypoints, a keypoint file or a video (extra ``mesh``).
+
+    The mesh counterpart of `ssrstf.lift` (same inputs): ``vertices`` (F, V, 3) and ``joints``
+    (F, 17, 3) in mm, root-relative, camera axes, with the body parameters. The packaged head
+    runs on the packaged lifter (trained on Human3.6M: research use only).
+
+    Example::
+
+        mesh = ssrstf.lift_mesh(keypoints, (1000, 1000))
+        mesh.vertices.shape  # (F, 13718, 3) with anny
+    """
+    from ssrstf.inference.pipeline import _array_keypoints, load_keypoints, prepare_keypoints
+
+    if isinstance(source, str | Path):
+        kp = load_keypoints(source, fmt, image_size=image_size, progress=False)
+    else:
+        kp = _array_keypoints(np.asarray(source, dtype=np.float64), skeleton, image_size)
+    h36m, _ = prepare_keypoints(kp)
+    assert h36m.image_size is not None
+    recoverer = _cached_recoverer(str(mesh_checkpoint), device, str(body_model_path or ""))
+    return recoverer.recover(h36m.keypoints, h36m.image_size)
+
+
+_RECOVERERS: dict[tuple[str, str, str], MeshRecoverer] = {}
+
+
+def _cached_recoverer(checkpoint: str, device: str, body_model_path: str) -> MeshRecoverer:
+    key = (checkpoint, device, body_model_path)
+    if key not in _RECOVERERS:
+        _RECOVERERS[key] = MeshRecoverer(
+            checkpoint, device=device, body_model_path=body_model_path or None
+        )
+    return _RECOVERERS[key]

@@ -1,0 +1,212 @@
+"""Building, saving and loading mesh-recovery models (`MeshRecovery`).
+
+Checkpoints of a mesh run (``ssrstf train`` with ``mesh.use_mesh_head: true``) are ordinary
+training checkpoints (`ssrstf.checkpoint`) whose state holds ``backbone.*`` and ``head.*``.
+`export_mesh_weights` writes the shippable form: safetensors with the config in its metadata
+and, when the backbone was frozen, only the head's tensors plus the SHA-256 of the backbone
+checkpoint they were trained on (checked on load, so a head never runs on another backbone).
+The package ships one such file, ``checkpoints/mesh_default.safetensors`` (trained on
+Human3.6M: research use only, like the default lifter).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, safe_open, save_file
+from torch import nn
+
+from ssrstf.checkpoint import (
+    load_checkpoint,
+    load_model,
+    load_weights,
+    resolve_checkpoint,
+    stored_config,
+)
+from ssrstf.config import ExperimentConfig, MeshConfig, to_dict
+from ssrstf.files import atomic_write
+from ssrstf.mesh.body import BodyModel
+from ssrstf.mesh.head import MeshHead, MeshRecovery
+from ssrstf.models import create_model
+
+DEFAULT_MESH_CHECKPOINT = (
+    Path(__file__).resolve().parents[1] / "checkpoints" / "mesh_default.safetensors"
+)
+"""The mesh head shipped with the package (on the default lifter; trained on Human3.6M)."""
+MESH_FORMAT = "ssrstf-mesh"
+
+
+_BODIES: dict[str, BodyModel] = {}
+
+
+def build_body_model(name: str = "anny", path: str | Path = "") -> BodyModel:
+    """The body model ``name`` (``anny`` or ``smpl``, the latter from ``path``).
+
+    anny is built once per process and shared (it holds data, no weights): every mesh model
+    of the process uses the same instance, on the device of the model moved last.
+
+    Raises:
+        ValueError: Unknown name, or ``smpl`` without a path.
+        ImportError: `ssrstf.mesh.extra.MissingMeshError` when anny is not installed.
+    """
+    if name == "anny":
+        from ssrstf.mesh.anny_body import AnnyBody
+
+        if "anny" not in _BODIES:
+            _BODIES["anny"] = AnnyBody()
+        return _BODIES["anny"]
+    if name == "smpl":
+        if not path:
+            raise ValueError("the SMPL body model needs --body-model-path (SMPL_NEUTRAL.npz/.pkl)")
+        from ssrstf.mesh.smpl_body import SMPLBody
+
+        return SMPLBody(path)
+    raise ValueError(f"unknown body model {name!r}; valid: anny, smpl")
+
+
+def build_head(mesh: MeshConfig, body: BodyModel, rep_dim: int) -> MeshHead:
+    """A new `MeshHead` for ``body`` (near the rest pose and the average shape)."""
+    return MeshHead(
+        num_pose_bones=body.num_pose_bones,
+        num_shape=body.num_shape,
+        rest_root=body.facing_camera(),
+        neutral_shape=body.neutral_shape().cpu(),
+        rep_dim=rep_dim,
+        joint_dim=mesh.joint_dim,
+        hidden_dim=mesh.hidden_dim,
+        dropout=mesh.dropout,
+        shape_activation="sigmoid" if mesh.body_model == "anny" else "identity",
+    )
+
+
+def resolve_backbone_config(cfg: ExperimentConfig) -> ExperimentConfig:
+    """``cfg`` with its ``model`` section taken from ``mesh.backbone``'s checkpoint (if any)."""
+    if not cfg.mesh.backbone:
+        return cfg
+    _, backbone_cfg = load_model(cfg.mesh.backbone)
+    return replace(cfg, model=backbone_cfg.model)
+
+
+def create_mesh_model(
+    cfg: ExperimentConfig, *, body: BodyModel | None = None, load_backbone: bool = True
+) -> MeshRecovery:
+    """The `MeshRecovery` of a mesh config: its backbone (from ``mesh.backbone`` when
+    ``load_backbone``, else freshly initialised), a new head and the body model."""
+    mesh = cfg.mesh
+    body = body or build_body_model(mesh.body_model, mesh.body_model_path)
+    if mesh.backbone and load_backbone:
+        backbone, backbone_cfg = load_model(mesh.backbone)
+        if backbone_cfg.model != cfg.model:
+            raise ValueError(
+                f"mesh.backbone {mesh.backbone}: its model differs from the config's model "
+                "section (resolve_backbone_config copies it)"
+            )
+    else:
+        backbone = create_model(cfg.model)
+    head = build_head(mesh, body, cfg.model.rep_dim)
+    return MeshRecovery(
+        backbone, head, body, freeze_backbone=mesh.freeze_backbone, use_joint_ik=mesh.use_joint_ik
+    )
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def export_mesh_weights(
+    path: str | Path, model: MeshRecovery, cfg: ExperimentConfig, *, overwrite: bool = False,
+    **info: str,
+) -> Path:  # fmt: skip
+    """Write a mesh model as safetensors (head only when its backbone is frozen)."""
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    metadata = {"format": MESH_FORMAT, "config": json.dumps(to_dict(cfg))}
+    if cfg.mesh.freeze_backbone and cfg.mesh.backbone:
+        state = {k: v for k, v in state.items() if k.startswith("head.")}
+        metadata["backbone_sha256"] = file_sha256(resolve_checkpoint(cfg.mesh.backbone))
+    metadata.update({k: str(v) for k, v in info.items()})
+    return atomic_write(
+        path, lambda tmp: save_file(state, str(tmp), metadata=metadata), overwrite=overwrite
+    )
+
+
+def resolve_mesh_checkpoint(spec: str | Path) -> Path:
+    """``"default"`` → the packaged mesh head; anything else is a path."""
+    if str(spec) == "default":
+        if not DEFAULT_MESH_CHECKPOINT.is_file():
+            raise FileNotFoundError(f"the packaged mesh head is missing: {DEFAULT_MESH_CHECKPOINT}")
+        return DEFAULT_MESH_CHECKPOINT
+    return Path(spec)
+
+
+def _read(path: Path) -> tuple[ExperimentConfig, dict[str, torch.Tensor], dict[str, str]]:
+    if path.suffix != ".safetensors":
+        ckpt = load_checkpoint(path)
+        return stored_config(ckpt.get("config"), source=path), ckpt["model"], {}
+    if not path.is_file():
+        raise FileNotFoundError(f"mesh checkpoint not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ValueError(f"{path}: not a readable safetensors file ({exc})") from None
+    if metadata.get("format") != MESH_FORMAT or "config" not in metadata:
+        raise ValueError(f"{path}: not an ssrstf mesh model (no {MESH_FORMAT} metadata)")
+    try:
+        config = json.loads(metadata["config"])
+    except ValueError:
+        raise ValueError(f"{path}: the stored config is not valid JSON") from None
+    return stored_config(config, source=path), state, metadata
+
+
+def load_mesh_model(
+    spec: str | Path = "default",
+    *,
+    device: str | torch.device = "cpu",
+    body: BodyModel | None = None,
+    body_model_path: str | Path | None = None,
+) -> tuple[MeshRecovery, ExperimentConfig]:
+    """A trained `MeshRecovery` (evaluation mode) and its config.
+
+    Args:
+        spec: ``"default"`` (packaged), a mesh run's ``.pt`` or an exported ``.safetensors``.
+        device: Where to put it.
+        body: A body model to use (e.g. one shared anny instance); default: build the one the
+            config names.
+        body_model_path: SMPL files to use instead of the config's ``mesh.body_model_path``.
+
+    Raises:
+        FileNotFoundError: Missing file.
+        ValueError: Not a mesh checkpoint, unreadable, a head-only file whose backbone
+            checkpoint has changed, or weights that do not fit the config.
+    """
+    path = resolve_mesh_checkpoint(spec)
+    cfg, state, metadata = _read(path)
+    if not cfg.mesh.use_mesh_head:
+        raise ValueError(f"{path}: a lifter checkpoint, not a mesh model (mesh.use_mesh_head)")
+    if body_model_path:
+        cfg = replace(cfg, mesh=replace(cfg.mesh, body_model_path=str(body_model_path)))
+    head_only = "backbone_sha256" in metadata
+    if head_only:
+        backbone_file = resolve_checkpoint(cfg.mesh.backbone)
+        if not backbone_file.is_file() or file_sha256(backbone_file) != metadata["backbone_sha256"]:
+            raise ValueError(
+                f"{path}: this head was trained on another backbone than {backbone_file} "
+                "(its SHA-256 differs); retrain or export it with its backbone"
+            )
+    model = create_mesh_model(cfg, body=body, load_backbone=head_only)
+    target: nn.Module = model.head if head_only else model
+    if head_only:
+        state = {k.removeprefix("head."): v for k, v in state.items()}
+    load_weights(target, state, source=str(path))
+    return model.to(device).eval(), cfg

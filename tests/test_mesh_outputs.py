@@ -1,0 +1,312 @@
+"""Mesh recovery end to end: the head, its training, mesh.npz / mesh.glb, the CLI, the protocol.
+
+Every test here needs anny (extra ``mesh``) and shares one constructed model (``anny_body``,
+conftest.py); the GLB is read back with an independent reader (pygltflib, dev extra).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ssrstf.cli import main
+from ssrstf.config import from_dict
+from ssrstf.inference.export import CAMERA_TO_BVH
+from ssrstf.inference.sample import make_sample
+from ssrstf.mesh.losses import MeshLoss, joint_limit_loss
+from ssrstf.mesh.metrics import feet_below_floor, shape_spread
+from ssrstf.mesh.model import create_mesh_model, export_mesh_weights, load_mesh_model
+from ssrstf.mesh.rotations import rotation_vector_to_matrix
+from ssrstf.skeleton import H36M_17
+
+pygltflib = pytest.importorskip("pygltflib", reason="pygltflib (dev extra) reads the GLB back")
+
+
+def mesh_config(**mesh):
+    return from_dict({"mesh": {"use_mesh_head": True, **mesh}, "data": {"input_source": "gt"}})
+
+
+@pytest.fixture
+def head_file(anny_body, tmp_path: Path) -> Path:
+    """A mesh head on the packaged lifter whose output biases are random: varied poses."""
+    from ssrstf.training.mesh_training import prepare_mesh_config
+
+    cfg = prepare_mesh_config(mesh_config())
+    model = create_mesh_model(cfg, body=anny_body)
+    g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        bias = model.head.pose_branch.out.bias
+        bias.copy_(0.3 * torch.randn(bias.shape, generator=g))
+        bias[:6] = 0  # the root stays upright, facing the camera
+    return export_mesh_weights(tmp_path / "head.safetensors", model, cfg)
+
+
+# --------------------------------------------------------------------------- losses, metrics
+
+
+def test_joint_limit_loss_golden_values() -> None:
+    inf = float("inf")
+    max_angle = torch.tensor([inf, 1.0, 1.0])
+    axis = torch.tensor([[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
+    ext, off = torch.tensor([0.0, 0.0, 0.2]), torch.tensor([0.0, 0.0, 0.1])
+    hinge = torch.tensor([False, False, True])
+    inside = torch.tensor([[3.0, 0.0, 0.0], [0.5, 0.5, 0.0], [0.9, 0.05, 0.0]])
+    assert joint_limit_loss(inside, max_angle, axis, ext, off, hinge) == 0
+    # Bone 1 turns 1.5 rad (0.5 too far); the hinge bends backwards by 0.5 (0.3 past its
+    # extension) and 0.3 about another axis (0.2 too far): (0.25 + 0.09 + 0.04) / 3.
+    outside = torch.tensor([[9.0, 0.0, 0.0], [0.0, 1.5, 0.0], [-0.5, 0.0, 0.3]])
+    loss = joint_limit_loss(outside, max_angle, axis, ext, off, hinge)
+    assert torch.isclose(loss, torch.tensor((0.25 + 0.09 + 0.04) / 3))
+
+
+def test_feet_below_floor_and_shape_spread() -> None:
+    heights = np.array([[10.0, 5.0], [30.0, 40.0], [-25.0, 0.0]])
+    np.testing.assert_allclose(feet_below_floor(heights, 0.0), [0.0, 0.0, 25.0])
+    spread = shape_spread(np.array([[1.0], [3.0], [5.0], [5.0]]), ["S9", "S9", "S11", "S11"])
+    assert spread["S9"][0] == 1.0 and spread["S11"][0] == 0.0
+
+
+# ------------------------------------------------------------------------------ the head
+
+
+def test_new_head_starts_at_rest_upright_and_average(anny_body) -> None:
+    cfg = replace(mesh_config(), model=replace(mesh_config().model, dim=16, depth=1,
+                                               num_heads=2, num_frames=9))  # fmt: skip
+    cfg = replace(cfg, mesh=replace(cfg.mesh, backbone="", freeze_backbone=False,
+                                    use_joint_ik=False))  # fmt: skip
+    model = create_mesh_model(cfg, body=anny_body).eval()
+    out = model(torch.randn(2, 9, 17, 3), vertices=False)
+    assert out.joints.shape == (2, 9, 17, 3) and torch.isfinite(out.joints).all()
+    assert torch.allclose(out.shape, torch.full((2, 6), 0.5), atol=0.02)
+    assert torch.allclose(out.scale, torch.ones(2), atol=0.02)
+    # Near the rest pose, upright in camera axes: the head above the ankles (y down).
+    joints = out.joints[0, 0]
+    assert joints[H36M_17.index("head"), 1] + 1.0 < joints[H36M_17.index("left_ankle"), 1]
+    assert torch.equal(model.head.joint_offsets, torch.zeros(17, 3))
+    assert not any(k.startswith("body") for k in model.state_dict())  # anny is not a weight
+
+
+def test_tiny_head_trained_a_few_steps_lowers_its_loss(anny_body) -> None:
+    cfg = mesh_config(backbone="", freeze_backbone=False, loss_smoothness=0.0, dropout=0.0)
+    cfg = replace(cfg, model=replace(cfg.model, dim=16, depth=1, num_heads=2, num_frames=9))
+    model = create_mesh_model(cfg, body=anny_body).train()
+    loss_fn = MeshLoss(cfg.mesh, anny_body)
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(4, 9, 17, 3, generator=g)
+    # Targets the body can reach: the joints of a random pose per clip, upright, facing us.
+    vec = 0.4 * torch.randn(4, 1, anny_body.num_pose_bones, 3, generator=g)
+    pose = rotation_vector_to_matrix(vec).expand(4, 9, -1, 3, 3).clone()
+    pose[:, :, 0] = anny_body.facing_camera()
+    with torch.no_grad():
+        target = anny_body(pose, torch.rand(4, 6, generator=g), vertices=False).joints
+    target = target - target[:, :, :1]
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=3e-4)
+    losses = []
+    for _ in range(20):
+        loss, terms = loss_fn(model(x), target)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert max(losses[-3:]) < 0.75 * losses[0], losses
+    assert {"mpjpe", "velocity", "rotation_prior", "joint_limits", "shape_prior"} <= set(terms)
+
+
+def test_training_loop_trains_a_mesh_head_and_its_checkpoint_loads(
+    anny_body, synthetic_h36m: Path, tmp_path: Path
+) -> None:
+    from ssrstf.training.trainer import fit
+
+    cfg = from_dict({
+        "model": {"variant": "custom", "dim": 16, "depth": 1, "num_heads": 2, "num_frames": 9},
+        "data": {"path": str(synthetic_h36m), "input_source": "gt", "train_subjects": ["S1"]},
+        "train": {"epochs": 1, "batch_size": 4, "max_steps": 3, "eval_every_steps": 2},
+        "eval": {"flip_test": False, "batch_size": 4},
+        "mesh": {"use_mesh_head": True, "backbone": "", "freeze_backbone": False},
+    })  # fmt: skip
+    best = fit(cfg, tmp_path / "run")
+    records = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
+    assert "train_joint_limits" in records[0] and "p1_mm" in records[-1]
+    model, loaded = load_mesh_model(best)
+    assert loaded.mesh.use_mesh_head and isinstance(model.head.joint_offsets, torch.nn.Parameter)
+
+
+# ------------------------------------------------------------------------ files and the CLI
+
+
+class _Reader:
+    """A GLB read with pygltflib; accessors decoded by the glTF 2.0 rules."""
+
+    _WIDTH = {"SCALAR": 1, "VEC3": 3, "VEC4": 4, "MAT4": 16}
+    _TYPES = {5126: "<f4", 5123: "<u2", 5125: "<u4"}
+
+    def __init__(self, path: Path) -> None:
+        self.gltf = pygltflib.GLTF2().load(str(path))
+        self.blob = self.gltf.binary_blob()
+
+    def accessor(self, index: int) -> np.ndarray:
+        acc = self.gltf.accessors[index]
+        view = self.gltf.bufferViews[acc.bufferView]
+        width = self._WIDTH[acc.type]
+        start = (view.byteOffset or 0) + (acc.byteOffset or 0)
+        raw = np.frombuffer(self.blob, self._TYPES[acc.componentType], acc.count * width, start)
+        return raw.reshape(acc.count, width)
+
+    def skinned_vertices(self, frame: int) -> np.ndarray:
+        """(V, 3) the mesh skinned at one key, from the file alone (T · R · S node matrices)."""
+        gltf = self.gltf
+        (animation,) = gltf.animations
+        keyed = {}
+        for channel in animation.channels:
+            sampler = animation.samplers[channel.sampler]
+            keyed[channel.target.node, channel.target.path] = self.accessor(sampler.output)
+        parent = {c: i for i, n in enumerate(gltf.nodes) for c in (n.children or [])}
+        cache: dict[int, np.ndarray] = {}
+
+        def world(index: int) -> np.ndarray:
+            if index not in cache:
+                node = gltf.nodes[index]
+                t = keyed.get((index, "translation"), [node.translation or [0, 0, 0]] * (frame + 1))
+                q = keyed.get((index, "rotation"), [node.rotation or [0, 0, 0, 1]] * (frame + 1))
+                x, y, z, w = np.asarray(q[frame], dtype=np.float64)
+                matrix = np.eye(4)
+                matrix[:3, :3] = [
+                    [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
+                    [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
+                    [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
+                ]
+                matrix[:3, :3] *= np.asarray(node.scale or [1, 1, 1])[None]
+                matrix[:3, 3] = t[frame]
+                cache[index] = matrix if index not in parent else world(parent[index]) @ matrix
+            return cache[index]
+
+        (skin,) = gltf.skins
+        ibm = self.accessor(skin.inverseBindMatrices).reshape(-1, 4, 4).transpose(0, 2, 1)
+        joint = np.stack([world(j) for j in skin.joints]) @ ibm
+        (primitive,) = gltf.meshes[0].primitives
+        attributes = primitive.attributes
+        rest = self.accessor(attributes.POSITION).astype(np.float64)
+        blend = np.zeros((len(rest), 4, 4))
+        for i in range(3):
+            bones = self.accessor(getattr(attributes, f"JOINTS_{i}")).astype(np.int64)
+            weights = self.accessor(getattr(attributes, f"WEIGHTS_{i}")).astype(np.float64)
+            blend += np.einsum("vk,vkij->vij", weights, joint[bones])
+        return np.einsum("vij,vj->vi", blend[:, :3, :3], rest) + blend[:, :3, 3]
+
+
+def test_mesh_glb_read_back_reproduces_mesh_npz(anny_body, head_file: Path, tmp_path) -> None:
+    from ssrstf.inference.mesh_gltf import write_mesh_glb
+    from ssrstf.inference.meshes import MeshRecoverer, write_mesh_npz
+
+    sample = make_sample(seconds=0.3)  # 15 frames at 50 fps
+    mesh = MeshRecoverer(head_file).recover(sample.keypoints.keypoints, (1000, 1000))
+    frames = len(sample.keypoints.keypoints)
+    assert mesh.vertices.shape == (frames, anny_body.num_vertices, 3)
+    write_mesh_npz(tmp_path / "mesh.npz", mesh, 50.0)
+    write_mesh_glb(tmp_path / "mesh.glb", mesh, 50.0)
+    with np.load(tmp_path / "mesh.npz", allow_pickle=False) as npz:
+        vertices, faces, joints = npz["vertices"], npz["faces"], npz["joints"]
+        assert npz["pose"].shape == (frames, anny_body.num_pose_bones, 3, 3)
+        assert list(npz["shape_names"]) == list(anny_body.shape_names)
+    assert faces.shape == (27420, 3) and np.abs(joints[:, 0]).max() < 1e-3  # pelvis at 0
+    reader = _Reader(tmp_path / "mesh.glb")
+    (primitive,) = reader.gltf.meshes[0].primitives
+    assert reader.gltf.accessors[primitive.attributes.POSITION].count == anny_body.num_vertices
+    assert reader.gltf.accessors[primitive.indices].count == 3 * 27420
+    (animation,) = reader.gltf.animations
+    times = reader.accessor(animation.samplers[0].input)[:, 0]
+    assert len(times) == frames and np.isclose(times[-1], (frames - 1) / 50.0)
+    moving = {c.target.node for c in animation.channels if c.target.path == "rotation"}
+    assert len(moving) >= anny_body.num_pose_bones - 2  # the posed bones (and nothing static)
+    for frame in (0, frames - 1):  # skinning the file gives mesh.npz (file frame, metres)
+        expected = vertices[frame] @ CAMERA_TO_BVH.T / 1000.0
+        np.testing.assert_allclose(reader.skinned_vertices(frame), expected, atol=5e-4)
+    # The mesh moves between frames (the random head poses every bone).
+    assert np.abs(vertices[-1] - vertices[0]).max() > 1.0
+
+
+def test_infer_mesh_cli_writes_files_and_never_overwrites(head_file: Path, tmp_path) -> None:
+    sample = make_sample(seconds=0.3)
+    keypoints = tmp_path / "keypoints.npy"
+    np.save(keypoints, sample.keypoints.keypoints)
+    out = tmp_path / "out"
+    args = ["infer", str(keypoints), "--skeleton", "h36m", "--image-size", "1000x1000",
+            "--fps", "50", "--mesh", "--mesh-checkpoint", str(head_file), "--out", str(out),
+            "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    assert (out / "mesh.glb").stat().st_size > 0 and (out / "poses_3d.npz").is_file()
+    before = (out / "mesh.npz").read_bytes()
+    assert main(args) == 2  # refuses to replace the files
+    assert (out / "mesh.npz").read_bytes() == before
+    wrong = [*args[:-3], "--body-model", "smpl", "--out", str(tmp_path / "other"), "--quiet"]
+    assert main(wrong) == 2  # a head trained on anny cannot drive SMPL
+
+
+def test_lift_mesh_python_api(anny_body, head_file: Path) -> None:
+    import ssrstf
+
+    xy = make_sample(seconds=0.2).keypoints.keypoints[..., :2].copy()
+    xy[3, 13] = np.nan  # a missing joint is filled, as in ssrstf.lift
+    mesh = ssrstf.lift_mesh(xy, (1000, 1000), mesh_checkpoint=head_file)
+    assert mesh.vertices.shape == (10, anny_body.num_vertices, 3)
+    assert np.isfinite(mesh.vertices).all() and mesh.body_model == "anny"
+    poses = ssrstf.lift(xy, (1000, 1000))
+    # The mesh's joints and the skeleton it came from are in the same frame and units.
+    assert np.median(np.linalg.norm(mesh.joints - poses, axis=-1)) < 300
+
+
+def test_head_only_file_refuses_another_backbone(anny_body, tmp_path: Path) -> None:
+    from ssrstf.checkpoint import DEFAULT_CHECKPOINT
+
+    backbone = tmp_path / "backbone.safetensors"
+    backbone.write_bytes(DEFAULT_CHECKPOINT.read_bytes())
+    cfg = mesh_config(backbone=str(backbone))
+    from ssrstf.training.mesh_training import prepare_mesh_config
+
+    cfg = prepare_mesh_config(cfg)
+    model = create_mesh_model(cfg, body=anny_body)
+    path = export_mesh_weights(tmp_path / "head.safetensors", model, cfg)
+    loaded, _ = load_mesh_model(path)
+    state = model.head.state_dict()
+    assert all(torch.equal(v, state[k]) for k, v in loaded.head.state_dict().items())
+    data = bytearray(backbone.read_bytes())
+    data[-1] ^= 1  # another backbone (one bit of its weights differs)
+    backbone.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="trained on another backbone"):
+        load_mesh_model(path)
+
+
+def test_mesh_protocol_on_synthetic_data(head_file: Path, synthetic_h36m: Path) -> None:
+    from ssrstf.training.mesh_scoring import evaluate_mesh_checkpoint
+
+    result = evaluate_mesh_checkpoint(
+        head_file, synthetic_h36m, sample_every=3, progress=False, self_intersections=False
+    )
+    for name in ("mesh", "lifter", "lifter_flip"):
+        row = result.joints[name]
+        assert all(np.isfinite(row[k]) for k in ("p1_17", "p2_17", "p1_14", "p2_14"))
+    assert result.joints["mesh"]["p1_17"] > result.joints["lifter"]["p1_17"]  # random head
+    assert 0 <= result.plausibility["feet_below_share"] <= 1
+    assert set(result.shape_spread) == {"S9", "S11"}
+    assert "MPVE" in result.not_measured[0] and "mesh protocol" in result.table()
+
+
+@pytest.mark.slow
+def test_self_intersection_detects_an_arm_through_the_chest(anny_body) -> None:
+    # Slow: the first use compiles anny's collision kernel with warp (~45 s, cached after).
+    from ssrstf.mesh.metrics import SelfIntersection
+
+    detector = SelfIntersection(anny_body.anny)
+    shape = anny_body.neutral_shape()[None]
+    rest = anny_body(anny_body.rest_pose(), shape).vertices[0]
+    pose = anny_body.rest_pose()
+    names = anny_body.pose_bone_names
+    pose[0, 0, names.index("upperarm01.L")] = rotation_vector_to_matrix(torch.tensor([0, 0, 2.2]))
+    pose[0, 0, names.index("lowerarm01.L")] = rotation_vector_to_matrix(torch.tensor([0, 0, 1.5]))
+    crossed = anny_body(pose, shape).vertices[0]
+    counts = detector(torch.stack([rest, crossed]))
+    assert counts[0] == 0 and counts[1] > 0
