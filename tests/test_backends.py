@@ -166,3 +166,12 @@ def test_torch_predictor_is_independent_of_chunking(tiny_checkpoint: Path) -> No
     for max_tokens in (1, 9 * 17 * 2 * 3):  # one clip per forward; three clips per forward
         chunked = make_predictor(model, H36M_17, max_tokens=max_tokens)(x)
         np.testing.assert_allclose(chunked, whole, atol=1e-6)
+
+
+def test_bfloat16_predictor_runs_a_copy_close_to_fp32(tiny_checkpoint: Path) -> None:
+    model, _ = load_model(tiny_checkpoint)
+    x = np.random.default_rng(1).normal(size=(3, 9, 17, 3)).astype(np.float32)
+    fp32 = make_predictor(model, H36M_17)(x)
+    bf16 = make_predictor(model, H36M_17, dtype=torch.bfloat16)(x)
+    assert bf16.dtype == np.float32 and next(model.parameters()).dtype == torch.float32
+    assert 0 < np.abs(bf16 - fp32).max() < 0.05 * np.abs(fp32).max()  # bf16 rounding, not equal
