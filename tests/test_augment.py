@@ -342,14 +342,14 @@ def test_robust_run_scores_extra_inputs_and_resumes_exactly(synthetic_h36m, tmp_
 
 
 def test_cpu_clock_budget_ignores_wall_time(synthetic_h36m, tmp_path, monkeypatch) -> None:
-    import time
 
     from ssrstf.checkpoint import load_checkpoint
     from ssrstf.training import trainer
 
-    # Wall time runs 1000x fast: a wall-clock budget of 1 minute would stop after one step.
-    real = time.monotonic
-    monkeypatch.setattr(trainer.time, "monotonic", lambda: 1000.0 * real())
+    # Every reading of the wall clock advances it by 61 s: a wall-clock budget of 1 minute stops
+    # after the first step on any machine, however fast its steps are.
+    ticks = iter(range(10**6))
+    monkeypatch.setattr(trainer.time, "monotonic", lambda: 61.0 * next(ticks))
     overrides = ("train.max_steps=3", "train.max_minutes=1", "train.schedule=cosine_time")
     run = tmp_path / "cpu"
     trainer.fit(_robust_cfg(synthetic_h36m, *overrides, "train.clock=cpu"), run)
