@@ -202,9 +202,12 @@ def test_ssra_gate_bias_starts_the_gate_open() -> None:
 
 
 def test_skeleton_layout_round_trip() -> None:
-    layout = SkeletonLayout(order=H36M_17.depth_first_walk(), num_joints=17)
+    walk = H36M_17.depth_first_walk()
+    layout = SkeletonLayout(order=walk, num_joints=17)
     x = torch.randn(2, 3, 17, 4)
-    torch.testing.assert_close(layout.scatter_mean(layout.gather(x)), x)
+    gathered = layout.gather @ x  # (L, J) @ (..., J, C): position l holds joint walk[l]
+    torch.testing.assert_close(gathered, x[:, :, list(walk)])
+    torch.testing.assert_close(layout.average @ gathered, x)
 
 
 def test_ssra_temporal_mode_is_causal_free_and_bounded() -> None:
