@@ -5,11 +5,12 @@ Usage::
     python benchmarks/trajectory.py --data data/h36m.npz \\
         [--cameras ../shared/data/h36m/h36m_cameras.json] [--inputs gt sh] [--subjects S9 S11]
         [--one-camera] [--sequence-stride N] [--smoothing 1e3 ...] [--lateral-smoothing 1e2]
-        [--cache DIR] [--json OUT]
+        [--checkpoint default] [--overlap N] [--cache DIR] [--json OUT]
 
 For every selected stream it lifts the 2D input (``poses_2d_<input>``) with the packaged model
-exactly as ``ssrstf infer`` does (`Lifter` with its defaults: flip, overlap T/3; lifted poses
-are cached in ``--cache``, so reruns and other settings only redo the geometry), then measures:
+exactly as ``ssrstf infer`` does (`Lifter` with its defaults: flip, overlap T/6; lifted poses
+are cached in ``--cache``, one folder per model file (its SHA-256) and lifting setting, so
+reruns and other settings only redo the geometry), then measures:
 
 * **trajectory** (`solve_root_translation` with the stream's own intrinsics fx, fy, cx, cy; and
   with the default intrinsics of an unknown camera, `resolve_intrinsics`): root position error
@@ -42,8 +43,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ssrstf.checkpoint import resolve_checkpoint
 from ssrstf.data.h36m import load_streams
 from ssrstf.evaluation.protocol import VIDEOPOSE3D, action_group
+from ssrstf.files import file_sha256
 from ssrstf.inference import world as world_module
 from ssrstf.inference.lifter import Lifter
 from ssrstf.inference.rigid import (
@@ -166,7 +169,10 @@ def evaluate_stream(pred, gt, keypoints, intrinsics, default_k, camera, fps, smo
     out["contact_pred"] = int(contact.sum())
     out["contact_true"] = int(truth_contact.sum())
     # rigid
-    rigid = make_rigid(pred, lengths=rigid_lengths(pred, RIGID_LENGTHS[0]))
+    if RIGID_LENGTHS[0] == "nearest":
+        rigid = nearest_rigid(pred, fit_bone_lengths(pred))
+    else:
+        rigid = make_rigid(pred, lengths=rigid_lengths(pred, RIGID_LENGTHS[0]))
     out["p1_rigid"] = np.linalg.norm(rigid - rel_gt, axis=-1).mean(-1)
     stats, stats_rigid = motion_statistics(pred), motion_statistics(rigid)
     out["bone_cv"] = stats.median_bone_length_cv
@@ -188,6 +194,21 @@ def rigid_lengths(pred: np.ndarray, rule: str) -> np.ndarray:
         return fit_bone_lengths(pred)
     lengths = np.linalg.norm(bone_vectors(pred), axis=-1)
     return np.median(lengths, 0) if rule == "median" else lengths.mean(0)
+
+
+def nearest_rigid(poses: np.ndarray, lengths: np.ndarray, sweeps: int = 30) -> np.ndarray:
+    """The alternative to `make_rigid` that does not keep bone directions: every bone in turn
+    is set to its length by moving both ends equally along it (30 sweeps), then the pose is
+    made root-relative again."""
+    out = poses.copy()
+    for _ in range(sweeps):
+        for b, (parent, child) in enumerate(H36M_17.bones):
+            bone = out[:, child] - out[:, parent]
+            norm = np.linalg.norm(bone, axis=-1, keepdims=True)
+            step = (norm - lengths[b]) * bone / np.maximum(norm, 1e-9) / 2
+            out[:, parent] += step
+            out[:, child] -= step
+    return out - out[:, :1]
 
 
 def summarise(rows: list[tuple[str, dict]], smoothings: list[float]) -> dict[str, object]:
@@ -286,6 +307,9 @@ def main() -> None:
     parser.add_argument("--smoothing", type=float, nargs="+", default=[DEFAULT_SMOOTHING])
     parser.add_argument("--lateral-smoothing", type=float, default=DEFAULT_LATERAL_SMOOTHING)
     parser.add_argument("--checkpoint", default="default")
+    parser.add_argument(
+        "--overlap", type=int, help="frames shared by consecutive windows (default: the Lifter's)"
+    )
     parser.add_argument("--cache", type=Path, default=Path("/tmp/ssrstf_trajectory_cache"))
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", type=Path)
@@ -293,7 +317,11 @@ def main() -> None:
         "--ankle-height", action="store_true",
         help="only measure the ground-truth ankle height on contacts of --subjects (no lifting)",
     )  # fmt: skip
-    parser.add_argument("--rigid-lengths", choices=("ls", "median", "mean"), default="ls")
+    parser.add_argument(
+        "--rigid-lengths", choices=("ls", "median", "mean", "nearest"), default="ls",
+        help="bone lengths of make_rigid (least squares, median, mean), or 'nearest': the "
+        "least-squares lengths without keeping bone directions (nearest_rigid)",
+    )  # fmt: skip
     parser.add_argument("--floor-prior-mm", type=float, default=world_module.PRIOR_MM)
     parser.add_argument("--contact-height-mm", type=float, default=world_module.CONTACT_HEIGHT_MM)
     parser.add_argument("--no-trim", action="store_true", help="floor fit without trimming")
@@ -319,7 +347,13 @@ def main() -> None:
         return
     arrays = ["poses_3d", *(f"poses_2d_{name}" for name in args.inputs)]
     streams = load_streams(args.data, subjects=args.subjects, arrays=arrays)
-    lifter = Lifter(args.checkpoint)
+    lifter = Lifter(args.checkpoint, overlap=args.overlap)
+    # One cache folder per model file and lifting setting: a changed default model or overlap
+    # never reuses poses lifted by another.
+    weights = file_sha256(resolve_checkpoint(args.checkpoint))[:12]
+    setting = (
+        f"{Path(args.checkpoint).stem}-{weights}-overlap{lifter.overlap}-flip{int(lifter.flip)}"
+    )
     report: dict[str, object] = {
         "subjects": args.subjects, "one_camera": args.one_camera,
         "sequence_stride": args.sequence_stride, "smoothing": args.smoothing,
@@ -339,7 +373,7 @@ def main() -> None:
                 keypoints = streams.poses_2d[source][frames].astype(np.float64)
                 gt = streams.poses_3d[frames].astype(np.float64)
                 size = streams.image_size[i]
-                pred = lifted(lifter, key, keypoints, size, args.cache / args.checkpoint / source)
+                pred = lifted(lifter, key, keypoints, size, args.cache / setting / source)
                 fx, fy, cx, cy = streams.intrinsics[i][:4]
                 camera = cameras[f"{subject}/{streams.camera[i]}"]
                 rows.append((key, evaluate_stream(

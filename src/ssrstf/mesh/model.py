@@ -11,7 +11,6 @@ Human3.6M: research use only, like the default lifter).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import replace
 from pathlib import Path
@@ -29,7 +28,7 @@ from ssrstf.checkpoint import (
     stored_config,
 )
 from ssrstf.config import ExperimentConfig, MeshConfig, to_dict
-from ssrstf.files import atomic_write
+from ssrstf.files import atomic_write, file_sha256
 from ssrstf.mesh.body import BodyModel
 from ssrstf.mesh.head import MeshHead, MeshRecovery
 from ssrstf.models import create_model
@@ -112,15 +111,6 @@ def create_mesh_model(
     return MeshRecovery(
         backbone, head, body, freeze_backbone=mesh.freeze_backbone, use_joint_ik=mesh.use_joint_ik
     )
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def export_mesh_weights(
