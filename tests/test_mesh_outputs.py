@@ -116,6 +116,27 @@ def test_tiny_head_trained_a_few_steps_lowers_its_loss(anny_body) -> None:
     assert {"mpjpe", "velocity", "rotation_prior", "joint_limits", "shape_prior"} <= set(terms)
 
 
+def test_lifter_term_supervises_a_training_backbone(anny_body) -> None:
+    cfg = mesh_config(backbone="", freeze_backbone=False, loss_smoothness=0.0, dropout=0.0)
+    cfg = replace(cfg, model=replace(cfg.model, dim=16, depth=1, num_heads=2, num_frames=9))
+    model = create_mesh_model(cfg, body=anny_body).train()
+    x = torch.randn(2, 9, 17, 3, generator=torch.Generator().manual_seed(2))
+    target = 0.3 * torch.randn(2, 9, 17, 3, generator=torch.Generator().manual_seed(3))
+    target = target - target[:, :, :1]
+    out = model(x)
+    _, terms = MeshLoss(cfg.mesh, anny_body)(out, target)
+    assert "lifter" not in terms  # off by default
+    weighted = replace(cfg.mesh, loss_lifter=2.0)
+    loss, terms = MeshLoss(weighted, anny_body)(out, target)
+    expected = (out.lifter_joints - target).norm(dim=-1).mean().detach()  # MPJPE, metres
+    assert terms["lifter"] == pytest.approx(float(expected), rel=1e-5)
+    loss.backward()
+    head_grad = model.backbone.head.weight.grad
+    assert head_grad is not None and head_grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="mesh.loss_lifter"):
+        replace(cfg.mesh, loss_lifter=-1.0)
+
+
 def test_training_loop_trains_a_mesh_head_and_its_checkpoint_loads(
     anny_body, synthetic_h36m: Path, tmp_path: Path
 ) -> None:

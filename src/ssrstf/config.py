@@ -392,6 +392,10 @@ class MeshConfig:
     loss_velocity: float = 20.0
     loss_agreement: float = 0.0
     """MPJPE of the mesh joints against the backbone's own joints (same frames)."""
+    loss_lifter: float = 0.0
+    """MPJPE of the backbone's own joints against the 3D joints: keeps a backbone that trains
+    (``freeze_backbone: false``, e.g. from scratch) a lifter, so swing IK starts from real
+    joints. No effect on a frozen backbone."""
     loss_rotation_prior: float = 0.01
     """Mean squared rotation angle of the non-root bones the head regresses (with swing IK:
     its residual on the IK pose)."""
@@ -408,6 +412,7 @@ class MeshConfig:
         _check(self.joint_dim >= 1 and self.hidden_dim >= 1, "mesh.joint_dim", "must be >= 1")
         _check(0.0 <= self.dropout < 1.0, "mesh.dropout", "must be in [0, 1)")
         _check(self.backbone_lr > 0, "mesh.backbone_lr", "must be > 0")
+        _check(self.loss_lifter >= 0, "mesh.loss_lifter", "must be >= 0")
         _check(self.smoothness_vertex_stride >= 1, "mesh.smoothness_vertex_stride", "must be >= 1")
         _check(
             self.body_model != "smpl" or bool(self.body_model_path),

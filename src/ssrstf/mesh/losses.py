@@ -5,6 +5,8 @@ plausible by priors (all differentiable ``*_loss`` terms, weights in `ssrstf.con
 
 * ``mpjpe`` and ``velocity``: the mesh joints against the 3D joints (metres), as the lifter;
 * ``agreement``: the mesh joints against the backbone's own joints (optional);
+* ``lifter``: the backbone's own joints against the 3D joints (optional; for a backbone that
+  trains, e.g. from scratch, so that its joints stay a lifter's and swing IK starts from them);
 * ``rotation_prior``: mean squared rotation angle of the non-root bones (radians²) that the
   head regresses (with swing IK: its residual on the IK pose), which prefers the smallest
   rotations that explain the joints (twists are otherwise free);
@@ -105,6 +107,12 @@ class MeshLoss(nn.Module):
                 cfg.loss_agreement,
                 _joint_loss(out.joints, out.lifter_joints)
                 if cfg.loss_agreement and out.lifter_joints is not None
+                else None,
+            ),
+            "lifter": (
+                cfg.loss_lifter,
+                _joint_loss(out.lifter_joints, target)
+                if cfg.loss_lifter and out.lifter_joints is not None
                 else None,
             ),
             "rotation_prior": (cfg.loss_rotation_prior, prior),
