@@ -211,6 +211,30 @@ def test_write_json_layout(tmp_path: Path) -> None:
     assert doc["fps"] is None and doc["poses_2d"] is None and "pose_2d" not in doc["frames"][0]
 
 
+def test_write_json_in_blocks_is_one_json_document(tmp_path: Path, monkeypatch) -> None:
+    from ssrstf.inference import export
+
+    rng = np.random.default_rng(4)
+    poses_3d, poses_2d = rng.normal(size=(5, 17, 3)) * 300, rng.uniform(size=(5, 17, 3)) * 100
+    valid = np.array([True, True, False, True, True])
+    extras = {"trajectory": rng.normal(size=(5, 3)), "foot_contact": rng.uniform(size=(5, 2)) > 0.5}
+    args = (poses_3d, poses_2d, valid, 25.0, H36M_17.joint_names)
+    kwargs = {"frame_extras": extras, "extras": {"rigid": True}}
+    write_json(tmp_path / "one.json", *args, **kwargs)
+    monkeypatch.setattr(export, "_JSON_BLOCK", 2)  # blocks of 2, 2 and 1 frames
+    write_json(tmp_path / "blocks.json", *args, **kwargs)
+    text = (tmp_path / "blocks.json").read_text()
+    assert text == (tmp_path / "one.json").read_text()
+    doc = json.loads(text)
+    assert doc["rigid"] is True and [f["index"] for f in doc["frames"]] == [0, 1, 2, 3, 4]
+    assert [f["foot_contact"] for f in doc["frames"]] == extras["foot_contact"].tolist()
+    np.testing.assert_allclose([f["trajectory"] for f in doc["frames"]], extras["trajectory"],
+                               atol=5e-4)  # fmt: skip
+    # The same bytes as one json.dumps of the whole document.
+    whole = dict(doc)
+    assert text == json.dumps(whole, allow_nan=False, separators=(",", ":"))
+
+
 def test_write_npz_keys(tmp_path: Path) -> None:
     poses_3d, poses_2d, valid = _results()
     write_npz(tmp_path / "p.npz", poses_3d, poses_2d, valid, 50.0, H36M_17.joint_names)

@@ -79,6 +79,20 @@ def test_page_is_self_contained_and_carries_the_poses(tmp_path: Path) -> None:
     assert len(data["bones"]) == 16 and data["joint_colours"][4] == "#1e90ff"  # left hip
 
 
+def test_page_json_written_in_blocks_equals_plain_json(monkeypatch) -> None:
+    from ssrstf.inference import viewer
+
+    poses, trajectory = _walk(5)
+    people = [ViewerPerson('a "</x>" \x00', poses, trajectory), ViewerPerson("b", poses[:3])]
+    data = viewer_data(people, 25.0, title="t \x00array0\x00")
+    plain = dict(data, people=[dict(p, positions=p["positions"].tolist()) for p in data["people"]])
+    expected = json.dumps(plain, separators=(",", ":"), allow_nan=False)
+    monkeypatch.setattr(viewer, "_ARRAY_BLOCK", 2)  # blocks of 2, 2 and 1 frames
+    assert viewer._json_with_arrays(data) == expected
+    monkeypatch.setattr(viewer, "_ARRAY_BLOCK", 1000)
+    assert viewer._json_with_arrays(data) == expected
+
+
 def test_world_frame_floor_and_side_by_side_people() -> None:
     poses, trajectory = _walk(10)
     world = np.eye(4)

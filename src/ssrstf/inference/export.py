@@ -43,6 +43,10 @@ _AXES = "camera: x right, y down, z forward (away from the camera), root-relativ
 # ------------------------------------------------------------------------------ atomic writing
 
 
+_JSON_BLOCK = 1000
+"""Frames per write of `write_json` and `write_bvh`'s motion."""
+
+
 def _atomic_write(path: str | Path, overwrite: bool, write: Callable[[IO[bytes]], None]) -> Path:
     """Call ``write`` on a temporary file next to ``path`` and move it into place."""
 
@@ -134,15 +138,16 @@ def write_json(
     """
     poses_3d, poses_2d, valid = _check_results(poses_3d, poses_2d, valid, fps, joint_names)
     per_frame = _check_extras(frame_extras, len(poses_3d))
-    frames = []
-    for i in range(len(poses_3d)):
+
+    def frame_text(i: int) -> str:
         frame = {"index": i, "valid": bool(valid[i]), "pose_3d": poses_3d[i].round(3).tolist()}
         if poses_2d is not None:
             frame["pose_2d"] = poses_2d[i].round(3).tolist()
         for name, values in per_frame.items():
             value = values[i]
             frame[name] = value.tolist() if value.dtype == bool else value.round(3).tolist()
-        frames.append(frame)
+        return json.dumps(frame, allow_nan=False, separators=(",", ":"))
+
     channels = "x, y, confidence" if poses_2d is not None and poses_2d.shape[-1] == 3 else "x, y"
     document = {
         "format": "ssrstf-poses",
@@ -153,10 +158,22 @@ def write_json(
         "poses_3d": {"units": "mm", "axes": _AXES},
         "poses_2d": None if poses_2d is None else {"units": "pixels", "channels": channels},
         **dict(extras or {}),
-        "frames": frames,
+        "frames": [],
     }
-    text = json.dumps(document, allow_nan=False, separators=(",", ":"))
-    return _atomic_write(path, overwrite, lambda f: f.write(text.encode("utf-8")))
+    head = json.dumps(document, allow_nan=False, separators=(",", ":"))
+    assert head.endswith('"frames":[]}')  # "frames" is the last key: the frames go in between
+
+    def write(handle: IO[bytes]) -> None:
+        # Frame by frame, in blocks: the text of a 100,000-frame clip is never in memory at once
+        # (the same bytes as one json.dumps of the whole document).
+        handle.write(head[:-2].encode("utf-8"))
+        for start in range(0, len(poses_3d), _JSON_BLOCK):
+            stop = min(start + _JSON_BLOCK, len(poses_3d))
+            block = ",".join(frame_text(i) for i in range(start, stop))
+            handle.write((("," if start else "") + block).encode("utf-8"))
+        handle.write(b"]}")
+
+    return _atomic_write(path, overwrite, write)
 
 
 def write_npz(
@@ -315,30 +332,41 @@ def _group_rest_shape(rest: np.ndarray, posed: np.ndarray, iterations: int = 10)
     return shape @ _kabsch(shape, rest[None])[0].T  # orient like the T-pose
 
 
-class _BvhFit(NamedTuple):
-    offsets: np.ndarray  # (J, 3) rest offsets in the parent's frame, BVH frame, mm
-    root: np.ndarray  # (F, 3) root positions, BVH frame, mm
-    local: np.ndarray  # (F, J, 3, 3) local rotations
-    max_error_mm: float
-
-
-def _fit_bvh(poses_mm: np.ndarray, skeleton: Skeleton) -> _BvhFit:
-    """Rest offsets and per-frame local rotations reproducing ``poses_mm`` (camera axes)."""
-    pts = poses_mm @ CAMERA_TO_BVH.T
-    frames, joints = pts.shape[:2]
-    parents = np.array(skeleton.parents)
-    bone = pts - pts[:, np.maximum(parents, 0)]
+def _bone_directions(pts: np.ndarray, skeleton: Skeleton) -> tuple[np.ndarray, np.ndarray]:
+    """Bone lengths (F, J) and unit directions (F, J, 3) of joint positions (the bone of joint
+    j runs from its parent to j; the root's is zero)."""
+    parents = np.maximum(np.array(skeleton.parents), 0)
+    bone = pts - pts[:, parents]
     bone[:, skeleton.root] = 0.0
     length = np.linalg.norm(bone, axis=-1)
+    direction = np.where(length[..., None] > 1e-9, bone / np.maximum(length, 1e-12)[..., None], 0.0)
+    return length, direction
+
+
+def _bvh_offsets(pts: np.ndarray, skeleton: Skeleton) -> tuple[np.ndarray, np.ndarray]:
+    """Rest offsets (J, 3) in the parent's frame and mean bone lengths (J,) of a clip."""
+    length, posed_dir = _bone_directions(pts, skeleton)
     mean_length = length.mean(0)
-    rest_dir = _t_pose_directions(skeleton, bone[0] / np.maximum(length[0, :, None], 1e-12))
-    posed_dir = np.where(length[..., None] > 1e-9, bone / np.maximum(length, 1e-12)[..., None], 0)
+    rest_dir = _t_pose_directions(skeleton, posed_dir[0])
     offsets = mean_length[:, None] * rest_dir
     scaled = mean_length[:, None] * posed_dir  # posed bones with the constant lengths
-    for joint in range(joints):
+    for joint in range(pts.shape[1]):
         kids = list(skeleton.children[joint])
         if len(kids) > 1:
             offsets[kids] = _group_rest_shape(offsets[kids], scaled[:, kids])
+    return offsets, mean_length
+
+
+def _bvh_rotations(
+    pts: np.ndarray, offsets: np.ndarray, mean_length: np.ndarray, skeleton: Skeleton
+) -> tuple[np.ndarray, float]:
+    """Local rotations (F, J, 3, 3) of frames ``pts`` on the rest offsets, and the largest
+    distance (mm) between an input joint and its forward-kinematics position. Frames are
+    independent of each other, so a long clip can go through in blocks."""
+    frames, joints = pts.shape[:2]
+    parents = np.array(skeleton.parents)
+    length, posed_dir = _bone_directions(pts, skeleton)
+    scaled = mean_length[:, None] * posed_dir
     glob = np.zeros((frames, joints, 3, 3))
     local = np.zeros((frames, joints, 3, 3))
     for joint in _topological_order(skeleton):
@@ -360,8 +388,7 @@ def _fit_bvh(poses_mm: np.ndarray, skeleton: Skeleton) -> _BvhFit:
     for joint in _topological_order(skeleton)[1:]:
         p = parents[joint]
         fk[:, joint] = fk[:, p] + glob[:, p] @ offsets[joint]
-    error = float(np.linalg.norm(fk - pts, axis=-1).max())
-    return _BvhFit(offsets, pts[:, skeleton.root], local, error)
+    return local, float(np.linalg.norm(fk - pts, axis=-1).max())
 
 
 def write_bvh(
@@ -414,10 +441,11 @@ def write_bvh(
         rotation = matrix[:3, :3] if matrix.shape == (4, 4) else np.zeros((3, 3))
         if not (np.allclose(rotation @ rotation.T, np.eye(3), atol=1e-6) and matrix[3, 3] == 1):
             raise ValueError("world_from_camera must be a 4x4 rigid transform")
-        # _fit_bvh maps its input by CAMERA_TO_BVH, its own inverse: hand it the world points
+        # The fit below maps its input by CAMERA_TO_BVH, its own inverse: hand it the world points
         # in a form that maps back onto themselves.
         poses_mm = (poses_mm @ rotation.T + matrix[:3, 3]) @ CAMERA_TO_BVH
-    fit = _fit_bvh(poses_mm, skeleton)
+    pts = poses_mm @ CAMERA_TO_BVH.T
+    offsets, mean_length = _bvh_offsets(pts, skeleton)
     scale = 1.0 / BVH_UNITS[units]
     lines = ["HIERARCHY"]
     rotation_channels = "Zrotation Xrotation Yrotation"
@@ -425,7 +453,7 @@ def write_bvh(
     def emit(joint: int, depth: int) -> None:
         pad = "  " * depth
         keyword = "ROOT" if joint == skeleton.root else "JOINT"
-        offset = np.zeros(3) if joint == skeleton.root else fit.offsets[joint] * scale
+        offset = np.zeros(3) if joint == skeleton.root else offsets[joint] * scale
         channels = ("6 Xposition Yposition Zposition " if joint == skeleton.root else "3 ") + (
             rotation_channels
         )
@@ -443,14 +471,28 @@ def write_bvh(
 
     emit(skeleton.root, 0)
     order = _topological_order(skeleton)
-    angles = _euler_zxy(fit.local[:, order])  # (F, J, 3)
-    values = np.concatenate([fit.root * scale, angles.reshape(len(angles), -1)], axis=1)
-    lines.extend(["MOTION", f"Frames: {len(values)}", f"Frame Time: {1.0 / fps:.10f}"])
-    values = np.round(values, 6) + 0.0  # no "-0.000000"
-    lines.extend(" ".join(f"{v:.6f}" for v in row) for row in values)
-    text = "\n".join(lines) + "\n"
-    _atomic_write(path, overwrite, lambda f: f.write(text.encode("utf-8")))
-    return fit.max_error_mm
+    lines.extend(["MOTION", f"Frames: {len(pts)}", f"Frame Time: {1.0 / fps:.10f}"])
+    head = ("\n".join(lines) + "\n").encode("utf-8")
+    errors = []
+
+    def write(handle: IO[bytes]) -> None:
+        handle.write(head)
+        # The motion block by block: rotations and text of a long clip are never in memory
+        # at once (frames are independent given the rest offsets).
+        for start in range(0, len(pts), _JSON_BLOCK):
+            block = pts[start : start + _JSON_BLOCK]
+            local, error = _bvh_rotations(block, offsets, mean_length, skeleton)
+            errors.append(error)
+            angles = _euler_zxy(local[:, order])  # (f, J, 3)
+            values = np.concatenate(
+                [block[:, skeleton.root] * scale, angles.reshape(len(angles), -1)], axis=1
+            )
+            values = np.round(values, 6) + 0.0  # no "-0.000000"
+            text = "".join(" ".join(f"{v:.6f}" for v in row) + "\n" for row in values)
+            handle.write(text.encode("utf-8"))
+
+    _atomic_write(path, overwrite, write)
+    return max(errors)
 
 
 class BvhAnimation(NamedTuple):

@@ -34,7 +34,12 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ssrstf.files import atomic_write
-from ssrstf.inference.export import CAMERA_TO_BVH, _fit_bvh, _topological_order
+from ssrstf.inference.export import (
+    CAMERA_TO_BVH,
+    _bvh_offsets,
+    _bvh_rotations,
+    _topological_order,
+)
 from ssrstf.inference.render import CENTRE_COLOUR, LEFT_COLOUR, RIGHT_COLOUR
 from ssrstf.skeleton import H36M_17, Skeleton
 
@@ -103,20 +108,29 @@ class _Buffer:
         return len(self.accessors) - 1
 
 
-def _glb_bytes(document: dict[str, Any], binary: bytes) -> bytes:
-    """A GLB container: header, JSON chunk (space padded), BIN chunk (zero padded)."""
+def _glb_chunks(document: dict[str, Any], binary: bytes | bytearray) -> list[bytes | memoryview]:
+    """A GLB container in pieces: header, JSON chunk (space padded), BIN chunk (zero padded).
+
+    Pieces, so that a long animation's binary chunk is written without another copy of it.
+    """
     text = json.dumps(document, separators=(",", ":")).encode("utf-8")
     text += b" " * (-len(text) % 4)
-    binary += b"\0" * (-len(binary) % 4)
-    total = 12 + 8 + len(text) + 8 + len(binary)
-    header = struct.pack("<III", GLB_MAGIC, 2, total)
-    return (
-        header
-        + struct.pack("<II", len(text), CHUNK_JSON)
-        + text
-        + struct.pack("<II", len(binary), CHUNK_BIN)
-        + binary
-    )
+    padding = b"\0" * (-len(binary) % 4)
+    size = len(binary) + len(padding)
+    total = 12 + 8 + len(text) + 8 + size
+    return [
+        struct.pack("<III", GLB_MAGIC, 2, total),
+        struct.pack("<II", len(text), CHUNK_JSON),
+        text,
+        struct.pack("<II", size, CHUNK_BIN),
+        memoryview(binary),
+        padding,
+    ]
+
+
+def _glb_bytes(document: dict[str, Any], binary: bytes | bytearray) -> bytes:
+    """The GLB container of `_glb_chunks` as one ``bytes``."""
+    return b"".join(_glb_chunks(document, binary))
 
 
 # ---------------------------------------------------------------------------------- geometry
@@ -289,6 +303,10 @@ def _check_inputs(
             raise ValueError("world_from_camera must be a rigid transform (a proper rotation)")
 
 
+_FRAMES_PER_BLOCK = 1000
+"""Frames per block of `_rig`."""
+
+
 class _Rig(NamedTuple):
     rest_local: np.ndarray  # (J, 3) rest translation of each node (root: its first position), mm
     rest_global: np.ndarray  # (J, 3) rest (bind) positions, mm
@@ -299,19 +317,33 @@ class _Rig(NamedTuple):
 
 def _rig(points: np.ndarray, skeleton: Skeleton) -> _Rig:
     """Rest pose and per-frame local transforms reproducing ``points`` (F, J, 3) exactly."""
-    # The BVH fit works in its own frame, (x, -y, -z) of its input: hand it our points in a
-    # form it maps back onto themselves (CAMERA_TO_BVH is its own inverse).
-    fit = _fit_bvh(points @ CAMERA_TO_BVH, skeleton)
-    glob = _global_rotations(fit.local, skeleton)
+    # The BVH fit's functions take points in their final frame (write_bvh maps camera points
+    # by CAMERA_TO_BVH first); ours already are.
+    pts = points
+    offsets, mean_length = _bvh_offsets(pts, skeleton)
     root = skeleton.root
     translations = np.zeros_like(points)  # offset from the parent in the parent's frame
-    for joint, parent in enumerate(skeleton.parents):
-        if parent < 0:
-            translations[:, joint] = points[:, joint]
+    rotations = np.zeros((*points.shape[:2], 4))
+    # Block by block (frames are independent given the rest offsets), so that the rotation
+    # matrices of a long clip are never in memory at once.
+    for start in range(0, len(points), _FRAMES_PER_BLOCK):
+        stop = min(start + _FRAMES_PER_BLOCK, len(points))
+        local, _ = _bvh_rotations(pts[start:stop], offsets, mean_length, skeleton)
+        glob = _global_rotations(local, skeleton)
+        block = points[start:stop]
+        for joint, parent in enumerate(skeleton.parents):
+            if parent < 0:
+                translations[start:stop, joint] = block[:, joint]
+            else:
+                delta = block[:, joint] - block[:, parent]
+                translations[start:stop, joint] = np.einsum("fji,fj->fi", glob[:, parent], delta)
+        quats = _quaternions(local)
+        if start:  # continue the short-way signs from the previous block's last key
+            quats = _continuous(np.concatenate([rotations[start - 1 : start], quats]))[1:]
         else:
-            delta = points[:, joint] - points[:, parent]
-            translations[:, joint] = np.einsum("fji,fj->fi", glob[:, parent], delta)
-    rest_local = fit.offsets.copy()
+            quats = _continuous(quats)
+        rotations[start:stop] = quats
+    rest_local = offsets.copy()
     rest_local[root] = points[0, root]
     animated = [
         j
@@ -322,7 +354,6 @@ def _rig(points: np.ndarray, skeleton: Skeleton) -> _Rig:
     for joint in _topological_order(skeleton):
         parent = skeleton.parents[joint]
         rest_global[joint] = rest_local[joint] + (rest_global[parent] if parent >= 0 else 0.0)
-    rotations = _continuous(_quaternions(fit.local))
     return _Rig(rest_local, rest_global, rotations, translations, animated)
 
 
@@ -374,15 +405,15 @@ def _animation(buffer: _Buffer, rig: _Rig, fps: float) -> dict[str, Any]:
     return {"name": ANIMATION_NAME, "channels": channels, "samplers": samplers}
 
 
-def glb_document(
+def _glb_pieces(
     poses_mm: np.ndarray,
     fps: float,
     *,
     trajectory_mm: np.ndarray | None = None,
     world_from_camera: np.ndarray | None = None,
     skeleton: Skeleton = H36M_17,
-) -> bytes:
-    """The ``.glb`` bytes of `write_glb` (same arguments, no file)."""
+) -> list[bytes | memoryview]:
+    """The pieces of `write_glb`'s file, in order (`_glb_chunks`)."""
     poses_mm = np.asarray(poses_mm, dtype=np.float64)
     if trajectory_mm is not None:
         trajectory_mm = np.asarray(trajectory_mm, dtype=np.float64)
@@ -428,7 +459,27 @@ def glb_document(
         "bufferViews": buffer.views,
         "buffers": [{"byteLength": len(buffer.data) + (-len(buffer.data) % 4)}],
     }
-    return _glb_bytes(document, bytes(buffer.data))
+    return _glb_chunks(document, buffer.data)
+
+
+def glb_document(
+    poses_mm: np.ndarray,
+    fps: float,
+    *,
+    trajectory_mm: np.ndarray | None = None,
+    world_from_camera: np.ndarray | None = None,
+    skeleton: Skeleton = H36M_17,
+) -> bytes:
+    """The ``.glb`` bytes of `write_glb` (same arguments, no file)."""
+    return b"".join(
+        _glb_pieces(
+            poses_mm,
+            fps,
+            trajectory_mm=trajectory_mm,
+            world_from_camera=world_from_camera,
+            skeleton=skeleton,
+        )  # fmt: skip
+    )
 
 
 def write_glb(
@@ -464,8 +515,14 @@ def write_glb(
         ValueError: Bad shapes, non-finite values, a non-positive fps or a non-rigid transform.
         FileExistsError: ``path`` exists and not ``overwrite``.
     """
-    data = glb_document(
+    pieces = _glb_pieces(
         poses_mm, fps, trajectory_mm=trajectory_mm, world_from_camera=world_from_camera,
         skeleton=skeleton,
     )  # fmt: skip
-    return atomic_write(path, lambda temp: temp.write_bytes(data), overwrite=overwrite)
+
+    def write(temp: Path) -> None:
+        with temp.open("wb") as handle:
+            for piece in pieces:
+                handle.write(piece)
+
+    return atomic_write(path, write, overwrite=overwrite)

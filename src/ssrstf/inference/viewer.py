@@ -21,6 +21,7 @@ import base64
 import html
 import io
 import json
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -137,8 +138,9 @@ def viewer_data(
 ) -> dict[str, Any]:
     """The JSON document the page embeds (see `write_viewer` for the arguments).
 
-    ``people[k]["positions"]`` are (F_k, J, 3) integer millimetres in the viewer's Y-up frame
-    (rounded to 1 mm), ``floor_mm`` the floor height and ``num_frames`` the timeline length.
+    ``people[k]["positions"]`` are (F_k, J, 3) int64 arrays of millimetres in the viewer's Y-up
+    frame (rounded to 1 mm; `viewer_html` writes them as nested JSON lists), ``floor_mm`` the
+    floor height and ``num_frames`` the timeline length.
     """
     if not people:
         raise ValueError("the viewer needs at least one person")
@@ -184,7 +186,7 @@ def viewer_data(
                 "start": int(p.start_frame),
                 "valid": [int(v) for v in valid],
                 "has_path": moves,
-                "positions": np.rint(pos).astype(np.int64).tolist(),
+                "positions": np.rint(pos).astype(np.int64),
             }
             for p, (_, valid), pos, moves in zip(people, checked, positions, has_path, strict=True)
         ],
@@ -192,12 +194,45 @@ def viewer_data(
     }
 
 
+_ARRAY_BLOCK = 1000
+"""Frames per block when an array is written as JSON text (`_json_with_arrays`)."""
+
+
+def _json_with_arrays(data: dict[str, Any]) -> str:
+    """Compact JSON of ``data`` in which integer arrays (the poses) become nested lists.
+
+    Written block by block as text: ``ndarray.tolist()`` of a 100,000-frame clip would hold
+    about 500 MB of Python integers at once; the text is ~30 MB.
+    """
+    arrays: list[np.ndarray] = []
+    token = uuid.uuid4().hex  # marks the arrays' places; no title or name can contain it
+
+    def placeholder(value: object) -> str:
+        if not isinstance(value, np.ndarray):
+            raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+        arrays.append(value)
+        return f"{token}{len(arrays) - 1}{token}"
+
+    text = json.dumps(data, separators=(",", ":"), allow_nan=False, default=placeholder)
+    pieces = text.split(f'"{token}')
+    out = [pieces[0]]
+    for piece in pieces[1:]:
+        index, rest = piece.split(f'{token}"', 1)
+        array = arrays[int(index)]
+        blocks = (
+            json.dumps(array[i : i + _ARRAY_BLOCK].tolist(), separators=(",", ":"))[1:-1]
+            for i in range(0, len(array), _ARRAY_BLOCK)
+        )
+        out += ["[", ",".join(blocks), "]", rest]
+    return "".join(out)
+
+
 def viewer_html(data: dict[str, Any]) -> str:
     """The page for a `viewer_data` document."""
     template = resources.files("ssrstf.inference").joinpath(TEMPLATE).read_text(encoding="utf-8")
     # Inside <script type="application/json"> only "</" could end the block early; "<\/" is
     # the same JSON string.
-    payload = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    payload = _json_with_arrays(data).replace("</", "<\\/")
     return template.replace("__TITLE__", html.escape(data["title"])).replace("__DATA__", payload)
 
 
