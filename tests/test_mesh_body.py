@@ -324,3 +324,20 @@ def test_missing_mesh_extra_error_names_the_extra(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "anny", None)  # what an absent package looks like
     with pytest.raises(MissingMeshError, match=r"pip install 'ssrstf\[mesh\]'"):
         require_mesh("anny")
+
+
+def test_cli_without_the_mesh_extra_says_which_extra(monkeypatch, tmp_path: Path, capsys) -> None:
+    import sys
+
+    from ssrstf.cli import main
+    from ssrstf.mesh import anny_body, model
+
+    monkeypatch.setitem(sys.modules, "anny", None)
+    monkeypatch.setattr(model, "_BODIES", {})  # no anny built in this process yet
+    monkeypatch.setattr(anny_body, "_MODEL", {})
+    out = tmp_path / "demo"
+    assert main(["demo", "--mesh", "--out", str(out), "--quiet"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert error[-1] == "error: mesh recovery needs the optional body model: pip install " \
+        "'ssrstf[mesh]'"  # fmt: skip
+    assert not (out / "mesh.npz").exists()
