@@ -28,7 +28,8 @@ def test_info_json_lists_every_variant(capsys: pytest.CaptureFixture[str]) -> No
     assert base["params"] > small["params"] and base["flops"] > small["flops"]
 
 
-def test_info_flops_scale_with_depth_and_match_a_direct_count() -> None:
+@pytest.mark.parametrize("local_layers", [None, (0, 2)])
+def test_info_flops_scale_with_depth_and_match_a_direct_count(local_layers) -> None:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -36,7 +37,7 @@ def test_info_flops_scale_with_depth_and_match_a_direct_count() -> None:
     from ssrstf.models import SSRSTF
     from ssrstf.models.complexity import count_flops
 
-    cfg = model_config_from_name("xsmall", depth=3)
+    cfg = model_config_from_name("xsmall", depth=3, local_layers=local_layers)
     with torch.device("meta"):
         model = SSRSTF(cfg).eval()
         x = torch.zeros(1, 27, 17, 3)

@@ -201,6 +201,27 @@ def test_ssra_gate_bias_starts_the_gate_open() -> None:
         assert (relative < 0.5) if bias == 1.0 else (relative > 0.5), (bias, relative)
 
 
+def test_local_layers_keep_the_local_stream_only_where_named() -> None:
+    base = ModelConfig(dim=16, depth=4, num_heads=2, num_frames=9, local_mlp_ratio=0.0)
+    model = SSRSTF(ModelConfig(**{**base.__dict__, "local_layers": (0, 2)}))
+    assert [len(layer.streams) for layer in model.layers] == [2, 1, 2, 1]
+    assert sum(isinstance(m, SSRA) for m in model.modules()) == 4  # 2 layers x (joints, time)
+    x = torch.randn(2, 9, 17, 16)
+    layer = model.layers[1]  # global-only: its output is its global stream's
+    torch.testing.assert_close(layer(x), layer.streams[0](x))
+    # Naming every layer is the paper's model: the same weights and outputs as the default.
+    torch.manual_seed(0)
+    every = SSRSTF(ModelConfig(**{**base.__dict__, "local_layers": (3, 2, 1, 0)}))
+    torch.manual_seed(0)
+    default = SSRSTF(base)
+    assert every.state_dict().keys() == default.state_dict().keys()
+    x = torch.randn(1, 9, 17, 3)
+    torch.testing.assert_close(every.eval()(x), default.eval()(x))
+    for bad in ((0, 4), (1, 1)):
+        with pytest.raises(ConfigError, match="model.local_layers"):
+            ModelConfig(**{**base.__dict__, "local_layers": bad})
+
+
 def test_skeleton_layout_round_trip() -> None:
     walk = H36M_17.depth_first_walk()
     layout = SkeletonLayout(order=walk, num_joints=17)

@@ -61,6 +61,9 @@ class ModelConfig:
     """STFormer (spatial + temporal self-attention) stream on/off."""
     local_stream: Literal["ssra", "gcn", "none"] = "ssra"
     """Local stream: SSRFormer (SSRA mixer), a MotionAGFormer-style GCN stream, or none."""
+    local_layers: tuple[int, ...] | None = None
+    """Layers (0-based) that carry the local stream; None = every layer (the paper). The others
+    are global-only layers. Ours: a cheaper SSR-STF that keeps SSRA where it helps most."""
     fusion: Literal["adaptive", "mean"] = "adaptive"
     """How the two streams are combined when both are on."""
     use_temporal_pos_embed: bool = False
@@ -109,6 +112,18 @@ class ModelConfig:
             _check(odd and dilation >= 1, key, "needs odd positive kernels and dilation >= 1")
         _check(0.0 <= self.drop_path_rate < 1.0, "model.drop_path_rate", "must be in [0, 1)")
         _check(self.gcn_neighbours >= 1, "model.gcn_neighbours", "must be >= 1")
+        if self.local_layers is not None:
+            layers = self.local_layers
+            _check(
+                len(set(layers)) == len(layers) and all(0 <= i < self.depth for i in layers),
+                "model.local_layers",
+                f"must be distinct layer indices in [0, {self.depth - 1}] (model.depth)",
+            )
+            _check(
+                self.global_stream or len(layers) == self.depth,
+                "model.local_layers",
+                "must name every layer when model.global_stream is off (a layer needs a stream)",
+            )
         _check(self.mlp_ratio > 0, "model.mlp_ratio", "must be positive")
         _check(
             self.local_mlp_ratio is None or self.local_mlp_ratio >= 0,

@@ -29,15 +29,26 @@ def count_parameters(model: nn.Module) -> int:
 def count_flops(cfg: ModelConfig, *, num_frames: int, batch_size: int = 1) -> int:
     """Forward FLOPs (2 × MACs) of one batch of ``batch_size`` clips of ``num_frames`` frames.
 
-    All layers are identical, so the count is exact from models of depth 1 and 2:
-    ``F(N) = F(1) + (N - 1) · (F(2) - F(1))``. This keeps ``ssrstf info`` fast (meta-device
-    execution runs torch's Python reference kernels).
+    Layers of one kind are identical, so the count is exact from models of depth 1 and 2:
+    ``F(N) = F(1) + (N - 1) · (F(2) - F(1))``; with ``model.local_layers`` the dual-stream and
+    the global-only layers are counted apart the same way. This keeps ``ssrstf info`` fast
+    (meta-device execution runs torch's Python reference kernels).
     """
-    one, two = (
-        _count_flops(replace(cfg, depth=d), num_frames=num_frames, batch_size=batch_size)
-        for d in (1, 2)
-    )
-    return one + (cfg.depth - 1) * (two - one)
+
+    def base_and_layer(c: ModelConfig) -> tuple[int, int]:
+        one, two = (
+            _count_flops(replace(c, depth=d), num_frames=num_frames, batch_size=batch_size)
+            for d in (1, 2)
+        )
+        return one - (two - one), two - one
+
+    if cfg.local_layers is None or cfg.local_stream == "none":
+        base, layer = base_and_layer(replace(cfg, local_layers=None))
+        return base + cfg.depth * layer
+    base, dual = base_and_layer(replace(cfg, local_layers=None))
+    _, plain = base_and_layer(replace(cfg, local_layers=None, local_stream="none"))
+    local = len(cfg.local_layers)
+    return base + local * dual + (cfg.depth - local) * plain
 
 
 def _count_flops(cfg: ModelConfig, *, num_frames: int, batch_size: int) -> int:

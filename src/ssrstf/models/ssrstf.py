@@ -134,9 +134,13 @@ class SSRSTF(nn.Module):
             if cfg.use_temporal_pos_embed
             else None
         )
-        stream_names = (["global"] if cfg.global_stream else []) + (
-            [cfg.local_stream] if cfg.local_stream != "none" else []
-        )
+
+        def stream_names(layer: int) -> list[str]:
+            local = cfg.local_stream != "none" and (
+                cfg.local_layers is None or layer in cfg.local_layers
+            )
+            return (["global"] if cfg.global_stream else []) + ([cfg.local_stream] if local else [])
+
         # Stochastic depth grows linearly with depth (MotionBERT); plain floats so that building
         # on the meta device (FLOP counting) needs no tensor data.
         drop_path = [cfg.drop_path_rate * i / max(cfg.depth - 1, 1) for i in range(cfg.depth)]
@@ -158,8 +162,8 @@ class SSRSTF(nn.Module):
             return MeanFusion()
 
         self.layers = nn.ModuleList(
-            DualStreamLayer(streams=[stream(s, rate) for s in stream_names], fusion=fusion)
-            for rate in drop_path
+            DualStreamLayer(streams=[stream(s, rate) for s in stream_names(i)], fusion=fusion)
+            for i, rate in enumerate(drop_path)
         )
         self.norm = nn.LayerNorm(dim, eps=1e-6)
         self.representation = nn.Sequential(nn.Linear(dim, cfg.rep_dim), nn.Tanh())
