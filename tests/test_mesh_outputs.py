@@ -280,6 +280,36 @@ def test_lift_mesh_python_api(anny_body, head_file: Path) -> None:
     assert np.median(np.linalg.norm(mesh.joints - poses, axis=-1)) < 300
 
 
+def test_mesh_posed_from_the_given_skeleton_follows_its_bones(anny_body, tmp_path) -> None:
+    from ssrstf.inference.meshes import MeshRecoverer, mesh_agreement_mm
+    from ssrstf.training.mesh_training import prepare_mesh_config
+
+    cfg = prepare_mesh_config(mesh_config())
+    fresh = export_mesh_weights(tmp_path / "fresh.safetensors", create_mesh_model(cfg), cfg)
+    recoverer = MeshRecoverer(fresh)  # a new head: residuals near identity, swing IK decides
+    kp = make_sample(seconds=0.6).keypoints.keypoints
+    skeleton = recoverer.lifter.lift(kp, (1000, 1000))  # single pass, as the IK saw before
+    rng = np.random.default_rng(5)
+    other = skeleton + rng.normal(size=skeleton.shape) * 40.0  # a different skeleton
+    other[:, 0] = 0.0
+    own = recoverer.recover(kp, (1000, 1000))
+    given = recoverer.recover(kp, (1000, 1000), skeleton_mm=other)
+
+    def thigh(points: np.ndarray) -> np.ndarray:  # right hip -> right knee, unit
+        d = points[:, 2] - points[:, 1]
+        return d / np.linalg.norm(d, axis=-1, keepdims=True)
+
+    def angle(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.degrees(np.arccos(np.clip((a * b).sum(-1), -1, 1))).mean())
+
+    # The mesh's thigh points where the given skeleton's does, not where the backbone's does.
+    assert angle(thigh(given.joints), thigh(other)) < 2.0
+    assert angle(thigh(own.joints), thigh(other)) > 2.0 * angle(thigh(given.joints), thigh(other))
+    assert np.median(mesh_agreement_mm(given, other)) < np.median(mesh_agreement_mm(own, other))
+    with pytest.raises(ValueError, match=r"skeleton_mm must be finite \(30, 17, 3\)"):
+        recoverer.recover(kp, (1000, 1000), skeleton_mm=other[:5])
+
+
 def test_head_only_file_refuses_another_backbone(anny_body, tmp_path: Path) -> None:
     from ssrstf.checkpoint import DEFAULT_CHECKPOINT
 

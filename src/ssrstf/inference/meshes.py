@@ -33,6 +33,7 @@ from ssrstf.inference.lifter import Lifter, plan_windows, window_weights
 from ssrstf.mesh.body import SkinnedMesh
 from ssrstf.mesh.model import load_mesh_model
 from ssrstf.mesh.rotations import matrix_to_rotation_6d, rotation_6d_to_matrix
+from ssrstf.skeleton import H36M_17
 
 MESH_FILES = {"mesh_npz": "mesh.npz", "mesh_glb": "mesh.glb"}
 """The files `write_mesh_outputs` adds to an output folder."""
@@ -119,15 +120,39 @@ class MeshRecoverer:
             raise ValueError(f"overlap must be in [0, {self.num_frames - 1}], got {self.overlap}")
         self.batch_size = batch_size
 
-    def recover(self, keypoints: np.ndarray, image_size: tuple[int, int]) -> MeshSequence:
+    def recover(
+        self,
+        keypoints: np.ndarray,
+        image_size: tuple[int, int],
+        *,
+        skeleton_mm: np.ndarray | None = None,
+    ) -> MeshSequence:
         """The mesh of every frame of pixel keypoints (F, 17, 2|3) (all finite).
 
+        Args:
+            keypoints: (F, 17, 2|3) pixels, H36M-17 order.
+            image_size: (width, height) in pixels.
+            skeleton_mm: (F, 17, 3) the lifted poses the mesh should agree with (`ssrstf infer`'s
+                ``poses_3d``: flip TTA, stitched windows; mm, camera axes): swing IK starts from
+                them instead of from the backbone's own single pass, which brings the mesh
+                closer to them (docs/results.md, "Mesh recovery"). None: the backbone's joints.
+
         Raises:
-            ValueError: Bad keypoint shapes or values, or a bad image size.
+            ValueError: Bad keypoint shapes or values, a bad image size, or a ``skeleton_mm``
+                that is not (F, 17, 3) and finite.
         """
         start = time.perf_counter()
         inputs = self.lifter.model_inputs(keypoints, image_size)
-        pose, shape, scale = self._parameters(inputs)
+        joints = None
+        if skeleton_mm is not None:
+            skeleton_mm = np.asarray(skeleton_mm, dtype=np.float64)
+            if skeleton_mm.shape != (len(inputs), 17, 3) or not np.isfinite(skeleton_mm).all():
+                raise ValueError(
+                    f"skeleton_mm must be finite ({len(inputs)}, 17, 3), got {skeleton_mm.shape}"
+                )
+            root = H36M_17.root
+            joints = ((skeleton_mm - skeleton_mm[:, root : root + 1]) / 1000.0).astype(np.float32)
+        pose, shape, scale = self._parameters(inputs, joints)
         head_s = time.perf_counter() - start
         start = time.perf_counter()
         model = self.model
@@ -160,11 +185,16 @@ class MeshRecoverer:
             seconds={"head": head_s, "body": time.perf_counter() - start},
         )
 
-    def _parameters(self, inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-        """Per-frame rotations (F, P, 3, 3) and the sequence's shape (S,) and scale."""
+    def _parameters(
+        self, inputs: np.ndarray, joints: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, float]:
+        """Per-frame rotations (F, P, 3, 3) and the sequence's shape (S,) and scale; ``joints``
+        (F, 17, 3) metres, root-relative: swing IK's targets (None: the backbone's joints)."""
         num_frames, window = len(inputs), self.num_frames
         if num_frames < window:  # pad by repeating the last frame; cropped below
             inputs = np.concatenate([inputs, np.repeat(inputs[-1:], window - num_frames, 0)])
+            if joints is not None:
+                joints = np.concatenate([joints, np.repeat(joints[-1:], window - num_frames, 0)])
         starts = plan_windows(len(inputs), window, window - self.overlap)
         weights = torch.as_tensor(window_weights(window), dtype=torch.float64)
         p = self.model.body.num_pose_bones
@@ -176,7 +206,12 @@ class MeshRecoverer:
                 batch = starts[i : i + self.batch_size]
                 clips = np.stack([inputs[s : s + window] for s in batch])
                 x = torch.as_tensor(clips, device=self.device)
-                pose, shape, scale = self.model.parameters_of(self.model.features(x))
+                targets = None
+                if joints is not None:
+                    targets = torch.as_tensor(
+                        np.stack([joints[s : s + window] for s in batch]), device=self.device
+                    )
+                pose, shape, scale = self.model.parameters_of(self.model.features(x), targets)
                 d6 = matrix_to_rotation_6d(pose).double().cpu()
                 for k, s in enumerate(batch):
                     total[s : s + window] += weights[:, None, None] * d6[k]
@@ -283,10 +318,11 @@ def write_mesh_outputs(
 
 
 def recover_mesh(result, recoverer: MeshRecoverer) -> MeshSequence:
-    """The mesh of an `ssrstf.inference.pipeline.InferenceResult` (its filled 2D keypoints)."""
+    """The mesh of an `ssrstf.inference.pipeline.InferenceResult` (its filled 2D keypoints),
+    posed from its lifted skeleton (``poses_3d``)."""
     kp = result.keypoints
     assert kp.image_size is not None
-    return recoverer.recover(kp.keypoints, kp.image_size)
+    return recoverer.recover(kp.keypoints, kp.image_size, skeleton_mm=result.poses_3d)
 
 
 def lift_mesh(
