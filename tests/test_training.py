@@ -133,10 +133,11 @@ def test_checkpoint_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert [p.name for p in tmp_path.iterdir()] == ["last.pt"]
 
 
-def test_fit_writes_a_run_directory(synthetic_h36m: Path, tmp_path: Path) -> None:
+def test_fit_writes_a_run_directory(synthetic_h36m: Path, tmp_path: Path, capsys) -> None:
     run = tmp_path / "run"
     best = fit(tiny_cfg(synthetic_h36m), run)
     assert best.is_file()
+    assert "final evaluation (gt 2D)" in capsys.readouterr().err  # the long one shows progress
     assert {"config.yaml", "metrics.jsonl", "last.pt", "best.pt", "final.json"} <= {
         p.name for p in run.iterdir()
     }

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from ssrstf.checkpoint import load_model
 from ssrstf.config import ExperimentConfig
@@ -154,6 +155,17 @@ def _mpi_from_h36m(predict: Callable[[np.ndarray], np.ndarray]) -> Callable:
     return predict_mpi
 
 
+def _counting(predict: Callable, bar: tqdm) -> Callable:
+    """``predict`` that advances ``bar`` by the clips of each call."""
+
+    def counted(x):
+        out = predict(x)
+        bar.update(len(x))
+        return out
+
+    return counted
+
+
 def evaluate_on_streams(
     model: nn.Module,
     cfg: ExperimentConfig,
@@ -162,11 +174,13 @@ def evaluate_on_streams(
     every: int = 1,
     gt_2d: bool = False,
     predictor: PredictorFactory | None = None,
+    progress: str | None = None,
 ) -> Result:
     """Run ``model`` (flip TTA per ``cfg.eval.flip_test``) on prepared test streams and score it.
 
     ``gt_2d``: MotionBERT's setting (`ssrstf.evaluation.protocol.evaluate_model`); the streams
     must then carry the ``gt`` 2D source. ``predictor``: how to run the model (default: torch).
+    ``progress``: show a progress bar (clips scored) with this description.
     """
     if predictor is not None:
         predict = predictor(model, cfg)
@@ -177,18 +191,22 @@ def evaluate_on_streams(
             flip_test=cfg.eval.flip_test,
             device=next(model.parameters()).device,
         )
-    protocol = protocol_of(cfg)
-    if isinstance(protocol, mpi_inf_3dhp.MPIInf3DHPProtocol):
-        if gt_2d:
-            raise ValueError("gt_2d is a setting of the Human3.6M motionbert protocol only")
-        if is_cross_dataset(cfg):
-            predict = _mpi_from_h36m(predict)
-        return mpi_inf_3dhp.evaluate_model(
-            protocol, streams, predict, every=every, batch_size=cfg.eval.batch_size
+    bar = tqdm(desc=progress, unit="clip", dynamic_ncols=True, leave=False,
+               disable=progress is None)  # fmt: skip
+    with bar:
+        predict = _counting(predict, bar)
+        protocol = protocol_of(cfg)
+        if isinstance(protocol, mpi_inf_3dhp.MPIInf3DHPProtocol):
+            if gt_2d:
+                raise ValueError("gt_2d is a setting of the Human3.6M motionbert protocol only")
+            if is_cross_dataset(cfg):
+                predict = _mpi_from_h36m(predict)
+            return mpi_inf_3dhp.evaluate_model(
+                protocol, streams, predict, every=every, batch_size=cfg.eval.batch_size
+            )
+        return evaluate_model(
+            protocol, streams, predict, every=every, batch_size=cfg.eval.batch_size, gt_2d=gt_2d
         )
-    return evaluate_model(
-        protocol, streams, predict, every=every, batch_size=cfg.eval.batch_size, gt_2d=gt_2d
-    )
 
 
 def evaluate_checkpoint(

@@ -318,15 +318,24 @@ class _Loop:
         """
         every = self.cfg.eval.final_every if final else self.cfg.eval.every
         main, *extra = streams
-        result = evaluate_on_streams(self.eval_model, self.cfg, streams[main], every=every)
+        # A bar for the final evaluation, which may take many minutes (the full protocol).
+        label = (lambda source: f"final evaluation ({source} 2D)") if final else (lambda _: None)
+        result = evaluate_on_streams(
+            self.eval_model, self.cfg, streams[main], every=every, progress=label(main)
+        )
         extra_metrics: dict[str, float] = {}
         for source in extra:
-            other = evaluate_on_streams(self.eval_model, self.cfg, streams[source], every=every)
+            other = evaluate_on_streams(
+                self.eval_model, self.cfg, streams[source], every=every, progress=label(source)
+            )
             extra_metrics |= {f"{k}_{source}": v for k, v in other.metrics().items()}
             logger.info("step %d, %s 2D: %s", progress.global_step, source, other.label)
             if final:
-                path = self.run_dir / f"final_{source}.json"
-                path.write_text(json.dumps(other.to_dict(), indent=2))
+                text = json.dumps(other.to_dict(), indent=2)
+                atomic_write(
+                    self.run_dir / f"final_{source}.json",
+                    lambda temp, text=text: temp.write_text(text),
+                )
         record = {
             "step": progress.global_step,
             "epoch": progress.epoch,
