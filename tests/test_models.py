@@ -222,6 +222,23 @@ def test_local_layers_keep_the_local_stream_only_where_named() -> None:
             ModelConfig(**{**base.__dict__, "local_layers": bad})
 
 
+def test_plain_attention_at_cpu_inference_equals_the_fused_kernel(monkeypatch) -> None:
+    from ssrstf.models import attention
+
+    torch.manual_seed(0)
+    model = shrunk("xsmall", layer_scale_init=1.0).eval()  # attention weighs in fully
+    x = torch.randn(3, 27, 17, 3)
+    with torch.no_grad():
+        plain = model(x)  # 17 joints and 27 frames: plain matmuls
+        monkeypatch.setattr(attention, "PLAIN_ATTENTION_MAX_TOKENS", 0)
+        fused = model(x)
+    torch.testing.assert_close(plain, fused, rtol=1e-5, atol=1e-6)
+    assert not torch.equal(plain, fused)  # the two paths really ran
+    # With gradients (training) the fused kernel always runs.
+    monkeypatch.setattr(attention, "PLAIN_ATTENTION_MAX_TOKENS", 32)
+    torch.testing.assert_close(model(x).detach(), fused, rtol=0, atol=0)
+
+
 def test_skeleton_layout_round_trip() -> None:
     walk = H36M_17.depth_first_walk()
     layout = SkeletonLayout(order=walk, num_joints=17)
