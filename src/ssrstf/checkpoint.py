@@ -77,13 +77,19 @@ def export_weights(path: str | Path, model: nn.Module, cfg: ExperimentConfig, **
     return atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
 
 
+def resolve_packaged(spec: str | Path, packaged: Path, what: str) -> Path:
+    """``"default"`` → the packaged file ``packaged`` (named ``what`` in the error when it is
+    missing); anything else is a path."""
+    if str(spec) == "default":
+        if not packaged.is_file():
+            raise FileNotFoundError(f"the packaged {what} is missing: {packaged}")
+        return packaged
+    return Path(spec)
+
+
 def resolve_checkpoint(spec: str | Path) -> Path:
     """``"default"`` → the packaged model; anything else is a path."""
-    if str(spec) == "default":
-        if not DEFAULT_CHECKPOINT.is_file():
-            raise FileNotFoundError(f"the packaged default model is missing: {DEFAULT_CHECKPOINT}")
-        return DEFAULT_CHECKPOINT
-    return Path(spec)
+    return resolve_packaged(spec, DEFAULT_CHECKPOINT, "default model")
 
 
 def load_model(

@@ -265,13 +265,9 @@ def mesh_output_paths(out_dir: str | Path, *, render: bool) -> dict[str, Path]:
 
 def check_mesh_outputs(out_dir: str | Path, *, render: bool, overwrite: bool) -> dict[str, Path]:
     """The mesh output paths, after refusing (before any work) to replace existing files."""
-    paths = mesh_output_paths(out_dir, render=render)
-    existing = [str(p) for p in paths.values() if p.exists()]
-    if existing and not overwrite:
-        raise FileExistsError(
-            f"{', '.join(existing)} already exist(s); pass --overwrite to replace, or --out DIR"
-        )
-    return paths
+    from ssrstf.inference.pipeline import refuse_existing
+
+    return refuse_existing(mesh_output_paths(out_dir, render=render), overwrite=overwrite)
 
 
 def write_mesh_outputs(

@@ -252,7 +252,11 @@ def output_paths(out_dir: str | Path, *, render: bool) -> dict[str, Path]:
 
 def check_outputs(out_dir: str | Path, *, render: bool, overwrite: bool) -> dict[str, Path]:
     """Output paths, after refusing up front (before any work) to replace existing files."""
-    paths = output_paths(out_dir, render=render)
+    return refuse_existing(output_paths(out_dir, render=render), overwrite=overwrite)
+
+
+def refuse_existing(paths: dict[str, Path], *, overwrite: bool) -> dict[str, Path]:
+    """``paths``, after raising `FileExistsError` naming those that exist (unless ``overwrite``)."""
     existing = [str(p) for p in paths.values() if p.exists()]
     if existing and not overwrite:
         raise FileExistsError(

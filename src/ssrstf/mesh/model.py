@@ -25,6 +25,7 @@ from ssrstf.checkpoint import (
     load_model,
     load_weights,
     resolve_checkpoint,
+    resolve_packaged,
     stored_config,
 )
 from ssrstf.config import ExperimentConfig, MeshConfig, to_dict
@@ -131,11 +132,7 @@ def export_mesh_weights(
 
 def resolve_mesh_checkpoint(spec: str | Path) -> Path:
     """``"default"`` → the packaged mesh head; anything else is a path."""
-    if str(spec) == "default":
-        if not DEFAULT_MESH_CHECKPOINT.is_file():
-            raise FileNotFoundError(f"the packaged mesh head is missing: {DEFAULT_MESH_CHECKPOINT}")
-        return DEFAULT_MESH_CHECKPOINT
-    return Path(spec)
+    return resolve_packaged(spec, DEFAULT_MESH_CHECKPOINT, "mesh head")
 
 
 def _read(path: Path) -> tuple[ExperimentConfig, dict[str, torch.Tensor], dict[str, str]]:
