@@ -293,7 +293,8 @@ def test_mesh_posed_from_the_given_skeleton_follows_its_bones(anny_body, tmp_pat
     other = skeleton + rng.normal(size=skeleton.shape) * 40.0  # a different skeleton
     other[:, 0] = 0.0
     own = recoverer.recover(kp, (1000, 1000))
-    given = recoverer.recover(kp, (1000, 1000), skeleton_mm=other)
+    # (the body kept: a fitted shape moves the hips, and with them the thigh's direction)
+    given = recoverer.recover(kp, (1000, 1000), skeleton_mm=other, fit_shape=False)
 
     def thigh(points: np.ndarray) -> np.ndarray:  # right hip -> right knee, unit
         d = points[:, 2] - points[:, 1]
@@ -308,6 +309,44 @@ def test_mesh_posed_from_the_given_skeleton_follows_its_bones(anny_body, tmp_pat
     assert np.median(mesh_agreement_mm(given, other)) < np.median(mesh_agreement_mm(own, other))
     with pytest.raises(ValueError, match=r"skeleton_mm must be finite \(30, 17, 3\)"):
         recoverer.recover(kp, (1000, 1000), skeleton_mm=other[:5])
+
+
+def test_shape_fit_recovers_the_body_that_made_the_skeleton(anny_body, tmp_path) -> None:
+    from ssrstf.inference.meshes import MeshRecoverer, mesh_agreement_mm
+    from ssrstf.training.mesh_training import prepare_mesh_config
+
+    cfg = prepare_mesh_config(mesh_config())
+    fresh = export_mesh_weights(tmp_path / "fresh.safetensors", create_mesh_model(cfg), cfg)
+    recoverer = MeshRecoverer(fresh)
+    kp = make_sample(seconds=0.6).keypoints.keypoints
+    head = recoverer.recover(kp, (1000, 1000))
+    # A skeleton the body model itself makes in the head's poses, from another body: taller
+    # (scale 1.1) and of other phenotypes. Fitting shape and scale must find a body that
+    # makes (almost) the same joints; the head's own body cannot.
+    model = recoverer.model
+    pose = torch.as_tensor(head.pose)[None]
+    other_shape = torch.tensor([[0.3, 0.6, 0.6, 0.4, 0.8, 0.4]], dtype=torch.float32)
+    with torch.no_grad():
+        truth = model.from_parameters(pose, other_shape, torch.tensor([1.1])).joints[0]
+    skeleton = truth.numpy() * 1000.0
+    kept = recoverer.recover(kp, (1000, 1000), skeleton_mm=skeleton, fit_shape=False)
+    fitted = recoverer.recover(kp, (1000, 1000), skeleton_mm=skeleton)
+    assert fitted.shape_fitted and not kept.shape_fitted and not head.shape_fitted
+    before = float(np.median(mesh_agreement_mm(kept, skeleton)))
+    after = float(np.median(mesh_agreement_mm(fitted, skeleton)))
+    assert before > 40.0 and after < 0.25 * before, (before, after)
+    assert ((fitted.shape >= 0) & (fitted.shape <= 1)).all()  # phenotypes stay in range
+
+    # Height and scale trade off against each other; the size they make is the skeleton's.
+    def size(points: np.ndarray) -> float:
+        return float(np.linalg.norm(points - points[:, :1], axis=-1).mean())
+
+    assert size(fitted.joints) == pytest.approx(size(skeleton), rel=0.03), before
+    assert abs(size(kept.joints) / size(skeleton) - 1) > 0.1
+    # The poses are the head's either way: only the body changed.
+    np.testing.assert_allclose(fitted.pose, kept.pose)
+    # The head's parameters were not touched by the fit's gradients.
+    assert all(p.grad is None for p in model.parameters())
 
 
 def test_head_only_file_refuses_another_backbone(anny_body, tmp_path: Path) -> None:

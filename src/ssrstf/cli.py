@@ -487,7 +487,7 @@ def _write_mesh(args: argparse.Namespace, result, recoverer, *, render: bool, fr
 
     from ssrstf.inference.meshes import mesh_agreement_mm, recover_mesh, write_mesh_outputs
 
-    mesh = recover_mesh(result, recoverer)
+    mesh = recover_mesh(result, recoverer, fit_shape=args.mesh_shape == "fit")
     paths = write_mesh_outputs(
         result, mesh, args.out, render=render, frames_from=frames_from,
         overwrite=args.overwrite, progress=not args.quiet,
@@ -771,6 +771,11 @@ def _add_inference_options(p: argparse.ArgumentParser) -> None:
         "--mesh-checkpoint", default="default", metavar="default|PATH",
         help="mesh head: 'default' (packaged, on the default model; trained on Human3.6M, "
         "research use), a mesh run's .pt or an exported .safetensors",
+    )  # fmt: skip
+    mesh.add_argument(
+        "--mesh-shape", choices=("fit", "head"), default="fit",
+        help="the body's shape and size: 'fit' (default) matches them to the lifted skeleton, "
+        "'head' keeps the mesh head's prediction",
     )  # fmt: skip
     mesh.add_argument(
         "--body-model", choices=("anny", "smpl"),

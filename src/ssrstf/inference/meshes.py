@@ -12,7 +12,8 @@ Outputs (`write_mesh_outputs`):
 * ``mesh.npz``: ``vertices`` (F, V, 3) float32 mm and ``joints`` (F, 17, 3) mm, both
   root-relative (the mesh's pelvis joint at 0) in the axes of ``poses_3d`` (camera: x right,
   y down, z forward); ``faces`` (F_tri, 3) int32; the body parameters ``pose`` (F, P, 3, 3),
-  ``pose_bone_names``, ``shape``, ``shape_names``, ``scale``; ``body_model``, ``fps``. About
+  ``pose_bone_names``, ``shape``, ``shape_names``, ``scale``, ``shape_fitted`` (whether shape
+  and scale were fitted to ``poses_3d``, ``--mesh-shape fit``); ``body_model``, ``fps``. About
   165 kB per frame for anny (13,718 vertices); ``mesh.glb`` holds the same animation compactly;
 * ``mesh.glb``: the mesh skinned to the body model's skeleton and animated (`write_mesh_glb`);
 * with ``render``: ``render.mp4`` with the shaded mesh beside the skeleton
@@ -54,7 +55,9 @@ class MeshSequence:
         root: (F, 3) the body model's pelvis in its own axes (metres, before the scale).
         skinned: The skeleton and skinning of the same animation, for `write_mesh_glb`.
         pose_bone_names, shape_names, body_model: What the parameters mean.
-        seconds: Time of each stage (``head``, ``body``).
+        shape_fitted: Whether shape and scale were fitted to a lifted skeleton
+            (`MeshRecoverer.recover`'s ``fit_shape``) rather than the head's.
+        seconds: Time of each stage (``head``: the head and the shape fit; ``body``).
     """
 
     vertices: np.ndarray
@@ -68,6 +71,7 @@ class MeshSequence:
     pose_bone_names: tuple[str, ...]
     shape_names: tuple[str, ...]
     body_model: str
+    shape_fitted: bool = False
     seconds: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -126,6 +130,7 @@ class MeshRecoverer:
         image_size: tuple[int, int],
         *,
         skeleton_mm: np.ndarray | None = None,
+        fit_shape: bool = True,
     ) -> MeshSequence:
         """The mesh of every frame of pixel keypoints (F, 17, 2|3) (all finite).
 
@@ -136,6 +141,9 @@ class MeshRecoverer:
                 ``poses_3d``: flip TTA, stitched windows; mm, camera axes): swing IK starts from
                 them instead of from the backbone's own single pass, which brings the mesh
                 closer to them (docs/results.md, "Mesh recovery"). None: the backbone's joints.
+            fit_shape: With ``skeleton_mm``, replace the head's body (shape and scale) by the
+                one whose joints best match ``skeleton_mm`` (`MeshRecovery.fit_shape`; the
+                poses stay the head's): the mesh then has the skeleton's size and build.
 
         Raises:
             ValueError: Bad keypoint shapes or values, a bad image size, or a ``skeleton_mm``
@@ -153,11 +161,18 @@ class MeshRecoverer:
             root = H36M_17.root
             joints = ((skeleton_mm - skeleton_mm[:, root : root + 1]) / 1000.0).astype(np.float32)
         pose, shape, scale = self._parameters(inputs, joints)
-        head_s = time.perf_counter() - start
-        start = time.perf_counter()
         model = self.model
         shape_t = torch.as_tensor(shape, dtype=torch.float32, device=self.device)[None]
         scale_t = torch.tensor([scale], dtype=torch.float32, device=self.device)
+        fitted = joints is not None and fit_shape
+        if fitted:
+            shape_t, scale_t = model.fit_shape(
+                torch.as_tensor(pose, device=self.device)[None], shape_t, scale_t,
+                torch.as_tensor(joints[: len(pose)], device=self.device)[None],
+            )  # fmt: skip
+            shape, scale = shape_t[0].double().cpu().numpy(), float(scale_t[0])
+        head_s = time.perf_counter() - start
+        start = time.perf_counter()
         vertices, joints, roots = [], [], []
         with torch.inference_mode():
             for first in range(0, len(pose), _BODY_CHUNK):
@@ -182,6 +197,7 @@ class MeshRecoverer:
             pose_bone_names=tuple(body.pose_bone_names),
             shape_names=tuple(body.shape_names),
             body_model=self.cfg.mesh.body_model,
+            shape_fitted=fitted,
             seconds={"head": head_s, "body": time.perf_counter() - start},
         )
 
@@ -241,6 +257,7 @@ def write_mesh_npz(path: str | Path, mesh: MeshSequence, fps: float | None, *,
         "shape": mesh.shape.astype(np.float64),
         "shape_names": np.array(mesh.shape_names),
         "scale": np.float64(mesh.scale),
+        "shape_fitted": np.bool_(mesh.shape_fitted),
         "body_model": np.array(mesh.body_model),
         "fps": np.float64(fps or 0.0),
         "axes": np.array("camera: x right, y down, z forward; mm; pelvis at the origin"),
@@ -313,12 +330,14 @@ def write_mesh_outputs(
     return paths
 
 
-def recover_mesh(result, recoverer: MeshRecoverer) -> MeshSequence:
+def recover_mesh(result, recoverer: MeshRecoverer, *, fit_shape: bool = True) -> MeshSequence:
     """The mesh of an `ssrstf.inference.pipeline.InferenceResult` (its filled 2D keypoints),
-    posed from its lifted skeleton (``poses_3d``)."""
+    posed from its lifted skeleton (``poses_3d``), its body fitted to it (``fit_shape``)."""
     kp = result.keypoints
     assert kp.image_size is not None
-    return recoverer.recover(kp.keypoints, kp.image_size, skeleton_mm=result.poses_3d)
+    return recoverer.recover(
+        kp.keypoints, kp.image_size, skeleton_mm=result.poses_3d, fit_shape=fit_shape
+    )
 
 
 def lift_mesh(

@@ -35,6 +35,13 @@ from ssrstf.mesh.ik import solve_swing_ik
 from ssrstf.mesh.rotations import matrix_to_rotation_6d, rotation_6d_to_matrix
 from ssrstf.skeleton import H36M_17
 
+SHAPE_FIT_FRAMES = 16
+"""Frames of a sequence `MeshRecovery.fit_shape` matches (evenly spaced)."""
+SHAPE_FIT_ITERATIONS = 30
+"""Adam steps of `MeshRecovery.fit_shape`."""
+SHAPE_FIT_LR = 0.1
+"""Its learning rate (on shape logits and the log scale)."""
+
 
 class _Branch(nn.Module):
     """Per-joint reduction → flatten → dropout → Linear → LayerNorm → ReLU → Linear."""
@@ -272,6 +279,58 @@ class MeshRecovery(nn.Module):
             vertices=out_vertices,
             root=root[..., 0, :],
         )
+
+    def fit_shape(
+        self,
+        pose: Tensor,
+        shape: Tensor,
+        scale: Tensor,
+        joints: Tensor,
+        *,
+        frames: int = SHAPE_FIT_FRAMES,
+        iterations: int = SHAPE_FIT_ITERATIONS,
+        lr: float = SHAPE_FIT_LR,
+    ) -> tuple[Tensor, Tensor]:
+        """One body for a sequence that best matches given joints, its poses kept.
+
+        Adam on the shape (anny: its logits, so phenotypes stay in [0, 1]) and the log scale,
+        from the head's values, minimising the mean distance between the mesh joints and
+        ``joints`` on ``frames`` evenly spaced frames. The head predicts the body of a
+        Human3.6M subject from the motion representation; a lifted skeleton on other input can
+        be a different size and build, and this brings the mesh onto it (docs/design.md, "Mesh
+        recovery": settings and their figures).
+
+        Args:
+            pose: (1, F, P, 3, 3) the rotations (fixed).
+            shape: (1, S) and scale (1,): the starting body.
+            joints: (1, F, 17, 3) root-relative target joints, metres.
+            frames, iterations, lr: The fit's frames, Adam steps and learning rate.
+
+        Returns:
+            The fitted shape (1, S) and scale (1,), without gradients.
+        """
+        count = pose.shape[1]
+        index = torch.linspace(0, count - 1, min(count, frames)).round().long().to(pose.device)
+        sigmoid = self.head.shape_activation == "sigmoid"
+
+        def body_of(free: Tensor) -> Tensor:
+            return torch.sigmoid(free) if sigmoid else free
+
+        with torch.inference_mode(False), torch.enable_grad():
+            # clones: tensors made under inference mode cannot enter autograd
+            pose, target = pose[:, index].float().clone(), joints[:, index].float().clone()
+            start = shape.float().clone()
+            start = start.clamp(1e-4, 1 - 1e-4) if sigmoid else start
+            free = (torch.logit(start) if sigmoid else start).detach().requires_grad_(True)
+            log_scale = scale.float().clone().log().detach().requires_grad_(True)
+            optimiser = torch.optim.Adam([free, log_scale], lr=lr)
+            for _ in range(iterations):
+                out = self.from_parameters(pose, body_of(free), log_scale.exp(), vertices=False)
+                loss = (out.joints - target).norm(dim=-1).mean()
+                # gradients for the two fitted tensors only (the head's offsets stay untouched)
+                free.grad, log_scale.grad = torch.autograd.grad(loss, [free, log_scale])
+                optimiser.step()
+        return body_of(free).detach(), log_scale.exp().detach()
 
     def joints_only(self) -> nn.Module:
         """This model as a lifter: (B, T, 17, C_in) → mesh joints (B, T, 17, 3), metres."""
