@@ -172,7 +172,7 @@ def evaluate_stream(pred, gt, keypoints, intrinsics, default_k, camera, fps, smo
     if RIGID_LENGTHS[0] == "nearest":
         rigid = nearest_rigid(pred, fit_bone_lengths(pred))
     else:
-        rigid = make_rigid(pred, lengths=rigid_lengths(pred, RIGID_LENGTHS[0]))
+        rigid = make_rigid(pred, lengths=rigid_lengths(pred, RIGID_LENGTHS[0], rel_gt))
     out["p1_rigid"] = np.linalg.norm(rigid - rel_gt, axis=-1).mean(-1)
     stats, stats_rigid = motion_statistics(pred), motion_statistics(rigid)
     out["bone_cv"] = stats.median_bone_length_cv
@@ -188,11 +188,20 @@ RIGID_LENGTHS = ["ls"]
 """How `--rigid-lengths` chooses the bone lengths (set by main)."""
 
 
-def rigid_lengths(pred: np.ndarray, rule: str) -> np.ndarray:
-    """Bone lengths for `make_rigid`: least squares (the library's), median or mean."""
+def rigid_lengths(pred: np.ndarray, rule: str, truth: np.ndarray) -> np.ndarray:
+    """Bone lengths for `make_rigid`: least squares (the library's), median, mean, the mean
+    weighted by how much each bone lies in the image plane (``plane``: 1 − d_z², d its unit
+    direction in camera axes), or the subject's true mean lengths (``true``, an oracle from
+    ``truth``: a diagnosis, not a rule)."""
     if rule == "ls":
         return fit_bone_lengths(pred)
-    lengths = np.linalg.norm(bone_vectors(pred), axis=-1)
+    if rule == "true":
+        return np.linalg.norm(bone_vectors(truth), axis=-1).mean(0)
+    bones = bone_vectors(pred)
+    lengths = np.linalg.norm(bones, axis=-1)
+    if rule == "plane":
+        weight = 1.0 - (bones[..., 2] / np.maximum(lengths, 1e-9)) ** 2
+        return (weight * lengths).sum(0) / np.maximum(weight.sum(0), 1e-9)
     return np.median(lengths, 0) if rule == "median" else lengths.mean(0)
 
 
@@ -318,9 +327,11 @@ def main() -> None:
         help="only measure the ground-truth ankle height on contacts of --subjects (no lifting)",
     )  # fmt: skip
     parser.add_argument(
-        "--rigid-lengths", choices=("ls", "median", "mean", "nearest"), default="ls",
-        help="bone lengths of make_rigid (least squares, median, mean), or 'nearest': the "
-        "least-squares lengths without keeping bone directions (nearest_rigid)",
+        "--rigid-lengths", choices=("ls", "median", "mean", "plane", "true", "nearest"),
+        default="ls",
+        help="bone lengths of make_rigid (least squares, median, mean, 'plane': mean weighted "
+        "by how much a bone lies in the image plane, 'true': the subject's own, an oracle), or "
+        "'nearest': the least-squares lengths without keeping bone directions (nearest_rigid)",
     )  # fmt: skip
     parser.add_argument("--floor-prior-mm", type=float, default=world_module.PRIOR_MM)
     parser.add_argument("--contact-height-mm", type=float, default=world_module.CONTACT_HEIGHT_MM)
