@@ -24,38 +24,31 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ssrstf.config import H36M_TEST_SUBJECTS
 from ssrstf.inference.rigid import bone_length_variation, make_rigid
 from ssrstf.skeleton import H36M_17
-
-TEST_SUBJECTS = ("S9", "S11")
 
 
 def ground_truth_ik(data: str, frames: int, stride: int, seed: int) -> dict[str, float]:
     """Self-intersection shares of swing IK on ground-truth joints and of the rest pose."""
-    from ssrstf.mesh.ik import solve_swing_ik
     from ssrstf.mesh.metrics import SelfIntersection
     from ssrstf.mesh.model import load_mesh_model
 
     model, _ = load_mesh_model("default")
-    body, ik = model.body, model.ik
-    assert ik is not None
+    body = model.body
     detector = SelfIntersection(body.anny)
     with np.load(data) as d:
         subjects, offsets, poses = d["stream_subject"], d["stream_offsets"], d["poses_3d"]
         chosen = [
             poses[offsets[s] : offsets[s + 1] : stride]
-            for s in np.nonzero(np.isin(subjects, TEST_SUBJECTS))[0]
+            for s in np.nonzero(np.isin(subjects, H36M_TEST_SUBJECTS))[0]
         ]
     joints = np.concatenate(chosen)
     joints = joints - joints[:, H36M_17.root : H36M_17.root + 1]
     pick = np.random.default_rng(seed).permutation(len(joints))[:frames]
     target = torch.as_tensor(joints[pick] / 1000.0, dtype=torch.float32)[None]  # mm -> m
     with torch.no_grad():
-        pose = solve_swing_ik(
-            target, ik.links, num_pose_bones=body.num_pose_bones,
-            rest_up=torch.tensor(ik.rest_up), rest_across=torch.tensor(ik.rest_across),
-            up_joints=ik.up_joints, across_joints=ik.across_joints,
-        ).float()  # fmt: skip
+        pose = model.ik_pose(target).float()
         shape = body.neutral_shape()[None].float()
         posed = body(pose, shape, vertices=True).vertices[0]
         rest = body(body.rest_pose(1, 1), shape, vertices=True).vertices[0]

@@ -57,7 +57,7 @@ class MeshSequence:
         pose_bone_names, shape_names, body_model: What the parameters mean.
         shape_fitted: Whether shape and scale were fitted to a lifted skeleton
             (`MeshRecoverer.recover`'s ``fit_shape``) rather than the head's.
-        seconds: Time of each stage (``head``: the head and the shape fit; ``body``).
+        seconds: Time of each stage (``head``, ``fit``: the shape fit, ``body``).
     """
 
     vertices: np.ndarray
@@ -164,14 +164,16 @@ class MeshRecoverer:
         model = self.model
         shape_t = torch.as_tensor(shape, dtype=torch.float32, device=self.device)[None]
         scale_t = torch.tensor([scale], dtype=torch.float32, device=self.device)
+        head_s = time.perf_counter() - start
+        start = time.perf_counter()
         fitted = joints is not None and fit_shape
         if fitted:
             shape_t, scale_t = model.fit_shape(
                 torch.as_tensor(pose, device=self.device)[None], shape_t, scale_t,
-                torch.as_tensor(joints[: len(pose)], device=self.device)[None],
+                torch.as_tensor(joints, device=self.device)[None],
             )  # fmt: skip
             shape, scale = shape_t[0].double().cpu().numpy(), float(scale_t[0])
-        head_s = time.perf_counter() - start
+        fit_s = time.perf_counter() - start
         start = time.perf_counter()
         vertices, joints, roots = [], [], []
         with torch.inference_mode():
@@ -198,7 +200,7 @@ class MeshRecoverer:
             shape_names=tuple(body.shape_names),
             body_model=self.cfg.mesh.body_model,
             shape_fitted=fitted,
-            seconds={"head": head_s, "body": time.perf_counter() - start},
+            seconds={"head": head_s, "fit": fit_s, "body": time.perf_counter() - start},
         )
 
     def _parameters(

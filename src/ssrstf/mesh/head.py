@@ -251,14 +251,17 @@ class MeshRecovery(nn.Module):
         IK the pose starts from the backbone's joints (``lifter``, computed when None)."""
         base = None
         if self.ik is not None:
-            lifter = self.lifter_joints(features) if lifter is None else lifter
-            ik = self.ik
-            base = solve_swing_ik(
-                lifter, ik.links, num_pose_bones=self.body.num_pose_bones,
-                rest_up=torch.tensor(ik.rest_up), rest_across=torch.tensor(ik.rest_across),
-                up_joints=ik.up_joints, across_joints=ik.across_joints,
-            )  # fmt: skip
+            base = self.ik_pose(self.lifter_joints(features) if lifter is None else lifter)
         return self.head(features, base)
+
+    def ik_pose(self, joints: Tensor) -> Tensor:
+        """Swing IK of the body model onto joints (..., 17, 3) → pose (..., P, 3, 3)."""
+        ik = self.ik if self.ik is not None else self.body.ik_setup()
+        return solve_swing_ik(
+            joints, ik.links, num_pose_bones=self.body.num_pose_bones,
+            rest_up=torch.tensor(ik.rest_up), rest_across=torch.tensor(ik.rest_across),
+            up_joints=ik.up_joints, across_joints=ik.across_joints,
+        )  # fmt: skip
 
     def from_parameters(
         self, pose: Tensor, shape: Tensor, scale: Tensor, *, vertices: bool | Tensor | None = None
