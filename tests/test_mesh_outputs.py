@@ -74,6 +74,7 @@ def test_feet_below_floor_and_shape_spread() -> None:
 
 
 def test_new_head_starts_at_rest_upright_and_average(anny_body) -> None:
+    torch.manual_seed(0)  # an unseeded head failed the 2 % scale check once in a full run
     cfg = replace(mesh_config(), model=replace(mesh_config().model, dim=16, depth=1,
                                                num_heads=2, num_frames=9))  # fmt: skip
     cfg = replace(cfg, mesh=replace(cfg.mesh, backbone="", freeze_backbone=False,
