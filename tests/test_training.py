@@ -222,6 +222,41 @@ def test_mid_epoch_resume_equals_uninterrupted(synthetic_h36m: Path, tmp_path: P
         torch.testing.assert_close(value, b["model"][key], rtol=0, atol=0, msg=key)
 
 
+def test_init_weights_starts_a_new_run_from_a_checkpoint(synthetic_h36m: Path, tmp_path) -> None:
+    first = tmp_path / "first"
+    fit(tiny_cfg(synthetic_h36m, "train.max_steps=3"), first)
+    trained = load_checkpoint(first / "last.pt")["model"]
+    # A fine-tuning start at a vanishing rate keeps the loaded weights; a random start does not.
+    still = ("train.max_steps=1", "train.lr=1e-12", "train.warmup_steps=0", "train.schedule=cosine")
+    tuned, scratch = tmp_path / "tuned", tmp_path / "scratch"
+    fit(tiny_cfg(synthetic_h36m, *still, f"train.init_weights={first / 'last.pt'}"), tuned)
+    fit(tiny_cfg(synthetic_h36m, *still), scratch)
+    started = load_checkpoint(tuned / "last.pt")
+    assert started["progress"]["global_step"] == 1  # optimiser and step start afresh
+    for key, value in trained.items():
+        torch.testing.assert_close(started["model"][key], value, rtol=0, atol=1e-6, msg=key)
+    fresh = load_checkpoint(scratch / "last.pt")["model"]
+    assert any(not torch.allclose(fresh[k], v) for k, v in trained.items() if v.is_floating_point())
+    assert load_config(tuned / "config.yaml").train.init_weights == str(first / "last.pt")
+
+
+def test_init_weights_refuses_another_architecture_before_reading_data(
+    synthetic_h36m: Path, tmp_path: Path
+) -> None:
+    first = tmp_path / "first"
+    fit(tiny_cfg(synthetic_h36m, "train.max_steps=1"), first)
+    wider = tiny_cfg(
+        tmp_path / "no-such-data.npz",
+        "model.dim=24",
+        f"train.init_weights={first / 'last.pt'}",
+    )
+    with pytest.raises(ValueError, match=r"different architecture \(model\.dim: 16 there, 24 here"):
+        fit(wider, tmp_path / "second")
+    with pytest.raises(FileNotFoundError, match="missing.pt"):
+        missing = f"train.init_weights={tmp_path / 'missing.pt'}"
+        fit(tiny_cfg(synthetic_h36m, missing), tmp_path / "x")
+
+
 def test_two_process_gloo_run(synthetic_h36m: Path, tmp_path: Path) -> None:
     run = tmp_path / "ddp"
     cfg = tiny_cfg(synthetic_h36m)

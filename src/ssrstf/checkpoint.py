@@ -105,12 +105,7 @@ def load_model(
         FileNotFoundError: If the file does not exist.
         ValueError: If the file is corrupt or its weights do not fit its own config.
     """
-    path = resolve_checkpoint(spec)
-    if path.suffix == ".safetensors":
-        cfg, state = _read_safetensors(path)
-    else:
-        ckpt = load_checkpoint(path)
-        cfg, state = stored_config(ckpt.get("config"), source=path), ckpt["model"]
+    path, cfg, state = read_weights(spec)
     # Check the weights against the stored architecture on the meta device first: a file whose
     # config does not fit its tensors fails before any real model is built or tensor copied.
     with torch.device("meta"):
@@ -118,6 +113,50 @@ def load_model(
     model = create_model(cfg.model)
     load_weights(model, state, source=str(path))
     return model.to(device).eval(), cfg
+
+
+def read_weights(spec: str | Path) -> tuple[Path, ExperimentConfig, dict[str, torch.Tensor]]:
+    """The file, stored config and model tensors of ``"default"``, a ``.pt`` or a
+    ``.safetensors`` checkpoint, without building a model.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ValueError: If the file is corrupt or not an ssrstf checkpoint.
+    """
+    path = resolve_checkpoint(spec)
+    if path.suffix == ".safetensors":
+        cfg, state = _read_safetensors(path)
+    else:
+        ckpt = load_checkpoint(path)
+        cfg, state = stored_config(ckpt.get("config"), source=path), ckpt["model"]
+    return path, cfg, state
+
+
+def read_init_weights(spec: str | Path, model_cfg: Any) -> tuple[Path, dict[str, torch.Tensor]]:
+    """The model tensors of checkpoint ``spec`` for a fine-tuning start of ``model_cfg``.
+
+    Args:
+        spec: ``"default"``, a ``.pt`` or a ``.safetensors`` file (``train.init_weights``).
+        model_cfg: The run's `ModelConfig`; the checkpoint's must be equal.
+
+    Returns:
+        The file read and its model state dict (load with `load_weights`).
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ValueError: Naming the file and the first differing ``model`` keys when the
+            architectures differ, or what is wrong with the file.
+    """
+    path, cfg, state = read_weights(spec)
+    if cfg.model != model_cfg:
+        theirs, ours = to_dict(cfg.model), to_dict(model_cfg)
+        keys = [k for k in ours if ours[k] != theirs.get(k)]
+        shown = ", ".join(f"model.{k}: {theirs.get(k)!r} there, {ours[k]!r} here" for k in keys[:3])
+        raise ValueError(
+            f"train.init_weights={spec}: {path} holds a different architecture ({shown}); "
+            "a fine-tuning start needs the same model section"
+        )
+    return path, state
 
 
 def stored_config(data: Any, *, source: str | Path) -> ExperimentConfig:

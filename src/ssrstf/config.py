@@ -325,6 +325,12 @@ class TrainConfig:
     num_threads: int = 0
     """torch CPU threads (0: torch's default)."""
     use_tensorboard: bool = False
+    init_weights: str = ""
+    """Start a new run from these model weights instead of random ones (fine-tuning):
+    ``default`` (the packaged model) or a training ``.pt`` / ``.safetensors`` path. Only the
+    model's tensors are taken (optimiser, schedule and step start afresh); their architecture
+    must equal the ``model`` section. Ignored on ``--resume`` (the run's own ``last.pt``
+    wins). ``""``: random initialisation."""
 
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, "train.epochs", "must be >= 1")

@@ -38,7 +38,13 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 from tqdm import tqdm
 
-from ssrstf.checkpoint import load_checkpoint, load_weights, save_checkpoint, stored_config
+from ssrstf.checkpoint import (
+    load_checkpoint,
+    load_weights,
+    read_init_weights,
+    save_checkpoint,
+    stored_config,
+)
 from ssrstf.config import ExperimentConfig, load_config, save_config, to_dict
 from ssrstf.data.dataset import build_datasets
 from ssrstf.data.h36m import Streams
@@ -153,6 +159,13 @@ def fit(
     assert cfg is not None
     if not resume:  # a mesh run records its backbone's model section (resumed: already there)
         cfg = prepare_mesh_config(cfg)
+    init = None  # a fine-tuning start, checked before any data is read
+    if ckpt is None and cfg.train.init_weights:
+        if cfg.mesh.use_mesh_head:
+            raise ValueError(
+                "train.init_weights does not apply to a mesh run (its backbone is mesh.backbone)"
+            )
+        init = read_init_weights(cfg.train.init_weights, cfg.model)
     if cfg.train.num_threads:
         torch.set_num_threads(cfg.train.num_threads)
     device = resolve_device(cfg.train.device)
@@ -190,6 +203,9 @@ def fit(
         # Late-bound: sees the resumed `progress` and its elapsed time as the run advances.
         time_fraction=lambda: progress.elapsed_s / budget_s if budget_s else 0.0,
     )
+    if init is not None:
+        load_weights(model, init[1], source=str(init[0]))
+        logger.info("model weights initialised from %s", init[0])
     if ckpt is not None:
         load_weights(model, ckpt["model"], source=str(run_dir / "last.pt"))
         optimizer.load_state_dict(ckpt["optimizer"])
