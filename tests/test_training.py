@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -16,9 +17,10 @@ from ssrstf.checkpoint import (
     export_weights,
     load_checkpoint,
     load_model,
+    model_differences,
     save_checkpoint,
 )
-from ssrstf.config import ConfigError, ExperimentConfig, load_config
+from ssrstf.config import ConfigError, ExperimentConfig, ModelConfig, load_config
 from ssrstf.models import build_model
 from ssrstf.training.losses import LiftingLoss, mpjpe_loss, n_mpjpe_loss, velocity_loss
 from ssrstf.training.optim import lr_factor, param_groups
@@ -255,6 +257,17 @@ def test_init_weights_refuses_another_architecture_before_reading_data(
     with pytest.raises(FileNotFoundError, match="missing.pt"):
         missing = f"train.init_weights={tmp_path / 'missing.pt'}"
         fit(tiny_cfg(synthetic_h36m, missing), tmp_path / "x")
+
+
+def test_model_differences_names_the_first_differing_keys() -> None:
+    base = ModelConfig()
+    other = replace(base, dim=base.dim + 8, depth=base.depth + 1)
+    text = model_differences(base, other)
+    assert f"model.dim: {base.dim} there, {base.dim + 8} here" in text
+    assert f"model.depth: {base.depth} there, {base.depth + 1} here" in text
+    assert model_differences(base, base) == ""
+    many = replace(other, num_frames=base.num_frames + 2, local_stream="none")
+    assert model_differences(base, many, limit=2).count(" here") == 2
 
 
 def test_two_process_gloo_run(synthetic_h36m: Path, tmp_path: Path) -> None:

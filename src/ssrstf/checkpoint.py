@@ -28,7 +28,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 from torch import nn
 
-from ssrstf.config import ExperimentConfig, from_dict, to_dict
+from ssrstf.config import ExperimentConfig, ModelConfig, from_dict, to_dict
 from ssrstf.files import atomic_write, check_input_file
 from ssrstf.models import create_model
 
@@ -132,7 +132,17 @@ def read_weights(spec: str | Path) -> tuple[Path, ExperimentConfig, dict[str, to
     return path, cfg, state
 
 
-def read_init_weights(spec: str | Path, model_cfg: Any) -> tuple[Path, dict[str, torch.Tensor]]:
+def model_differences(theirs: ModelConfig, ours: ModelConfig, *, limit: int = 3) -> str:
+    """The first ``limit`` differing keys of two model sections, as
+    ``model.dim: 16 there, 24 here`` (``theirs``: a checkpoint's, ``ours``: the config's)."""
+    a, b = to_dict(theirs), to_dict(ours)
+    keys = [k for k in b if b[k] != a.get(k)]
+    return ", ".join(f"model.{k}: {a.get(k)!r} there, {b[k]!r} here" for k in keys[:limit])
+
+
+def read_init_weights(
+    spec: str | Path, model_cfg: ModelConfig
+) -> tuple[Path, dict[str, torch.Tensor]]:
     """The model tensors of checkpoint ``spec`` for a fine-tuning start of ``model_cfg``.
 
     Args:
@@ -149,11 +159,9 @@ def read_init_weights(spec: str | Path, model_cfg: Any) -> tuple[Path, dict[str,
     """
     path, cfg, state = read_weights(spec)
     if cfg.model != model_cfg:
-        theirs, ours = to_dict(cfg.model), to_dict(model_cfg)
-        keys = [k for k in ours if ours[k] != theirs.get(k)]
-        shown = ", ".join(f"model.{k}: {theirs.get(k)!r} there, {ours[k]!r} here" for k in keys[:3])
         raise ValueError(
-            f"train.init_weights={spec}: {path} holds a different architecture ({shown}); "
+            f"train.init_weights={spec}: {path} holds a different architecture "
+            f"({model_differences(cfg.model, model_cfg)}); "
             "a fine-tuning start needs the same model section"
         )
     return path, state

@@ -24,6 +24,7 @@ from ssrstf.checkpoint import (
     load_checkpoint,
     load_model,
     load_weights,
+    model_differences,
     resolve_checkpoint,
     resolve_packaged,
     stored_config,
@@ -104,7 +105,8 @@ def create_mesh_model(
         if backbone_cfg.model != cfg.model:
             raise ValueError(
                 f"mesh.backbone {mesh.backbone}: its model differs from the config's model "
-                "section (resolve_backbone_config copies it)"
+                f"section ({model_differences(backbone_cfg.model, cfg.model)}; "
+                "resolve_backbone_config copies it)"
             )
     else:
         backbone = create_model(cfg.model)

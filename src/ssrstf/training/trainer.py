@@ -204,8 +204,9 @@ def fit(
         time_fraction=lambda: progress.elapsed_s / budget_s if budget_s else 0.0,
     )
     if init is not None:
-        load_weights(model, init[1], source=str(init[0]))
-        logger.info("model weights initialised from %s", init[0])
+        init_path, init_state = init
+        load_weights(model, init_state, source=str(init_path))
+        logger.info("model weights initialised from %s", init_path)
     if ckpt is not None:
         load_weights(model, ckpt["model"], source=str(run_dir / "last.pt"))
         optimizer.load_state_dict(ckpt["optimizer"])
