@@ -86,8 +86,11 @@ def test_stitch_averages_repeated_frames_and_leaves_uncovered_frames_nan() -> No
 
 def test_subsample_frames() -> None:
     np.testing.assert_array_equal(subsample_frames(7, 3), [0, 3, 6])
+    np.testing.assert_array_equal(subsample_frames(7, 3, phase=2), [2, 5])
     with pytest.raises(ValueError):
         subsample_frames(7, 0)
+    with pytest.raises(ValueError, match="phase must be in"):
+        subsample_frames(7, 3, phase=3)
 
 
 # ----------------------------------------------------------------------------- transforms
@@ -264,6 +267,29 @@ def test_same_seed_same_batches_and_epochs_differ(synthetic_h36m: Path) -> None:
     assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
     assert first[0].shape == (4, 9, 17, 3)
     assert not all(torch.equal(a, b) for a, b in zip(first, other, strict=True))
+
+
+def test_strided_clips_train_on_every_phase_and_test_on_phase_0(synthetic_h36m: Path) -> None:
+    streams = streams_with_source(load_streams(synthetic_h36m), "gt")
+    train = clip_frames(streams, 5, stride=5, frame_stride=3)
+    steps = np.diff(train, axis=1)
+    assert (steps == 3).all()  # 5 inputs span 13 source frames
+    # Every phase of every stream starts clips, so every frame that fits a clip is trained on.
+    stream_of = np.searchsorted(streams.offsets, train[:, 0], side="right") - 1
+    phases = (train[:, 0] - streams.offsets[stream_of]) % 3
+    assert set(phases.tolist()) == {0, 1, 2}
+    covered = np.zeros(int(streams.lengths.sum()), dtype=bool)
+    covered[train.ravel()] = True
+    for offset, length in zip(streams.offsets, streams.lengths, strict=False):
+        # Phase p holds ceil((length - p) / 3) frames, n_p whole clips of 5: 15 n_p source frames.
+        whole = min((-(-(int(length) - p) // 3) - 5) // 5 + 1 for p in range(3))
+        assert whole > 0 and covered[offset : offset + 15 * whole].all()
+    # Same number of clips per epoch as without striding (up to the dropped tails).
+    plain = clip_frames(streams, 5, stride=5)
+    assert abs(len(train) - len(plain)) <= 3 * streams.num_streams
+    test = clip_frames(streams, 5, cover_all=True, frame_stride=3)
+    start = streams.offsets[np.searchsorted(streams.offsets, test[:, 0], side="right") - 1]
+    assert ((test - start[:, None]) % 3 == 0).all()
 
 
 def test_image_space_targets_times_scale_are_the_2_5d_ground_truth(synthetic_h36m: Path) -> None:

@@ -239,6 +239,44 @@ def test_plain_attention_at_cpu_inference_equals_the_fused_kernel(monkeypatch) -
     torch.testing.assert_close(model(x).detach(), fused, rtol=0, atol=0)
 
 
+def test_broadcast_attention_equals_sdpa_outputs_and_gradients() -> None:
+    from ssrstf.models.attention import broadcast_attention
+
+    torch.manual_seed(0)
+    qkv = torch.randn(6, 4, 17, 3 * 8, dtype=torch.float64, requires_grad=True)
+    grad = torch.randn(6, 4, 17, 8, dtype=torch.float64)
+    outs = []
+    for fn in (broadcast_attention, torch.nn.functional.scaled_dot_product_attention):
+        out = fn(*qkv.chunk(3, dim=-1))
+        outs.append((out, torch.autograd.grad(out, qkv, grad)[0]))
+    torch.testing.assert_close(outs[0], outs[1], rtol=1e-10, atol=1e-12)
+
+
+def test_compiled_training_attention_equals_the_fused_kernel() -> None:
+    """The trainer's compiled CPU path (train.compile_attention): same outputs and gradients."""
+    from ssrstf.models.attention import set_compiled_training_attention
+
+    torch.manual_seed(0)
+    model = shrunk("xsmall", layer_scale_init=1.0).train()  # attention weighs in fully
+    x = torch.randn(2, 27, 17, 3)
+    results = []
+    for compiled in (False, True):
+        assert set_compiled_training_attention(model, compiled) == 2 * model.cfg.depth
+        model.zero_grad(set_to_none=True)
+        out = model(x)
+        out.square().mean().backward()
+        results.append((out.detach(), [p.grad.clone() for p in model.parameters()]))
+    (fused, fused_grads), (comp, comp_grads) = results
+    from ssrstf.models import attention
+
+    # Either Inductor compiled it (other arithmetic: not bitwise equal), or, without a C++
+    # compiler, the fallback warned and ran the fused kernel.
+    assert attention._compile_failed or not torch.equal(comp, fused)
+    torch.testing.assert_close(comp, fused, rtol=1e-5, atol=1e-5)
+    for a, b in zip(comp_grads, fused_grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
 def test_skeleton_layout_round_trip() -> None:
     walk = H36M_17.depth_first_walk()
     layout = SkeletonLayout(order=walk, num_joints=17)

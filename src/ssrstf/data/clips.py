@@ -103,8 +103,11 @@ def stitch_clips(values: np.ndarray, clips: np.ndarray, num_frames: int) -> np.n
     return mean.reshape((num_frames, *values.shape[2:]))
 
 
-def subsample_frames(num_frames: int, frame_stride: int) -> np.ndarray:
-    """Indices ``0, s, 2s, ...`` of a stream sub-sampled by ``frame_stride`` before clipping."""
+def subsample_frames(num_frames: int, frame_stride: int, phase: int = 0) -> np.ndarray:
+    """Indices ``p, p + s, p + 2s, ...`` of a stream sub-sampled by ``frame_stride`` = s from
+    frame ``phase`` = p (0 <= p < s) before clipping."""
     if frame_stride < 1:
         raise ValueError(f"frame_stride must be >= 1, got {frame_stride}")
-    return np.arange(0, max(num_frames, 0), frame_stride, dtype=np.int64)
+    if not 0 <= phase < frame_stride:
+        raise ValueError(f"phase must be in [0, {frame_stride}), got {phase}")
+    return np.arange(phase, max(num_frames, 0), frame_stride, dtype=np.int64)

@@ -92,19 +92,24 @@ def clip_frames(
         stride: Training clips every ``stride`` (sub-sampled) frames; None gives test clips
             (non-overlapping, `split_test_clips`).
         cover_all: For test clips, add a last clip so every frame is covered.
-        frame_stride: Temporal sub-sampling of each stream before clipping.
+        frame_stride: Temporal sub-sampling of each stream before clipping (a clip of T inputs
+            then spans (T - 1) * frame_stride + 1 source frames). Training clips are taken from
+            every phase of the sub-sampling (frames p, p + s, ... for p < s), so no source frame
+            is left out of training; test clips from phase 0.
 
     Returns:
-        (K, T) int64 global frame indices, streams in order.
+        (K, T) int64 global frame indices, streams in order (phases in order within a stream).
     """
     out = []
+    phases = range(frame_stride) if stride is not None else range(1)
     for i in range(streams.num_streams):
-        frames = subsample_frames(int(streams.lengths[i]), frame_stride)
-        if stride is None:
-            local = split_test_clips(len(frames), clip_len, cover_all=cover_all)
-        else:
-            local = split_train_clips(len(frames), clip_len, stride)
-        out.append(frames[local] + streams.offsets[i])
+        for phase in phases:
+            frames = subsample_frames(int(streams.lengths[i]), frame_stride, phase)
+            if stride is None:
+                local = split_test_clips(len(frames), clip_len, cover_all=cover_all)
+            else:
+                local = split_train_clips(len(frames), clip_len, stride)
+            out.append(frames[local] + streams.offsets[i])
     return np.concatenate(out) if out else np.zeros((0, clip_len), dtype=np.int64)
 
 

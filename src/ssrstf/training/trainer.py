@@ -50,6 +50,8 @@ from ssrstf.data.dataset import build_datasets
 from ssrstf.data.h36m import Streams
 from ssrstf.files import atomic_write
 from ssrstf.models import create_model
+from ssrstf.models.attention import set_compiled_training_attention
+from ssrstf.training.allocator import keep_freed_memory
 from ssrstf.training.losses import LiftingLoss
 from ssrstf.training.mesh_training import (
     build_mesh_loss,
@@ -169,6 +171,8 @@ def fit(
     if cfg.train.num_threads:
         torch.set_num_threads(cfg.train.num_threads)
     device = resolve_device(cfg.train.device)
+    if device.type == "cpu":
+        keep_freed_memory()  # no page faults on every step's activations (allocator module)
     rank, world = _init_distributed(device)
     torch.manual_seed(cfg.seed)
     if rank == 0:
@@ -183,6 +187,8 @@ def fit(
         eval_streams[source] = build_eval_streams(cfg, streams, input_source=source)
     is_mesh = cfg.mesh.use_mesh_head
     model = (build_mesh_model(cfg) if is_mesh else create_model(cfg.model)).to(device)
+    if device.type == "cpu" and cfg.train.compile_attention:
+        set_compiled_training_attention(model, True)
     optimizer = build_mesh_optimizer(model, cfg) if is_mesh else build_optimizer(model, cfg.train)
     sampler = DistributedSampler(
         train_set, num_replicas=world, rank=rank, shuffle=True, seed=cfg.seed, drop_last=True
