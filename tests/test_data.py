@@ -15,6 +15,7 @@ from ssrstf.data.clips import (
     split_test_clips,
     split_train_clips,
     stitch_clips,
+    strided_clips,
     subsample_frames,
 )
 from ssrstf.data.dataset import (
@@ -269,7 +270,7 @@ def test_same_seed_same_batches_and_epochs_differ(synthetic_h36m: Path) -> None:
     assert not all(torch.equal(a, b) for a, b in zip(first, other, strict=True))
 
 
-def test_strided_clips_train_on_every_phase_and_test_on_phase_0(synthetic_h36m: Path) -> None:
+def test_strided_clips_cover_every_frame_from_every_phase(synthetic_h36m: Path) -> None:
     streams = streams_with_source(load_streams(synthetic_h36m), "gt")
     train = clip_frames(streams, 5, stride=5, frame_stride=3)
     steps = np.diff(train, axis=1)
@@ -287,9 +288,15 @@ def test_strided_clips_train_on_every_phase_and_test_on_phase_0(synthetic_h36m: 
     # Same number of clips per epoch as without striding (up to the dropped tails).
     plain = clip_frames(streams, 5, stride=5)
     assert abs(len(train) - len(plain)) <= 3 * streams.num_streams
+    # Test clips (VideoPose3D's cover_all): every frame, each clip within one phase.
     test = clip_frames(streams, 5, cover_all=True, frame_stride=3)
-    start = streams.offsets[np.searchsorted(streams.offsets, test[:, 0], side="right") - 1]
-    assert ((test - start[:, None]) % 3 == 0).all()
+    assert (np.diff(test, axis=1) == 3).all()
+    assert np.array_equal(np.unique(test), np.arange(int(streams.lengths.sum())))
+    # Stride 1 is exactly the consecutive split.
+    np.testing.assert_array_equal(strided_clips(50, 9, 1, cover_all=True),
+                                  split_test_clips(50, 9, cover_all=True))  # fmt: skip
+    np.testing.assert_array_equal(strided_clips(50, 9, 1, stride=4), split_train_clips(50, 9, 4))
+    assert strided_clips(2, 5, 3, cover_all=True).shape == (2, 5)  # phases of 1 frame, resampled
 
 
 def test_image_space_targets_times_scale_are_the_2_5d_ground_truth(synthetic_h36m: Path) -> None:
@@ -334,3 +341,15 @@ def test_stream_clips_for_both_ground_truths(synthetic_h36m: Path) -> None:
     assert all(s.clips.size == len(s.ground_truth) // 9 * 9 for s in image)
     assert len(image) == 23 and image[0].inputs.shape[1:] == (17, 3)
     assert image[0].output_scale.shape == (len(image[0].ground_truth),)
+
+
+def test_strided_test_clips_follow_the_videopose3d_protocol(synthetic_h36m: Path) -> None:
+    """A frame-stride model (27 inputs every 3rd frame) is scored on every frame."""
+    from ssrstf.evaluation.protocol import VIDEOPOSE3D, check_clips
+
+    streams = load_streams(synthetic_h36m)
+    strided = stream_clips(streams, ground_truth="camera", clip_len=9, cover_all=True,
+                           subjects=["S9"], frame_stride=3)  # fmt: skip
+    for s in strided:
+        check_clips(VIDEOPOSE3D, s)  # raises unless every frame is in some clip
+        assert (np.diff(s.clips, axis=1) == 3).all()

@@ -7,7 +7,10 @@ arrays explicit (``lib/utils/utils_data.split_clips``):
 
 * windows ``[s, s + T)`` start every ``stride`` frames while they fit; the partial tail is
   dropped;
-* a stream shorter than ``T`` gives one clip of its frames resampled to ``T`` (`resample_indices`).
+* a stream shorter than ``T`` gives one clip of its frames resampled to ``T`` (`resample_indices`);
+* with a frame stride ``s`` (``data.frame_stride``: T inputs spanning (T - 1) s + 1 frames) the
+  stream splits into its ``s`` phases (frames p, p + s, ...), each clipped as above
+  (`strided_clips`), so training and the full-protocol evaluation still see every frame.
 
 Deviations from MotionBERT, both only for streams shorter than ``T``: resampling is
 deterministic (MotionBERT randomly rounds each position up or down), and the last stream of a
@@ -73,6 +76,38 @@ def split_test_clips(num_frames: int, clip_len: int, *, cover_all: bool = False)
         last = np.arange(num_frames - clip_len, num_frames, dtype=np.int64)
         clips = np.concatenate([clips, last[None]])
     return clips
+
+
+def strided_clips(
+    num_frames: int,
+    clip_len: int,
+    frame_stride: int,
+    *,
+    stride: int | None = None,
+    cover_all: bool = False,
+) -> np.ndarray:
+    """Clips of one stream sub-sampled by ``frame_stride``, from every phase of the sub-sampling.
+
+    Phase p holds frames p, p + s, p + 2s, ... (s = ``frame_stride``); each phase is split like
+    a stream of its own (`split_train_clips` every ``stride`` of its frames, or `split_test_clips`
+    when ``stride`` is None) and the clips of all phases are returned, phase 0 first, as frame
+    indices of the whole stream. With s = 1 this is exactly `split_train_clips` /
+    `split_test_clips`; with ``cover_all`` test clips cover every frame of the stream.
+
+    Returns:
+        (K, T) int64 frame indices into the stream.
+    """
+    out = []
+    for phase in range(frame_stride):
+        frames = subsample_frames(num_frames, frame_stride, phase)
+        if len(frames) == 0:
+            continue
+        if stride is None:
+            local = split_test_clips(len(frames), clip_len, cover_all=cover_all)
+        else:
+            local = split_train_clips(len(frames), clip_len, stride)
+        out.append(frames[local])
+    return np.concatenate(out) if out else np.zeros((0, clip_len), dtype=np.int64)
 
 
 def stitch_clips(values: np.ndarray, clips: np.ndarray, num_frames: int) -> np.ndarray:

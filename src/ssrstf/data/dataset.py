@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ssrstf.config import AugmentConfig, ExperimentConfig
 from ssrstf.data.augment import augment_clip
-from ssrstf.data.clips import split_test_clips, split_train_clips, subsample_frames
+from ssrstf.data.clips import strided_clips
 from ssrstf.data.h36m import Streams, load_streams
 from ssrstf.data.transforms import (
     camera_targets,
@@ -93,23 +93,18 @@ def clip_frames(
             (non-overlapping, `split_test_clips`).
         cover_all: For test clips, add a last clip so every frame is covered.
         frame_stride: Temporal sub-sampling of each stream before clipping (a clip of T inputs
-            then spans (T - 1) * frame_stride + 1 source frames). Training clips are taken from
-            every phase of the sub-sampling (frames p, p + s, ... for p < s), so no source frame
-            is left out of training; test clips from phase 0.
+            then spans (T - 1) * frame_stride + 1 source frames); clips come from every phase
+            of the sub-sampling (`strided_clips`), so no frame is left out.
 
     Returns:
         (K, T) int64 global frame indices, streams in order (phases in order within a stream).
     """
     out = []
-    phases = range(frame_stride) if stride is not None else range(1)
     for i in range(streams.num_streams):
-        for phase in phases:
-            frames = subsample_frames(int(streams.lengths[i]), frame_stride, phase)
-            if stride is None:
-                local = split_test_clips(len(frames), clip_len, cover_all=cover_all)
-            else:
-                local = split_train_clips(len(frames), clip_len, stride)
-            out.append(frames[local] + streams.offsets[i])
+        local = strided_clips(
+            int(streams.lengths[i]), clip_len, frame_stride, stride=stride, cover_all=cover_all
+        )
+        out.append(local + streams.offsets[i])
     return np.concatenate(out) if out else np.zeros((0, clip_len), dtype=np.int64)
 
 
@@ -395,6 +390,7 @@ def stream_clips(
     input_source: str | None = None,
     target_space: str = "camera",
     use_confidence: bool = True,
+    frame_stride: int = 1,
 ) -> list[StreamClips]:
     """Per-stream evaluation views of a dataset.
 
@@ -408,6 +404,8 @@ def stream_clips(
             it are left out, with a log message).
         target_space: Space of the model outputs (for ``output_scale``).
         use_confidence: Confidence channel in the inputs.
+        frame_stride: The model's input stride (``data.frame_stride``): clips of every
+            ``frame_stride``-th frame, from every phase (`strided_clips`).
 
     Returns:
         One `StreamClips` per stream, sorted by key.
@@ -445,7 +443,7 @@ def stream_clips(
                 action=str(streams.action[i]),
                 sequence_id=str(streams.sequence_id[i]),
                 ground_truth=gt,
-                clips=split_test_clips(len(gt), clip_len, cover_all=cover_all),
+                clips=strided_clips(len(gt), clip_len, frame_stride, cover_all=cover_all),
                 inputs=inputs,
                 output_scale=scale,
                 valid=None if streams.valid is None else streams.valid[frames],

@@ -136,6 +136,7 @@ def build_eval_streams(
         input_source=input_source or cfg.data.input_source,
         target_space=cfg.data.target_space,
         use_confidence=cfg.data.use_confidence,
+        frame_stride=cfg.data.frame_stride,
     )
 
 
