@@ -1,4 +1,5 @@
-"""Result writers: BVH round trip through an independent reader, JSON/NPZ layouts, overwriting."""
+"""Result writers: BVH round trip through independent readers (our `read_bvh` and the bvhio
+library's forward kinematics), the rig's helper joints, JSON/NPZ layouts, overwriting."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from ssrstf.inference.export import (
     _atomic_write,
     _axis_rotation,
     _euler_zxy,
-    _t_pose_directions,
+    animation_extras,
     read_bvh,
     write_bvh,
     write_json,
@@ -20,9 +21,17 @@ from ssrstf.inference.export import (
     write_npz,
 )
 from ssrstf.inference.readers import Keypoints2D, read_keypoints
+from ssrstf.inference.rig import rig_hierarchy
+from ssrstf.inference.rig import t_pose_directions as _t_pose_directions
+from ssrstf.inference.sample import make_sample
 from ssrstf.skeleton import COCO_17, H36M_17, Skeleton
 
 BVH_FROM_CAMERA = np.diag([1.0, -1.0, -1.0])
+NAMES = H36M_17.joint_names
+H36M_HELPERS = (
+    "pelvis_to_right_hip", "pelvis_to_left_hip", "pelvis_to_spine",
+    "thorax_to_neck", "thorax_to_left_shoulder", "thorax_to_right_shoulder",
+)  # fmt: skip
 
 
 def _random_rotations(rng: np.random.Generator, n: int, scale: float) -> np.ndarray:
@@ -74,7 +83,7 @@ def test_bvh_round_trip_within_a_millimetre(tmp_path: Path) -> None:
     poses = _fk_poses(np.random.default_rng(0), 40)
     poses -= poses[:, :1]  # root-relative, as the lifter outputs
     error = write_bvh(tmp_path / "out.bvh", poses, 25.0)
-    assert error < 1e-3
+    assert error < 1e-6
     text = (tmp_path / "out.bvh").read_text()
     lines = text.splitlines()
     assert lines[:2] == ["HIERARCHY", "ROOT pelvis"]
@@ -82,21 +91,53 @@ def test_bvh_round_trip_within_a_millimetre(tmp_path: Path) -> None:
     assert _frame_time(tmp_path / "out.bvh") == pytest.approx(0.04)
     assert text.count("End Site") == 5  # ankles, wrists and head
     animation = read_bvh(tmp_path / "out.bvh")
-    assert animation.joint_names == H36M_17.joint_names
+    hierarchy = rig_hierarchy(H36M_17)
+    assert animation.joint_names == tuple(hierarchy.names[n] for n in hierarchy.order)
+    assert set(animation.joint_names) == {*H36M_17.joint_names, *H36M_HELPERS}
     assert animation.fps == pytest.approx(25.0)
-    assert animation.positions_mm.shape == (40, 17, 3)
-    assert np.abs(animation.positions_mm - poses).max() < 1.0
-    np.testing.assert_allclose(animation.positions_mm, poses, atol=1e-3)
+    assert animation.positions_mm.shape == (40, 17 + 6, 3)
+    joints = read_bvh(tmp_path / "out.bvh", joints=H36M_17.joint_names)
+    assert joints.joint_names == H36M_17.joint_names and joints.positions_mm.shape == (40, 17, 3)
+    np.testing.assert_allclose(joints.positions_mm, poses, atol=1e-3)
+
+
+def test_bvh_helper_joints_sit_between_branching_joints_and_their_children(tmp_path) -> None:
+    poses = _fk_poses(np.random.default_rng(9), 3)
+    write_bvh(tmp_path / "h.bvh", poses, 30.0)
+    blocks, stack = {}, []
+    for line in (tmp_path / "h.bvh").read_text().split("MOTION")[0].splitlines():
+        words = line.split()
+        if words[0] in ("ROOT", "JOINT"):
+            blocks[words[1]] = {"parent": stack[-1] if stack else None}
+            stack.append(words[1])
+        elif words[0] == "End":
+            stack.append(None)
+        elif words[0] == "OFFSET" and stack[-1] is not None:
+            blocks[stack[-1]]["offset"] = [float(v) for v in words[1:]]
+        elif words[0] == "CHANNELS":
+            blocks[stack[-1]]["channels"] = words[2:]
+        elif words[0] == "}":
+            stack.pop()
+    for helper in H36M_HELPERS:
+        parent, child = helper.split("_to_")
+        assert blocks[helper]["parent"] == parent and blocks[child]["parent"] == helper
+        assert blocks[helper]["offset"] == [0.0, 0.0, 0.0]
+        assert blocks[helper]["channels"] == ["Zrotation", "Xrotation", "Yrotation"]
+    for joint in ("right_knee", "thorax", "head", "left_wrist"):  # only children: no helper
+        parent = H36M_17.parents[H36M_17.index(joint)]
+        assert blocks[joint]["parent"] == H36M_17.joint_names[parent]
+    rotations_only = [name for name, b in blocks.items() if len(b["channels"]) == 3]
+    assert len(rotations_only) == 17 + 6 - 1  # constant bone lengths: only the root moves
 
 
 def test_bvh_root_trajectory_units_and_large_rotations(tmp_path: Path) -> None:
     poses = _fk_poses(np.random.default_rng(1), 30, scale=3.0)  # up to 180° joint rotations
     write_bvh(tmp_path / "m.bvh", poses, 50.0, units="m")
-    np.testing.assert_allclose(read_bvh(tmp_path / "m.bvh", units="m").positions_mm, poses,
-                               atol=1e-2)  # fmt: skip  # 6 decimals of a metre
+    read = read_bvh(tmp_path / "m.bvh", units="m", joints=NAMES).positions_mm
+    np.testing.assert_allclose(read, poses, atol=1e-2)  # 6 decimals of a metre
     write_bvh(tmp_path / "mm.bvh", poses, 50.0, units="mm")
-    np.testing.assert_allclose(read_bvh(tmp_path / "mm.bvh", units="mm").positions_mm, poses,
-                               atol=1e-3)  # fmt: skip
+    read = read_bvh(tmp_path / "mm.bvh", units="mm", joints=NAMES).positions_mm
+    np.testing.assert_allclose(read, poses, atol=1e-3)
 
 
 def test_bvh_limb_opposite_to_its_rest_direction(tmp_path: Path) -> None:
@@ -110,25 +151,91 @@ def test_bvh_limb_opposite_to_its_rest_direction(tmp_path: Path) -> None:
     pose[wrist] = pose[elbow] - rest[wrist]
     poses = np.stack([pose, pose]) @ BVH_FROM_CAMERA
     assert write_bvh(tmp_path / "a.bvh", poses, 30.0) < 1e-6
-    np.testing.assert_allclose(read_bvh(tmp_path / "a.bvh").positions_mm, poses, atol=1e-3)
+    read = read_bvh(tmp_path / "a.bvh", joints=NAMES).positions_mm
+    np.testing.assert_allclose(read, poses, atol=1e-3)
 
 
-def test_bvh_reports_the_deviation_of_varying_bone_lengths(tmp_path: Path) -> None:
+def test_bvh_carries_varying_bone_lengths_exactly(tmp_path: Path) -> None:
     rng = np.random.default_rng(2)
-    poses = _fk_poses(rng, 20) + rng.normal(scale=5.0, size=(20, 17, 3))
-    error = write_bvh(tmp_path / "n.bvh", poses, 30.0)
-    read_back = read_bvh(tmp_path / "n.bvh").positions_mm
-    assert error > 1.0
-    assert np.linalg.norm(read_back - poses, axis=-1).max() == pytest.approx(error, abs=1e-3)
+    poses = _fk_poses(rng, 20) * rng.uniform(0.6, 1.4, size=(20, 1, 1))
+    poses += rng.normal(scale=40.0, size=(20, 17, 3))  # every bone changes length on its own
+    assert write_bvh(tmp_path / "n.bvh", poses, 30.0) < 1e-6
+    read_back = read_bvh(tmp_path / "n.bvh", joints=H36M_17.joint_names).positions_mm
+    np.testing.assert_allclose(read_back, poses, atol=1e-3)
+    text = (tmp_path / "n.bvh").read_text()
+    positioned = text.count("CHANNELS 6 Xposition Yposition Zposition Zrotation")
+    assert positioned == 17 and text.count("CHANNELS 3 Zrotation Xrotation Yrotation") == 6
+
+
+def _sample_poses() -> np.ndarray:
+    """(F, 17, 3) camera-axes mm: the built-in sample's motion with its root path."""
+    sample = make_sample(seconds=1.0)
+    return sample.poses_3d
+
+
+@pytest.mark.parametrize("motion", ["sample", "sample, rigid", "stretching"])
+def test_bvh_read_back_by_bvhio(tmp_path: Path, motion: str) -> None:
+    """A BVH library's own parser and forward kinematics find every joint in every frame."""
+    pytest.importorskip("bvhio", reason="bvhio (dev extra) reads the BVH back")
+    from animation_readers import bvh_positions_mm
+
+    rng = np.random.default_rng(3)
+    poses = _sample_poses()
+    if motion == "sample":  # lifter-like: bones and torso shapes change a little every frame
+        poses = poses + rng.normal(scale=15.0, size=poses.shape)
+    elif motion == "stretching":
+        centre = poses[:, :1]
+        poses = centre + (poses - centre) * rng.uniform(0.6, 1.4, size=(len(poses), 1, 1))
+        poses += rng.normal(scale=40.0, size=poses.shape)
+    world = np.eye(4)
+    world[:3, :3] = _random_rotations(rng, 1, 0.3)[0] @ BVH_FROM_CAMERA  # a tilted camera
+    world[:3, 3] = [100.0, 1600.0, -4000.0]
+    write_bvh(tmp_path / "s.bvh", poses, 50.0, world_from_camera=world)
+    expected = poses @ world[:3, :3].T + world[:3, 3]
+    read = bvh_positions_mm(tmp_path / "s.bvh", H36M_17.joint_names)
+    assert read.shape == expected.shape
+    distance = np.linalg.norm(read - expected, axis=-1)
+    assert distance.max() < 0.01, distance.max()  # every joint, every frame, the root path too
+
+
+def test_read_bvh_position_channels_replace_the_offset(tmp_path: Path) -> None:
+    path = tmp_path / "loc.bvh"
+    path.write_text(
+        "HIERARCHY\nROOT hips\n{\n OFFSET 0 0 0\n"
+        " CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation\n"
+        " JOINT knee\n {\n  OFFSET 0 -10 0\n"
+        "  CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation\n"
+        "  End Site\n  {\n   OFFSET 0 -5 0\n  }\n }\n}\n"
+        "MOTION\nFrames: 2\nFrame Time: 0.5\n"
+        "1 2 3 0 0 0 0 -10 0 0 0 0\n"
+        "1 2 3 90 0 0 0 -12 0 0 0 0\n"
+    )
+    bvh = read_bvh(path).positions_mm @ BVH_FROM_CAMERA / 10.0
+    np.testing.assert_allclose(bvh[0], [[1, 2, 3], [1, -8, 3]], atol=1e-12)
+    np.testing.assert_allclose(bvh[1], [[1, 2, 3], [13, 2, 3]], atol=1e-12)  # Rz(90°)·(0,-12,0)
+    with pytest.raises(ValueError, match=r"loc\.bvh: no joint\(s\) ankle"):
+        read_bvh(path, joints=["knee", "ankle"])
+
+
+def test_animation_extras_say_which_poses_the_files_carry() -> None:
+    poses = _fk_poses(np.random.default_rng(4), 6) @ BVH_FROM_CAMERA
+    extras = animation_extras(poses, frame="world")
+    assert extras["animation_poses"] is not None and extras["animation_rigid"]
+    assert str(extras["animation_frame"]) == "world"
+    stretched = animation_extras(poses * np.linspace(0.9, 1.1, 6)[:, None, None], frame="camera")
+    assert not stretched["animation_rigid"] and str(stretched["animation_frame"]) == "camera"
+    with pytest.raises(ValueError, match="frame must be"):
+        animation_extras(poses, frame="up")
+    with pytest.raises(ValueError, match=r"points_mm must be \(F, 17, 3\)"):
+        animation_extras(poses[:, :5], frame="world")
 
 
 def test_bvh_other_skeleton_uses_its_own_hierarchy(tmp_path: Path) -> None:
     poses = _fk_poses(np.random.default_rng(3), 5, skeleton=COCO_17)
     write_bvh(tmp_path / "c.bvh", poses, 30.0, skeleton=COCO_17)
     animation = read_bvh(tmp_path / "c.bvh")
-    assert animation.joint_names[0] == "nose" and set(animation.joint_names) == set(
-        COCO_17.joint_names
-    )
+    assert animation.joint_names[0] == "nose"
+    assert set(animation.joint_names) == set(rig_hierarchy(COCO_17).names)
     order = [animation.joint_names.index(n) for n in COCO_17.joint_names]
     np.testing.assert_allclose(animation.positions_mm[:, order], poses, atol=1e-3)
 

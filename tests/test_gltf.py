@@ -1,8 +1,8 @@
 """GLB export read back with an independent glTF reader (pygltflib) and our own forward kinematics.
 
-The reader side uses only pygltflib's parsing and the glTF 2.0 rules (node matrix T · R · S,
-global = parent · local, accessors as typed views of the binary chunk, skinning
-``Σ w · joint_global · inverse_bind``); nothing from the writer.
+The reader side (`animation_readers.Glb`) uses only pygltflib's parsing and the glTF 2.0 rules
+(node matrix T · R · S, global = parent · local, accessors as typed views of the binary chunk,
+skinning ``Σ w · joint_global · inverse_bind``); nothing from the writer.
 """
 
 from __future__ import annotations
@@ -11,15 +11,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from animation_readers import Glb as _Glb
 
 from ssrstf.inference.gltf import ANIMATION_NAME, MESH_NODE_NAME, glb_document, write_glb
+from ssrstf.inference.rig import rig_hierarchy
 from ssrstf.skeleton import COCO_17, H36M_17
 
 pygltflib = pytest.importorskip("pygltflib", reason="pygltflib (dev extra) reads the GLB back")
 
 CAMERA_TO_GLTF = np.diag([1.0, -1.0, -1.0])
-_COMPONENTS = {5126: np.float32, 5123: np.uint16, 5125: np.uint32, 5121: np.uint8}
-_WIDTH = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT4": 16}
 
 
 def _poses(rng: np.random.Generator, frames: int, skeleton=H36M_17, jitter: float = 0.0):
@@ -36,76 +36,6 @@ def _poses(rng: np.random.Generator, frames: int, skeleton=H36M_17, jitter: floa
     return poses + rng.normal(scale=jitter, size=poses.shape)
 
 
-class _Glb:
-    """A GLB parsed by pygltflib, with accessors decoded to numpy arrays."""
-
-    def __init__(self, path: Path) -> None:
-        self.gltf = pygltflib.GLTF2().load(str(path))
-        self.blob = self.gltf.binary_blob()
-
-    def accessor(self, index: int) -> np.ndarray:
-        acc = self.gltf.accessors[index]
-        view = self.gltf.bufferViews[acc.bufferView]
-        width = _WIDTH[acc.type]
-        dtype = np.dtype(_COMPONENTS[acc.componentType]).newbyteorder("<")
-        start = (view.byteOffset or 0) + (acc.byteOffset or 0)
-        raw = np.frombuffer(self.blob, dtype=dtype, count=acc.count * width, offset=start)
-        return raw.reshape(acc.count, width).astype(np.float64)
-
-    def channels(self) -> dict[tuple[int, str], tuple[np.ndarray, np.ndarray]]:
-        (animation,) = self.gltf.animations
-        out = {}
-        for channel in animation.channels:
-            sampler = animation.samplers[channel.sampler]
-            out[channel.target.node, channel.target.path] = (
-                self.accessor(sampler.input)[:, 0],
-                self.accessor(sampler.output),
-            )
-        return out
-
-    def joint_matrices(self) -> np.ndarray:
-        """(F, J, 4, 4) global matrices of the skin's joints by forward kinematics."""
-        gltf = self.gltf
-        (skin,) = gltf.skins
-        joints = list(skin.joints)
-        channels = self.channels()
-        frames = len(next(iter(channels.values()))[0])
-        parent = {c: i for i, node in enumerate(gltf.nodes) for c in (node.children or [])}
-        globals_: dict[int, np.ndarray] = {}
-
-        def global_matrix(index: int) -> np.ndarray:
-            if index in globals_:
-                return globals_[index]
-            node = gltf.nodes[index]
-            t = np.tile(np.array(node.translation or [0.0, 0.0, 0.0]), (frames, 1))
-            q = np.tile(np.array(node.rotation or [0.0, 0.0, 0.0, 1.0]), (frames, 1))
-            if (index, "translation") in channels:
-                t = channels[index, "translation"][1]
-            if (index, "rotation") in channels:
-                q = channels[index, "rotation"][1]
-            local = np.tile(np.eye(4), (frames, 1, 1))
-            local[:, :3, :3] = _rotation_matrices(q)
-            local[:, :3, 3] = t
-            result = local if index not in parent else global_matrix(parent[index]) @ local
-            globals_[index] = result
-            return result
-
-        return np.stack([global_matrix(j) for j in joints], axis=1)
-
-    def joint_positions_mm(self) -> np.ndarray:
-        """(F, J, 3) global joint positions in mm."""
-        return self.joint_matrices()[..., :3, 3] * 1000.0
-
-
-def _rotation_matrices(q: np.ndarray) -> np.ndarray:
-    x, y, z, w = (q / np.linalg.norm(q, axis=-1, keepdims=True)).T
-    return np.stack([
-        np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)], -1),
-        np.stack([2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)], -1),
-        np.stack([2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)], -1),
-    ], axis=1)  # fmt: skip
-
-
 def test_glb_round_trip_hierarchy_times_and_joints(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     poses = _poses(rng, 30, jitter=4.0)  # bone lengths vary, as in predictions
@@ -117,16 +47,29 @@ def test_glb_round_trip_hierarchy_times_and_joints(tmp_path: Path) -> None:
     assert gltf.asset.version == "2.0"
     names = [node.name for node in gltf.nodes]
     assert names[: H36M_17.num_joints] == list(H36M_17.joint_names)
-    for joint, parent in enumerate(H36M_17.parents):  # the hierarchy is the skeleton's
+    helpers = [
+        "pelvis_to_right_hip", "pelvis_to_left_hip", "pelvis_to_spine",
+        "thorax_to_neck", "thorax_to_left_shoulder", "thorax_to_right_shoulder",
+    ]  # fmt: skip
+    assert names[H36M_17.num_joints : -1] == helpers and names[-1] == MESH_NODE_NAME
+    for joint, parent in enumerate(H36M_17.parents):  # the skeleton's hierarchy, with helpers
         holders = [i for i, node in enumerate(gltf.nodes) if joint in (node.children or [])]
-        assert holders == ([] if parent < 0 else [parent])
+        if parent < 0:
+            assert holders == []
+        elif len(H36M_17.children[parent]) > 1:  # a branching joint: parent → helper → joint
+            (helper,) = holders
+            assert names[helper] == f"{names[parent]}_to_{names[joint]}"
+            assert helper in gltf.nodes[parent].children and not gltf.nodes[helper].translation
+        else:
+            assert holders == [parent]
+    assert gltf.skins[0].joints == list(range(len(names) - 1))  # joints and helpers
     scene = gltf.scenes[gltf.scene]
     assert sorted(names[i] for i in scene.nodes) == sorted(["pelvis", MESH_NODE_NAME])
     assert gltf.animations[0].name == ANIMATION_NAME
     for times, _ in glb.channels().values():
         np.testing.assert_allclose(times, np.arange(30) / 25.0, atol=1e-6)
     np.testing.assert_allclose(
-        glb.joint_positions_mm(), poses @ CAMERA_TO_GLTF.T, atol=0.01
+        glb.positions_mm(H36M_17.joint_names), poses @ CAMERA_TO_GLTF.T, atol=0.01
     )  # well inside 1 mm
 
 
@@ -140,7 +83,7 @@ def test_glb_root_motion_and_world_frame(tmp_path: Path) -> None:
     write_glb(tmp_path / "cam.glb", poses, 30.0, trajectory_mm=trajectory)
     glb = _Glb(tmp_path / "cam.glb")
     expected = (poses + trajectory[:, None]) @ CAMERA_TO_GLTF.T
-    np.testing.assert_allclose(glb.joint_positions_mm(), expected, atol=0.01)
+    np.testing.assert_allclose(glb.positions_mm(H36M_17.joint_names), expected, atol=0.01)
     root_t = glb.channels()[0, "translation"][1] * 1000.0
     np.testing.assert_allclose(root_t, trajectory @ CAMERA_TO_GLTF.T, atol=0.01)
 
@@ -154,22 +97,45 @@ def test_glb_root_motion_and_world_frame(tmp_path: Path) -> None:
     write_glb(tmp_path / "w.glb", poses, 30.0, trajectory_mm=trajectory, world_from_camera=world)
     expected = (poses + trajectory[:, None]) @ world[:3, :3].T + world[:3, 3]
     read = _Glb(tmp_path / "w.glb")
-    np.testing.assert_allclose(read.joint_positions_mm(), expected, atol=0.01)
+    np.testing.assert_allclose(read.positions_mm(H36M_17.joint_names), expected, atol=0.01)
     assert read.gltf.asset.extras["frame"] == "world"
 
 
 def test_rigid_poses_animate_only_rotations_and_the_root(tmp_path: Path) -> None:
-    poses = _poses(np.random.default_rng(2), 15)  # constant bone lengths
+    # Constant bone lengths, but the torso's shape (hips and spine around the pelvis, neck and
+    # shoulders around the thorax) changes from frame to frame: the helpers aim each child.
+    poses = _poses(np.random.default_rng(2), 15)
     glb = _Glb(write_glb(tmp_path / "r.glb", poses, 30.0))
     paths = {key for key in glb.channels()}
     rotations = {node for node, path in paths if path == "rotation"}
     translations = {node for node, path in paths if path == "translation"}
-    assert rotations == set(range(17))
-    # Joints with one child take no translation; the children of the pelvis and thorax only
-    # if the Procrustes mean shape leaves a residual (random directions: it does).
-    single = {c for c in range(1, 17) if len(H36M_17.children[H36M_17.parents[c]]) == 1}
-    assert 0 in translations and not translations & single
-    np.testing.assert_allclose(glb.joint_positions_mm(), poses @ CAMERA_TO_GLTF.T, atol=0.01)
+    assert rotations == set(range(rig_hierarchy(H36M_17).num_nodes))
+    assert translations == {0}  # the root motion only
+    np.testing.assert_allclose(
+        glb.positions_mm(H36M_17.joint_names), poses @ CAMERA_TO_GLTF.T, atol=0.01
+    )
+
+
+def test_strongly_varying_bone_lengths_are_carried_exactly(tmp_path: Path) -> None:
+    rng = np.random.default_rng(8)
+    poses = _poses(rng, 40)
+    poses *= rng.uniform(0.6, 1.4, size=(40, 1, 1))  # the whole body grows and shrinks
+    poses += rng.normal(scale=40.0, size=poses.shape)  # and every bone on its own
+    glb = _Glb(write_glb(tmp_path / "v.glb", poses, 30.0))
+    translations = {node for node, path in glb.channels() if path == "translation"}
+    assert translations == set(range(H36M_17.num_joints))  # every joint, no helper
+    np.testing.assert_allclose(
+        glb.positions_mm(H36M_17.joint_names), poses @ CAMERA_TO_GLTF.T, atol=0.01
+    )
+    rest, posed = glb.skinned_vertices_mm()
+    rest_joints = glb.positions_mm(H36M_17.joint_names)  # tips follow their joints every frame
+    inverse_bind = glb.accessor(glb.gltf.skins[0].inverseBindMatrices).reshape(-1, 4, 4)
+    bind = -np.swapaxes(inverse_bind, 1, 2)[: H36M_17.num_joints, :3, 3] * 1000.0
+    for joint in range(1, H36M_17.num_joints):
+        at = np.linalg.norm(rest - bind[joint], axis=1) < 1e-3
+        assert at.any()
+        distance = np.linalg.norm(posed[:, at] - rest_joints[:, joint, None], axis=-1)
+        assert distance.max() < 0.01
 
 
 def test_skinned_mesh_follows_the_joints(tmp_path: Path) -> None:
@@ -231,7 +197,8 @@ def test_single_frame_and_other_skeleton(tmp_path: Path) -> None:
     poses = _poses(np.random.default_rng(5), 1, skeleton=COCO_17)
     glb = _Glb(write_glb(tmp_path / "c.glb", poses, 30.0, skeleton=COCO_17))
     assert [n.name for n in glb.gltf.nodes[:17]] == list(COCO_17.joint_names)
-    np.testing.assert_allclose(glb.joint_positions_mm(), poses @ CAMERA_TO_GLTF.T, atol=0.01)
+    read = glb.positions_mm(COCO_17.joint_names)
+    np.testing.assert_allclose(read, poses @ CAMERA_TO_GLTF.T, atol=0.01)
 
 
 def test_glb_input_errors_and_overwrite(tmp_path: Path) -> None:

@@ -118,6 +118,32 @@ def test_single_window_and_disjoint_windows_equal_direct_calls(tiny_checkpoint: 
     np.testing.assert_allclose(again, poses, atol=1e-4)
 
 
+def test_frame_stride_model_lifts_each_phase_and_interleaves(
+    tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    """A model trained on every 3rd frame (data.frame_stride: 3) sees every 3rd frame."""
+    from dataclasses import replace
+
+    from ssrstf.checkpoint import load_model
+    from ssrstf.inference.streaming import StreamingLifter
+
+    model, cfg = load_model(tiny_checkpoint)
+    strided_path = tmp_path / "strided.safetensors"
+    export_weights(strided_path, model, replace(cfg, data=replace(cfg.data, frame_stride=3)))
+    strided, plain = Lifter(strided_path, overlap=3), Lifter(tiny_checkpoint, overlap=3)
+    assert (strided.frame_stride, plain.frame_stride) == (3, 1)
+    for frames in (2, 3 * T + 4):
+        keypoints = random_keypoints(frames, seed=3)
+        poses = strided.lift(keypoints, SIZE)
+        assert poses.shape == (frames, 17, 3)
+        for phase in range(min(3, frames)):
+            np.testing.assert_allclose(
+                poses[phase::3], plain.lift(keypoints[phase::3], SIZE), atol=1e-9
+            )
+    with pytest.raises(ValueError, match="takes one frame in 3"):
+        StreamingLifter(strided_path, image_size=SIZE)
+
+
 def test_lifting_is_mirror_equivariant(tiny_checkpoint: Path) -> None:
     """Mirroring the video (x -> W - x, left <-> right) mirrors the 3D poses (flip TTA on)."""
     lifter = Lifter(tiny_checkpoint)

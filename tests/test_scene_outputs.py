@@ -18,7 +18,9 @@ from ssrstf.inference.pipeline import lift_keypoints, write_outputs
 from ssrstf.inference.rigid import bone_length_variation, make_rigid
 from ssrstf.inference.sample import FOCAL_PX, make_sample
 from ssrstf.inference.trajectory import DEFAULT_FOV_DEG
+from ssrstf.skeleton import H36M_17
 
+NAMES = H36M_17.joint_names
 HAS_VIZ = all(importlib.util.find_spec(m) for m in ("matplotlib", "imageio_ffmpeg", "PIL"))
 
 
@@ -103,12 +105,12 @@ def test_outputs_hold_trajectory_contacts_world_and_figures(result, tmp_path: Pa
 def test_bvh_moves_the_root_along_the_trajectory_in_the_world_frame(result, tmp_path) -> None:
     paths = write_outputs(result, tmp_path / "world")
     world = result.poses_world()
-    read = read_bvh(paths["bvh"])  # (x, y, z) = (X, −Y, −Z) of the file's frame
+    read = read_bvh(paths["bvh"], joints=NAMES)  # (x, y, z) = (X, −Y, −Z) of the file's frame
     positions = read.positions_mm @ CAMERA_TO_BVH
     assert np.abs(positions - world).max() < 0.01  # the truth is rigid: exact up to rounding
     assert np.abs(positions[:, 0] - world[:, 0]).max() < 0.01  # root translation
     camera = write_outputs(result, tmp_path / "camera", frame="camera")
-    read = read_bvh(camera["bvh"]).positions_mm
+    read = read_bvh(camera["bvh"], joints=NAMES).positions_mm
     assert np.abs(read - (result.poses_3d + result.trajectory[:, None])).max() < 0.01
     with pytest.raises(ValueError, match="frame must be"):
         write_outputs(result, tmp_path / "bad", frame="up")
@@ -119,7 +121,7 @@ def test_animation_files_get_a_rigid_skeleton(sample, tmp_path: Path) -> None:
     stretched = lift_keypoints(sample.keypoints, lifter, focal_length=FOCAL_PX)
     assert np.median(stretched.statistics.bone_length_cv) > 0.02
     paths = write_outputs(stretched, tmp_path / "default")
-    positions = read_bvh(paths["bvh"]).positions_mm @ CAMERA_TO_BVH
+    positions = read_bvh(paths["bvh"], joints=NAMES).positions_mm @ CAMERA_TO_BVH
     expected = stretched.world.to_world(
         make_rigid(stretched.poses_3d) + stretched.trajectory[:, None]
     )

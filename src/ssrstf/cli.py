@@ -422,6 +422,15 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_export)
 
 
+def _shard(text: str) -> tuple[int, int]:
+    from ssrstf.inference.batch import parse_shard
+
+    try:
+        return parse_shard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _image_size(text: str) -> tuple[int, int]:
     width, sep, height = text.lower().partition("x")
     try:
@@ -435,33 +444,66 @@ def _image_size(text: str) -> tuple[int, int]:
     return size
 
 
-def _run_inference(args: argparse.Namespace, kp, *, render: bool, frames_from=None):
+def _run_inference(args: argparse.Namespace, kp, options, *, frames_from=None):
     """Lift ``kp`` and write the outputs (``--mesh``: also the mesh's); returns (result, paths)."""
-    from ssrstf.inference.lifter import Lifter
-    from ssrstf.inference.pipeline import lift_keypoints, write_outputs
+    import dataclasses
+
+    from ssrstf.inference.one_input import lift_and_write
 
     mesh = getattr(args, "mesh", False)
     if mesh:  # before any work
         from ssrstf.inference.meshes import check_mesh_outputs
 
-        check_mesh_outputs(args.out, render=render, overwrite=args.overwrite)
-    lifter = Lifter(
+        check_mesh_outputs(args.out, render=options.render, overwrite=args.overwrite)
+    lifter = _lifter(args)
+    recoverer = _mesh_recoverer(args, lifter) if mesh else None
+    result, paths = lift_and_write(
+        kp, args.out, dataclasses.replace(options, render=options.render and not mesh), lifter,
+        frames_from=frames_from, overwrite=args.overwrite, progress=not args.quiet,
+    )  # fmt: skip
+    if recoverer is not None:
+        paths |= _write_mesh(
+            args, result, recoverer, render=options.render, frames_from=frames_from
+        )
+    return result, paths
+
+
+def _lifter(args: argparse.Namespace):
+    """The `Lifter` of the model options of ``args``."""
+    from ssrstf.inference.lifter import Lifter
+
+    return Lifter(
         args.checkpoint, device=args.device, flip=args.flip, overlap=args.overlap,
         num_threads=args.threads, backend=args.backend,
     )  # fmt: skip
-    recoverer = _mesh_recoverer(args, lifter) if mesh else None
-    result = lift_keypoints(
-        kp, lifter, progress=not args.quiet, focal_length=args.focal_length, fov=args.fov,
-        rigid=args.rigid is True,
+
+
+def _infer_options(
+    args: argparse.Namespace,
+    *,
+    fmt: str,
+    image_size: tuple[int, int] | None,
+    skeleton: str | None,
+    fps: float | None,
+    render: bool,
+    threads: int | None = None,
+):
+    """The options of ``infer`` / ``demo`` as `InferOptions`.
+
+    ``threads`` is a batch worker's (default ``--threads``, at least 1: one input's own lifter,
+    `_lifter`, takes ``--threads`` as given, 0 leaving torch's setting alone).
+    """
+    from ssrstf.inference.one_input import InferOptions
+    from ssrstf.inference.tracking import MIN_TRACK_FRAMES
+
+    return InferOptions(
+        fmt=fmt, image_size=image_size, skeleton=skeleton, fps=fps, checkpoint=args.checkpoint,
+        device=args.device, flip=args.flip, overlap=args.overlap,
+        threads=max(args.threads, 1) if threads is None else threads,
+        backend=args.backend, render=render, viewer_video=args.viewer_video,
+        focal_length=args.focal_length, fov=args.fov, frame=args.frame, rigid=args.rigid,
+        min_track_frames=getattr(args, "min_track_frames", MIN_TRACK_FRAMES),  # demo: default
     )  # fmt: skip
-    paths = write_outputs(
-        result, args.out, render=render and not mesh, frames_from=frames_from,
-        overwrite=args.overwrite, progress=not args.quiet, viewer_video=args.viewer_video,
-        frame=args.frame, rigid_animation=args.rigid is not False,
-    )  # fmt: skip
-    if recoverer is not None:
-        paths |= _write_mesh(args, result, recoverer, render=render, frames_from=frames_from)
-    return result, paths
 
 
 def _mesh_recoverer(args: argparse.Namespace, lifter):
@@ -551,84 +593,97 @@ def _infer_input(
     args: argparse.Namespace,
     *,
     fmt: str,
-    image_size: str | None,
+    image_size: tuple[int, int] | None,
     skeleton: str | None,
     fps: float | None,
     render: bool,
 ) -> int:
     """Lift ``args.input`` (a video or keypoint file) with the model options of ``args``."""
-    from ssrstf.files import output_lock
-    from ssrstf.inference.people import load_people
-    from ssrstf.inference.pipeline import check_outputs, load_keypoints
-    from ssrstf.inference.tracking import MIN_TRACK_FRAMES
-    from ssrstf.inference.video import is_video
+    from ssrstf.inference.one_input import infer_input
 
-    people = load_people(
-        args.input, fmt, image_size=image_size, skeleton_name=skeleton, fps=fps,
-        min_track_frames=getattr(args, "min_track_frames", MIN_TRACK_FRAMES),  # demo: default
-    )  # fmt: skip
-    if people is not None:  # several people per frame in a keypoint file
+    options = _infer_options(
+        args, fmt=fmt, image_size=image_size, skeleton=skeleton, fps=fps, render=render
+    )
+
+    def several_people(people) -> None:
         if getattr(args, "mesh", False):
             raise ConfigError("--mesh recovers one person; this keypoint file has several")
-        return _infer_people(args, people, render=render)
-    check_outputs(args.out, render=render, overwrite=args.overwrite)
-    kp = load_keypoints(
-        args.input, fmt, image_size=image_size, skeleton_name=skeleton, fps=fps,
-        progress=not args.quiet,
+
+    run = infer_input(
+        args.input, args.out, options, lambda: _lifter(args), overwrite=args.overwrite,
+        progress=not args.quiet, quiet=not args.verbose, several_people=several_people,
+        one_person=lambda kp, frames_from: _run_inference(
+            args, kp, options, frames_from=frames_from
+        ),
     )  # fmt: skip
-    video = fmt == "video" or (fmt == "auto" and is_video(Path(args.input)))
-    frames_from = args.input if video else None
-    with output_lock(args.out):  # a second run into the same folder stops here
-        check_outputs(args.out, render=render, overwrite=args.overwrite)
-        result, paths = _run_inference(args, kp, render=render, frames_from=frames_from)
-    _report(result, paths, camera_given=args.focal_length is not None or args.fov is not None)
+    if run.people is not None:
+        _report_people(run, args.out)
+    else:
+        camera_given = args.focal_length is not None or args.fov is not None
+        _report(run.result, run.paths, camera_given=camera_given)
     return 0
 
 
-def _infer_people(args: argparse.Namespace, people, *, render: bool) -> int:
-    """Lift every tracked person of a multi-person keypoint file into ``person_k/`` folders."""
-    from ssrstf.files import output_lock
-    from ssrstf.inference.lifter import Lifter
-    from ssrstf.inference.people import check_people_outputs, lift_people, write_people_outputs
-
-    check_people_outputs(args.out, len(people.tracks), render=render, overwrite=args.overwrite)
-    lifter = Lifter(
-        args.checkpoint, device=args.device, flip=args.flip, overlap=args.overlap,
-        num_threads=args.threads, backend=args.backend,
-    )  # fmt: skip
-    results = lift_people(
-        people, lifter, focal_length=args.focal_length, fov=args.fov, rigid=args.rigid is True
-    )
-    with output_lock(args.out):
-        paths = write_people_outputs(
-            results, people, args.out, render=render, overwrite=args.overwrite,
-            progress=not args.quiet, frame=args.frame, rigid_animation=args.rigid is not False,
-        )  # fmt: skip
+def _report_people(run, out: str) -> None:
+    """The tracked people of a multi-person input and their folders, one line each."""
+    people, results, paths = run.people, run.person_results, run.paths
     print(f"input: {people.source}")
     print(f"{people.num_frames} frames; {len(results)} people tracked"
           f"{f' ({people.dropped} shorter tracks dropped)' if people.dropped else ''}")  # fmt: skip
     for r in results:
         last = r.start_frame + r.result.num_frames - 1
         print(f"  {r.name}: frames {r.start_frame}-{last}, detected in "
-              f"{r.result.valid.mean():.1%} of them -> {Path(args.out) / r.name}")  # fmt: skip
+              f"{r.result.valid.mean():.1%} of them -> {Path(out) / r.name}")  # fmt: skip
     for key in ("viewer", "people", "render"):
         if key in paths:
             print(f"  {key:6s} {paths[key]}")
-    return 0
 
 
 def _cmd_infer(args: argparse.Namespace) -> int:
+    from ssrstf.inference.batch import names_several_inputs
+
     if args.stream is not None:
-        if args.input is not None:
+        if args.input:
             raise ConfigError("infer takes an input file or --stream SOURCE, not both")
+        if args.workers is not None or args.shard is not None:
+            raise ConfigError("--workers and --shard are for several inputs, not --stream")
         return _infer_stream(args)
-    if args.input is None:
+    if not args.input:
         raise ConfigError("infer needs an input (video, keypoint file or folder) or --stream")
     args.out = args.out or "ssrstf_out"
+    batch = args.workers is not None or args.shard is not None
+    if batch or len(args.input) > 1 or names_several_inputs(args.input[0]):
+        return _infer_batch(args)
+    args.input = args.input[0]  # one input: its files go straight into --out
     return _infer_input(
         args, fmt=args.format, image_size=args.image_size, skeleton=args.skeleton, fps=args.fps,
         render=args.render,
     )  # fmt: skip
+
+
+def _infer_batch(args: argparse.Namespace) -> int:
+    """Several inputs: one folder each under --out, worker processes, batch.csv/batch.json."""
+    from ssrstf.inference.batch import print_failures, run_batch
+
+    if args.mesh:
+        raise ConfigError("--mesh lifts one input at a time; run infer once per input for meshes")
+    options = _infer_options(
+        args, fmt=args.format, image_size=args.image_size, skeleton=args.skeleton, fps=args.fps,
+        render=args.render, threads=args.threads or 1,
+    )  # fmt: skip
+    try:
+        result = run_batch(
+            args.input, args.out, options, workers=args.workers, shard=args.shard,
+            overwrite=args.overwrite, progress=not args.quiet, verbose=args.verbose,
+        )  # fmt: skip
+    except KeyboardInterrupt:  # the summary is written; finished inputs stay finished
+        print(f"interrupted; run the same command again to resume ({args.out}/batch.csv)",
+              file=sys.stderr)  # fmt: skip
+        return 130
+    print(result.describe())
+    print(f"summary: {result.summary['csv']}, {result.summary['json']}")
+    print_failures(result)
+    return 0 if result.ok else 1
 
 
 def _infer_stream(args: argparse.Namespace) -> int:
@@ -646,7 +701,7 @@ def _infer_stream(args: argparse.Namespace) -> int:
     if args.out and Path(args.out).exists() and not args.overwrite:  # before the model loads
         raise FileExistsError(f"{args.out} already exists; pass --overwrite to replace it")
     frames = stream_keypoints(args.stream, skeleton=args.skeleton or "h36m",
-                              image_size=args.image_size)  # fmt: skip
+                              image_size=args.image_size, quiet=not args.verbose)  # fmt: skip
 
     def make_lifter(size: tuple[int, int]) -> StreamingLifter:
         return StreamingLifter(
@@ -692,9 +747,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"demo input: {sample.description}")
     if args.focal_length is None and args.fov is None:
         args.focal_length = FOCAL_PX  # the sample's own camera
+    options = _infer_options(
+        args, fmt="auto", image_size=None, skeleton=None, fps=None, render=render
+    )
     with output_lock(args.out):
         check_outputs(args.out, render=render, overwrite=args.overwrite)
-        result, paths = _run_inference(args, sample.keypoints, render=render)
+        result, paths = _run_inference(args, sample.keypoints, options)
     _report(result, paths, camera_given=True)
     truth = to_root_relative(sample.poses_3d)
     p1 = mpjpe(result.poses_3d, truth).mean()
@@ -743,6 +801,10 @@ def _add_inference_options(p: argparse.ArgumentParser) -> None:
         help="show the input video's frames in viewer.html (video input; embeds small JPEGs)",
     )  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--verbose", action="store_true",
+        help="let the 2D detector's own log lines (MediaPipe, TFLite) through to stderr",
+    )  # fmt: skip
     camera = p.add_mutually_exclusive_group()
     camera.add_argument(
         "--focal-length", type=float, metavar="PX",
@@ -793,8 +855,22 @@ def _add_infer(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("infer", help="video or 2D keypoint file -> 3D poses, BVH, rendering")
     p.add_argument(
-        "input", nargs="?", help="video (.mp4, .avi, .mov, ...), keypoint file or OpenPose folder"
-    )
+        "input", nargs="*", metavar="INPUT",
+        help="video (.mp4, .avi, .mov, ...), keypoint file or OpenPose folder; several inputs, "
+        "a folder of them or a quoted glob ('clips/*.mp4') make a batch: one folder per input "
+        "under --out, with batch.csv and batch.json",
+    )  # fmt: skip
+    batch = p.add_argument_group("several inputs")
+    batch.add_argument(
+        "--workers", type=_positive_int, metavar="N",
+        help="worker processes, one torch thread each (default: the CPUs available, at most "
+        "one per input); implies the batch layout",
+    )  # fmt: skip
+    batch.add_argument(
+        "--shard", type=_shard, metavar="K/N",
+        help="process only the K-th of N deterministic shares of the sorted inputs (1 <= K <= "
+        "N), e.g. a SLURM array task; implies the batch layout",
+    )  # fmt: skip
     p.add_argument(
         "--stream", metavar="SOURCE",
         help="live stream instead of INPUT: '-' (JSON lines of 2D keypoints on stdin, see "
@@ -871,6 +947,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except (*user_errors, OutputLockedError) as exc:
+        log = getattr(exc, "native_log", None)  # what the detector said before it failed
+        if log:
+            print(f"the 2D detector's log:\n{log}", file=sys.stderr)
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
 

@@ -9,13 +9,17 @@ from the camera), usually root-relative. The BVH file uses a **Y-up** frame inst
 ``(X, Y, Z)_bvh = (x, −y, −z)_cam``, a 180° rotation about x, so a person facing the camera faces
 +Z and their left is +X (the axes Blender's BVH importer expects with its default settings).
 
-BVH motion: one rotation per joint (channel order ``Zrotation Xrotation Yrotation``, i.e. the
-local rotation matrix is ``Rz · Rx · Ry``, in degrees) plus the root position. The rest pose is a
-T-pose (legs down, spine and head up, arms sideways) whose bone lengths are the sequence means;
-the children of a joint with several children (pelvis: hips and spine; thorax: neck and
-shoulders) keep the sequence's mean (Procrustes) shape. Forward kinematics of the file therefore
-reproduces the input poses exactly when bone lengths and those torso shapes are constant, and
-otherwise up to their variation; `write_bvh` returns the largest deviation.
+BVH: the rig of `ssrstf.inference.rig`, whose forward kinematics gives back every input joint in
+every frame, rigid poses and poses whose bone lengths vary alike. Joints in depth-first order:
+the skeleton's joints plus a helper joint ``"{parent}_to_{child}"`` (zero OFFSET) between each
+branching joint (pelvis, thorax) and each of its children, which aims that child's bone. The
+OFFSETs are the rest pose (a T-pose with the clip's mean bone lengths). Channels: every joint
+has ``Zrotation Xrotation Yrotation`` (degrees; the local rotation matrix is ``Rz · Rx · Ry``);
+the root also ``Xposition Yposition Zposition`` first (its position; OFFSET zero); when bone
+lengths vary (more than `ssrstf.inference.rig.RIGID_TOLERANCE_MM`) every skeleton joint has
+them too, holding its whole translation from its parent (they *replace* its OFFSET, as
+Blender's BVH importer and exporter and bvhio read them). Helpers never have position channels,
+so rigid poses are rotations plus the root path.
 """
 
 from __future__ import annotations
@@ -29,6 +33,13 @@ import numpy as np
 
 from ssrstf.files import atomic_write
 from ssrstf.inference.readers import Keypoints2D
+from ssrstf.inference.rig import (
+    RIGID_TOLERANCE_MM,
+    bone_directions,
+    fit_rest,
+    forward_kinematics,
+    pose_rig,
+)
 from ssrstf.skeleton import H36M_17, Skeleton
 
 CAMERA_TO_BVH = np.diag([1.0, -1.0, -1.0])
@@ -219,6 +230,50 @@ def write_npz(
     return _atomic_write(path, overwrite, lambda f: np.savez(f, **arrays))
 
 
+ANIMATION_FRAMES = ("world", "camera")
+"""Frames of the animation files: the Y-up world on the floor, or the camera's ``(x, −y, −z)``."""
+
+
+def animation_extras(
+    points_mm: np.ndarray, *, frame: str, skeleton: Skeleton = H36M_17
+) -> dict[str, np.ndarray]:
+    """The npz entries that say which poses ``poses_3d.bvh`` and ``poses_3d.glb`` carry.
+
+    Both files encode ``points_mm`` exactly (`ssrstf.inference.rig`), so a reader compares them
+    with ``animation_poses``, not with ``poses_world``, which differs when the files got a rigid
+    skeleton (`ssrstf.inference.rigid.make_rigid`) and ``poses_3d`` did not.
+
+    Args:
+        points_mm: (F, J, 3) the joints the animation files encode, mm, in their Y-up frame:
+            `ssrstf.inference.gltf.animation_positions_mm` of the poses, trajectory and world
+            transform handed to the writers.
+        frame: The files' frame, one of `ANIMATION_FRAMES`.
+        skeleton: Joint hierarchy.
+
+    Returns:
+        ``animation_poses`` (F, J, 3) float64 mm; ``animation_rigid`` bool, one set of bone
+        lengths over the clip (within `RIGID_TOLERANCE_MM`); ``animation_frame`` ``"world"`` or
+        ``"camera"``; ``animation_axes`` a description of the axes.
+    """
+    points = np.asarray(points_mm, dtype=np.float64)
+    if points.ndim != 3 or points.shape[1:] != (skeleton.num_joints, 3) or len(points) == 0:
+        raise ValueError(f"points_mm must be (F, {skeleton.num_joints}, 3), got {points.shape}")
+    if frame not in ANIMATION_FRAMES:
+        raise ValueError(f"frame must be one of {ANIMATION_FRAMES}, got {frame!r}")
+    lengths, _ = bone_directions(points, skeleton)
+    axes = (
+        "world: Y up (floor normal), floor at Y = 0, mm (see world_from_camera)"
+        if frame == "world"
+        else "camera (x, -y, -z): X right, Y up, Z towards the camera, mm"
+    )
+    return {
+        "animation_poses": points,
+        "animation_rigid": np.bool_(np.abs(lengths - lengths.mean(0)).max() <= RIGID_TOLERANCE_MM),
+        "animation_frame": np.array(frame),
+        "animation_axes": np.array(axes),
+    }
+
+
 def write_keypoints(path: str | Path, kp: Keypoints2D, *, overwrite: bool = False) -> Path:
     """Save 2D keypoints as an ``.npz`` that ``read_keypoints(path)`` reads back unchanged.
 
@@ -240,38 +295,6 @@ def write_keypoints(path: str | Path, kp: Keypoints2D, *, overwrite: bool = Fals
 # ---------------------------------------------------------------------------------- rotations
 
 
-def _swing(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(..., 3, 3) minimal rotations taking unit vectors ``a`` to unit vectors ``b``."""
-    v = np.cross(a, b)
-    c = np.sum(a * b, axis=-1)[..., None, None]
-    k = np.zeros((*v.shape[:-1], 3, 3))
-    k[..., 0, 1], k[..., 0, 2], k[..., 1, 2] = -v[..., 2], v[..., 1], -v[..., 0]
-    k -= np.swapaxes(k, -1, -2)
-    eye = np.eye(3)
-    opposite = c[..., 0, 0] < -1 + 1e-9
-    rot = eye + k + k @ k / np.where(opposite[..., None, None], 1.0, 1.0 + c)
-    if opposite.any():  # 180° about an axis perpendicular to a
-        a_opp = a[opposite]
-        helper = eye[np.argmin(np.abs(a_opp), axis=-1)]
-        n = np.cross(a_opp, helper)
-        n /= np.linalg.norm(n, axis=-1, keepdims=True)
-        rot[opposite] = 2 * n[:, :, None] * n[:, None, :] - eye
-    return rot
-
-
-def _kabsch(rest: np.ndarray, posed: np.ndarray) -> np.ndarray:
-    """(F, 3, 3) rotations R minimising ``Σ_i |R rest_i − posed_f,i|²``.
-
-    ``rest`` is (K, 3), ``posed`` (F, K, 3).
-    """
-    h = np.einsum("ki,fkj->fij", rest, posed)
-    u, _, vt = np.linalg.svd(h)
-    d = np.sign(np.linalg.det(np.swapaxes(vt, -1, -2) @ np.swapaxes(u, -1, -2)))
-    fix = np.broadcast_to(np.eye(3), h.shape).copy()
-    fix[:, 2, 2] = d
-    return np.swapaxes(vt, -1, -2) @ fix @ np.swapaxes(u, -1, -2)
-
-
 def _euler_zxy(rot: np.ndarray) -> np.ndarray:
     """(..., 3) angles (z, x, y) in degrees with ``rot = Rz(z) · Rx(x) · Ry(y)``."""
     sin_x = np.clip(rot[..., 2, 1], -1.0, 1.0)
@@ -286,111 +309,6 @@ def _euler_zxy(rot: np.ndarray) -> np.ndarray:
 # ----------------------------------------------------------------------------------------- BVH
 
 
-def _topological_order(skeleton: Skeleton) -> list[int]:
-    order, stack = [], [skeleton.root]
-    while stack:
-        joint = stack.pop()
-        order.append(joint)
-        stack.extend(reversed(skeleton.children[joint]))
-    return order  # depth-first, children in index order: also the BVH joint order
-
-
-def _t_pose_directions(skeleton: Skeleton, first: np.ndarray) -> np.ndarray:
-    """(J, 3) unit rest direction of the bone ending at each joint, BVH frame (root: zeros).
-
-    From the body-part labels: a sided joint hanging from a midline joint (hip, shoulder) points
-    sideways (+X = subject's left), legs down, arms sideways, torso and head up. Skeletons
-    without part labels use the first frame's directions ``first`` (J, 3).
-    """
-    if not skeleton.parts:
-        return first
-    side = np.zeros(skeleton.num_joints)
-    side[list(skeleton.left_joints)], side[list(skeleton.right_joints)] = 1.0, -1.0
-    dirs = np.zeros((skeleton.num_joints, 3))
-    for parent, child in skeleton.bones:
-        part = skeleton.parts[child]
-        if (side[child] != 0 and side[parent] == 0) or part in (3, 4):
-            dirs[child] = [side[child], 0.0, 0.0]
-        elif part in (1, 2):
-            dirs[child] = [0.0, -1.0, 0.0]
-        else:
-            dirs[child] = [0.0, 1.0, 0.0]
-    return dirs
-
-
-def _group_rest_shape(rest: np.ndarray, posed: np.ndarray, iterations: int = 10) -> np.ndarray:
-    """Mean (generalised Procrustes) shape of child offsets ``posed`` (F, K, 3).
-
-    Row lengths are those of ``rest`` (K, 3), and the shape is turned to best match ``rest``.
-    """
-    lengths = np.linalg.norm(rest, axis=-1, keepdims=True)
-    shape = posed[0]
-    for _ in range(iterations):
-        rot = _kabsch(shape, posed)
-        shape = np.einsum("fji,fkj->ki", rot, posed) / len(posed)  # mean of Rᵀ posed
-        shape *= lengths / np.maximum(np.linalg.norm(shape, axis=-1, keepdims=True), 1e-12)
-    return shape @ _kabsch(shape, rest[None])[0].T  # orient like the T-pose
-
-
-def _bone_directions(pts: np.ndarray, skeleton: Skeleton) -> tuple[np.ndarray, np.ndarray]:
-    """Bone lengths (F, J) and unit directions (F, J, 3) of joint positions (the bone of joint
-    j runs from its parent to j; the root's is zero)."""
-    parents = np.maximum(np.array(skeleton.parents), 0)
-    bone = pts - pts[:, parents]
-    bone[:, skeleton.root] = 0.0
-    length = np.linalg.norm(bone, axis=-1)
-    direction = np.where(length[..., None] > 1e-9, bone / np.maximum(length, 1e-12)[..., None], 0.0)
-    return length, direction
-
-
-def _bvh_offsets(pts: np.ndarray, skeleton: Skeleton) -> tuple[np.ndarray, np.ndarray]:
-    """Rest offsets (J, 3) in the parent's frame and mean bone lengths (J,) of a clip."""
-    length, posed_dir = _bone_directions(pts, skeleton)
-    mean_length = length.mean(0)
-    rest_dir = _t_pose_directions(skeleton, posed_dir[0])
-    offsets = mean_length[:, None] * rest_dir
-    scaled = mean_length[:, None] * posed_dir  # posed bones with the constant lengths
-    for joint in range(pts.shape[1]):
-        kids = list(skeleton.children[joint])
-        if len(kids) > 1:
-            offsets[kids] = _group_rest_shape(offsets[kids], scaled[:, kids])
-    return offsets, mean_length
-
-
-def _bvh_rotations(
-    pts: np.ndarray, offsets: np.ndarray, mean_length: np.ndarray, skeleton: Skeleton
-) -> tuple[np.ndarray, float]:
-    """Local rotations (F, J, 3, 3) of frames ``pts`` on the rest offsets, and the largest
-    distance (mm) between an input joint and its forward-kinematics position. Frames are
-    independent of each other, so a long clip can go through in blocks."""
-    frames, joints = pts.shape[:2]
-    parents = np.array(skeleton.parents)
-    length, posed_dir = _bone_directions(pts, skeleton)
-    scaled = mean_length[:, None] * posed_dir
-    glob = np.zeros((frames, joints, 3, 3))
-    local = np.zeros((frames, joints, 3, 3))
-    for joint in _topological_order(skeleton):
-        kids = list(skeleton.children[joint])
-        parent_rot = np.broadcast_to(np.eye(3), (frames, 3, 3))
-        if parents[joint] >= 0:
-            parent_rot = glob[:, parents[joint]]
-        if not kids or (len(kids) == 1 and mean_length[kids[0]] < 1e-9):
-            glob[:, joint] = parent_rot
-        elif len(kids) == 1:
-            current = parent_rot @ (offsets[kids[0]] / max(mean_length[kids[0]], 1e-12))
-            target = np.where(length[:, kids[0], None] > 1e-9, posed_dir[:, kids[0]], current)
-            glob[:, joint] = _swing(current, target) @ parent_rot
-        else:
-            glob[:, joint] = _kabsch(offsets[kids], scaled[:, kids])
-        local[:, joint] = np.swapaxes(parent_rot, -1, -2) @ glob[:, joint]
-    fk = np.zeros_like(pts)
-    fk[:, skeleton.root] = pts[:, skeleton.root]
-    for joint in _topological_order(skeleton)[1:]:
-        p = parents[joint]
-        fk[:, joint] = fk[:, p] + glob[:, p] @ offsets[joint]
-    return local, float(np.linalg.norm(fk - pts, axis=-1).max())
-
-
 def write_bvh(
     path: str | Path,
     poses_mm: np.ndarray,
@@ -403,10 +321,10 @@ def write_bvh(
 ) -> float:
     """Write poses as a BVH animation (opens in Blender: File → Import → Motion Capture).
 
-    Bone lengths are per-sequence means, so frames whose bones are longer or shorter than the
-    mean are reproduced up to that difference (see the module docstring for the frame, the rest
-    pose and the rotation order). Leaf joints get an End Site half their bone's length further
-    along the bone.
+    The file encodes the rig of `ssrstf.inference.rig` (see the module docstring for the frame
+    and the channels): forward kinematics of the file gives back every input joint in every
+    frame, rigid or not. Leaf joints get an End Site half their bone's length further along
+    the bone.
 
     Args:
         path: Output ``.bvh`` file.
@@ -424,8 +342,8 @@ def write_bvh(
 
     Returns:
         The largest distance in mm between an input joint and the same joint computed by forward
-        kinematics of the written file (0 up to rounding for constant bone lengths and rigid
-        torso shapes).
+        kinematics of the rig before the text's rounding to 6 decimals (floating-point rounding:
+        far below 0.001 mm).
     """
     poses_mm = np.asarray(poses_mm, dtype=np.float64)
     if poses_mm.ndim != 3 or poses_mm.shape[1:] != (skeleton.num_joints, 3):
@@ -441,36 +359,43 @@ def write_bvh(
         rotation = matrix[:3, :3] if matrix.shape == (4, 4) else np.zeros((3, 3))
         if not (np.allclose(rotation @ rotation.T, np.eye(3), atol=1e-6) and matrix[3, 3] == 1):
             raise ValueError("world_from_camera must be a 4x4 rigid transform")
-        # The fit below maps its input by CAMERA_TO_BVH, its own inverse: hand it the world points
-        # in a form that maps back onto themselves.
-        poses_mm = (poses_mm @ rotation.T + matrix[:3, 3]) @ CAMERA_TO_BVH
-    pts = poses_mm @ CAMERA_TO_BVH.T
-    offsets, mean_length = _bvh_offsets(pts, skeleton)
+        pts = poses_mm @ rotation.T + matrix[:3, 3]
+    else:
+        pts = poses_mm @ CAMERA_TO_BVH.T
+    rest = fit_rest(pts, skeleton)
+    hierarchy = rest.hierarchy
+    # Position channels replace the OFFSET (Blender's importer and exporter, bvhio): the root
+    # always (its OFFSET is zero), every other joint when bone lengths vary; helpers never.
+    positioned = [
+        node == skeleton.root or not (rest.rigid or hierarchy.is_helper(node))
+        for node in range(hierarchy.num_nodes)
+    ]
     scale = 1.0 / BVH_UNITS[units]
     lines = ["HIERARCHY"]
-    rotation_channels = "Zrotation Xrotation Yrotation"
 
-    def emit(joint: int, depth: int) -> None:
+    def numbers(values: np.ndarray) -> str:
+        return " ".join(f"{v:.6f}" for v in np.round(values, 6) + 0.0)  # no "-0.000000"
+
+    def emit(node: int, depth: int) -> None:
         pad = "  " * depth
-        keyword = "ROOT" if joint == skeleton.root else "JOINT"
-        offset = np.zeros(3) if joint == skeleton.root else offsets[joint] * scale
-        channels = ("6 Xposition Yposition Zposition " if joint == skeleton.root else "3 ") + (
-            rotation_channels
-        )
-        lines.extend([f"{pad}{keyword} {skeleton.joint_names[joint]}", f"{pad}{{"])
-        lines.append(f"{pad}  OFFSET {' '.join(f'{v:.6f}' for v in offset)}")
-        lines.append(f"{pad}  CHANNELS {channels}")
-        for child in skeleton.children[joint]:
+        keyword = "ROOT" if node == skeleton.root else "JOINT"
+        offset = rest.offsets[node] * scale
+        channels = "6 Xposition Yposition Zposition " if positioned[node] else "3 "
+        lines.extend([f"{pad}{keyword} {hierarchy.names[node]}", f"{pad}{{"])
+        lines.append(f"{pad}  OFFSET {numbers(offset)}")
+        lines.append(f"{pad}  CHANNELS {channels}Zrotation Xrotation Yrotation")
+        children = hierarchy.children(node)
+        for child in children:
             emit(child, depth + 1)
-        if not skeleton.children[joint]:
-            end = 0.5 * offset if joint != skeleton.root else np.array([0.0, 1.0, 0.0])
+        if not children:
+            end = 0.5 * offset if node != skeleton.root else np.array([0.0, 1.0, 0.0])
             lines.extend([f"{pad}  End Site", f"{pad}  {{"])
-            lines.append(f"{pad}    OFFSET {' '.join(f'{v:.6f}' for v in end)}")
+            lines.append(f"{pad}    OFFSET {numbers(end)}")
             lines.append(f"{pad}  }}")
         lines.append(f"{pad}}}")
 
     emit(skeleton.root, 0)
-    order = _topological_order(skeleton)
+    order = list(hierarchy.order)
     lines.extend(["MOTION", f"Frames: {len(pts)}", f"Frame Time: {1.0 / fps:.10f}"])
     head = ("\n".join(lines) + "\n").encode("utf-8")
     errors = []
@@ -478,16 +403,19 @@ def write_bvh(
     def write(handle: IO[bytes]) -> None:
         handle.write(head)
         # The motion block by block: rotations and text of a long clip are never in memory
-        # at once (frames are independent given the rest offsets).
+        # at once (frames are independent given the rest pose).
         for start in range(0, len(pts), _JSON_BLOCK):
             block = pts[start : start + _JSON_BLOCK]
-            local, error = _bvh_rotations(block, offsets, mean_length, skeleton)
-            errors.append(error)
-            angles = _euler_zxy(local[:, order])  # (f, J, 3)
-            values = np.concatenate(
-                [block[:, skeleton.root] * scale, angles.reshape(len(angles), -1)], axis=1
-            )
-            values = np.round(values, 6) + 0.0  # no "-0.000000"
+            local, translations = pose_rig(block, rest)
+            fk = forward_kinematics(local, translations, hierarchy)[:, : skeleton.num_joints]
+            errors.append(float(np.linalg.norm(fk - block, axis=-1).max()))
+            angles = _euler_zxy(local)  # (f, N, 3)
+            columns = []
+            for node in order:
+                if positioned[node]:
+                    columns.append(translations[:, node] * scale)
+                columns.append(angles[:, node])
+            values = np.round(np.concatenate(columns, axis=1), 6) + 0.0  # no "-0.000000"
             text = "".join(" ".join(f"{v:.6f}" for v in row) + "\n" for row in values)
             handle.write(text.encode("utf-8"))
 
@@ -503,7 +431,7 @@ class BvhAnimation(NamedTuple):
     fps: float
     """1 / Frame Time."""
     joint_names: tuple[str, ...]
-    """Joint names in file order (End Sites excluded)."""
+    """Joint names in file order (End Sites excluded), or those asked for."""
 
 
 def _axis_rotation(axis: str, degrees: np.ndarray) -> np.ndarray:
@@ -517,19 +445,27 @@ def _axis_rotation(axis: str, degrees: np.ndarray) -> np.ndarray:
     return rot
 
 
-def read_bvh(path: str | Path, *, units: str = "cm") -> BvhAnimation:
+def read_bvh(
+    path: str | Path, *, units: str = "cm", joints: Sequence[str] | None = None
+) -> BvhAnimation:
     """Read any BVH file and compute its joint positions by forward kinematics.
 
     Independent of `write_bvh`'s fitting: it parses the hierarchy and the channels in whatever
     order the file lists them (rotation = product of the axis rotations in channel order;
-    position channels add to the joint's offset) and converts the BVH frame back to camera axes.
+    position channels, where a joint has them, are its translation from its parent and replace
+    its OFFSET, as Blender's BVH importer and exporter read and write them) and converts the
+    BVH frame back to camera axes.
 
     Args:
         path: The BVH file.
         units: Length unit of the file, a `BVH_UNITS` key.
+        joints: Names of the joints to return, in that order (e.g. a skeleton's
+            ``joint_names``, leaving out `write_bvh`'s helper joints); None returns every joint
+            in file order.
 
     Raises:
-        ValueError: If the file is not valid BVH (the message names the file).
+        ValueError: If the file is not valid BVH, or lacks one of ``joints`` (the message names
+            the file).
     """
     path = Path(path)
     tokens = path.read_text(encoding="utf-8").split()
@@ -601,7 +537,7 @@ def read_bvh(path: str | Path, *, units: str = "cm") -> BvhAnimation:
         for name in joint_channels:
             axis, kind = name[0].upper(), name[1:].lower()
             if kind == "position":
-                translation[:, "XYZ".index(axis)] += data[:, column]
+                translation[:, "XYZ".index(axis)] = data[:, column]
             else:
                 rot = rot @ _axis_rotation(axis, data[:, column])
             column += 1
@@ -614,4 +550,10 @@ def read_bvh(path: str | Path, *, units: str = "cm") -> BvhAnimation:
             )
             glob[:, joint] = glob[:, parent] @ rot
     positions_mm = positions * BVH_UNITS[units] @ CAMERA_TO_BVH  # CAMERA_TO_BVH is its own inverse
-    return BvhAnimation(positions_mm, 1.0 / frame_time, tuple(names))
+    if joints is None:
+        return BvhAnimation(positions_mm, 1.0 / frame_time, tuple(names))
+    missing = [name for name in joints if name not in names]
+    if missing:
+        raise ValueError(f"{path}: no joint(s) {', '.join(missing)} in the file")
+    selected = [names.index(name) for name in joints]
+    return BvhAnimation(positions_mm[:, selected], 1.0 / frame_time, tuple(joints))

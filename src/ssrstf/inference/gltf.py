@@ -3,19 +3,21 @@
 Written with numpy and the standard library only; the layout follows the Khronos glTF 2.0
 specification (a 12-byte header, a JSON chunk, a binary chunk). One file holds:
 
-* **the skeleton as a node hierarchy**: one node per joint, named after the joint (``pelvis``
-  is the root node), children as in the `Skeleton`; the rest pose is the BVH writer's T-pose
-  (`ssrstf.inference.export.write_bvh`) with per-sequence mean bone lengths;
+* **the skeleton as a node hierarchy**: the rig of `ssrstf.inference.rig`, which the BVH file
+  (`ssrstf.inference.export.write_bvh`) encodes too: one node per joint, named after the joint
+  (``pelvis`` is the root node), plus a helper node ``"{parent}_to_{child}"`` between each
+  branching joint (pelvis, thorax) and each of its children, which aims that child's bone; the
+  rest pose is a T-pose with per-sequence mean bone lengths;
 * **a skin** over those nodes (the armature Blender's importer builds) and a mesh bound to it:
   one octahedral bone per skeleton bone, coloured by side like the renderings (left
   `LEFT_COLOUR`, right `RIGHT_COLOUR`, midline `CENTRE_COLOUR`), base and ring on the parent
-  joint, tip on the child joint, so viewers without a skeleton display still show the figure;
+  joint (on the helper, where there is one), tip on the child joint, so viewers without a
+  skeleton display still show the figure;
 * **one animation** (``ssrstf``, linear keys at ``k / fps`` seconds): the rotation of every
-  joint, the root's translation (the root motion: the trajectory, when one is given), and the
-  translation of every other joint whose offset from its parent is not constant (predicted bone
-  lengths vary a little from frame to frame, and the pelvis and thorax carry several children).
-  Forward kinematics of the file therefore reproduces the input joints exactly (up to float32
-  rounding, well under 0.01 mm), unlike a rigid BVH skeleton.
+  node, the root's translation (the root motion: the trajectory, when one is given), and the
+  translation of every other joint whose offset from its parent varies (when bone lengths
+  change from frame to frame; rigid poses need none). Forward kinematics of the file therefore
+  reproduces the input joints exactly (up to float32 rounding, well under 0.01 mm).
 
 Frame and units: glTF is Y up, metres, and a model's front faces +Z. Without a world transform
 the file's axes are the BVH frame of the camera, ``(X, Y, Z) = (x, −y, −z)_camera`` (a person
@@ -34,13 +36,9 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ssrstf.files import atomic_write
-from ssrstf.inference.export import (
-    CAMERA_TO_BVH,
-    _bvh_offsets,
-    _bvh_rotations,
-    _topological_order,
-)
+from ssrstf.inference.export import CAMERA_TO_BVH
 from ssrstf.inference.render import CENTRE_COLOUR, LEFT_COLOUR, RIGHT_COLOUR
+from ssrstf.inference.rig import RigHierarchy, fit_rest, pose_rig
 from ssrstf.skeleton import H36M_17, Skeleton
 
 GLB_MAGIC = 0x46546C67
@@ -198,12 +196,13 @@ def _joint_colours(skeleton: Skeleton) -> list[list[float]]:
 
 
 def _bone_mesh(
-    rest: np.ndarray, skeleton: Skeleton
+    rest: np.ndarray, skeleton: Skeleton, hierarchy: RigHierarchy
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Octahedral bones in the rest pose: positions, normals, colours, joints, weights per vertex.
 
     Triangles are not indexed (three vertices each) so that every face has its own flat
-    normal. ``rest`` is (J, 3) global rest positions in metres.
+    normal. ``rest`` is (N, 3) global rest positions of the rig's nodes in metres; a bone's base
+    belongs to the node that aims it (the helper above the child, else the parent joint).
     """
     colours = _joint_colours(skeleton)
     positions, normals, vertex_colours, joints = [], [], [], []
@@ -220,13 +219,14 @@ def _bone_mesh(
         radius = min(0.1 * length, 0.03)
         centre = rest[parent] + _RING * length * axis
         ring = [centre + radius * (np.cos(a) * u + np.sin(a) * v) for a in np.arange(4) * np.pi / 2]
+        base = hierarchy.parents[child]  # the parent joint or the helper between them
         for k in range(4):
             a, b = ring[k], ring[(k + 1) % 4]
             # Outward winding (counter-clockwise seen from outside): the face towards the base
-            # moves with the parent joint, the face towards the tip reaches the child joint.
+            # moves with the bone's base node, the face towards the tip reaches the child joint.
             for face, owners in (
-                ([rest[parent], b, a], [parent, parent, parent]),
-                ([a, b, rest[child]], [parent, parent, child]),
+                ([rest[parent], b, a], [base, base, base]),
+                ([a, b, rest[child]], [base, base, child]),
             ):
                 normal = np.cross(face[1] - face[0], face[2] - face[0])
                 positions.extend(face)
@@ -245,15 +245,6 @@ def _bone_mesh(
         joint_ids,
         weights,
     )
-
-
-def _global_rotations(local: np.ndarray, skeleton: Skeleton) -> np.ndarray:
-    """(F, J, 3, 3) global rotations from local ones (parents before children)."""
-    glob = np.zeros_like(local)
-    for joint in _topological_order(skeleton):
-        parent = skeleton.parents[joint]
-        glob[:, joint] = local[:, joint] if parent < 0 else glob[:, parent] @ local[:, joint]
-    return glob
 
 
 # ------------------------------------------------------------------------------------ writing
@@ -308,71 +299,59 @@ _FRAMES_PER_BLOCK = 1000
 
 
 class _Rig(NamedTuple):
-    rest_local: np.ndarray  # (J, 3) rest translation of each node (root: its first position), mm
-    rest_global: np.ndarray  # (J, 3) rest (bind) positions, mm
-    rotations: np.ndarray  # (F, J, 4) local rotations, quaternions x, y, z, w
-    translations: np.ndarray  # (F, J, 3) local translations, mm
-    animated: list[int]  # joints whose translation is animated
+    hierarchy: RigHierarchy
+    rest_local: np.ndarray  # (N, 3) rest translation of each node (root: its first position), mm
+    rest_global: np.ndarray  # (N, 3) rest (bind) positions, mm
+    rotations: np.ndarray  # (F, N, 4) local rotations, quaternions x, y, z, w
+    translations: np.ndarray  # (F, N, 3) local translations, mm
+    animated: list[int]  # nodes whose translation is animated
 
 
 def _rig(points: np.ndarray, skeleton: Skeleton) -> _Rig:
     """Rest pose and per-frame local transforms reproducing ``points`` (F, J, 3) exactly."""
-    # The BVH fit's functions take points in their final frame (write_bvh maps camera points
-    # by CAMERA_TO_BVH first); ours already are.
-    pts = points
-    offsets, mean_length = _bvh_offsets(pts, skeleton)
-    root = skeleton.root
-    translations = np.zeros_like(points)  # offset from the parent in the parent's frame
-    rotations = np.zeros((*points.shape[:2], 4))
-    # Block by block (frames are independent given the rest offsets), so that the rotation
+    rest = fit_rest(points, skeleton)
+    hierarchy = rest.hierarchy
+    nodes = hierarchy.num_nodes
+    translations = np.zeros((len(points), nodes, 3))
+    rotations = np.zeros((len(points), nodes, 4))
+    # Block by block (frames are independent given the rest pose), so that the rotation
     # matrices of a long clip are never in memory at once.
     for start in range(0, len(points), _FRAMES_PER_BLOCK):
         stop = min(start + _FRAMES_PER_BLOCK, len(points))
-        local, _ = _bvh_rotations(pts[start:stop], offsets, mean_length, skeleton)
-        glob = _global_rotations(local, skeleton)
-        block = points[start:stop]
-        for joint, parent in enumerate(skeleton.parents):
-            if parent < 0:
-                translations[start:stop, joint] = block[:, joint]
-            else:
-                delta = block[:, joint] - block[:, parent]
-                translations[start:stop, joint] = np.einsum("fji,fj->fi", glob[:, parent], delta)
+        local, translations[start:stop] = pose_rig(points[start:stop], rest)
         quats = _quaternions(local)
         if start:  # continue the short-way signs from the previous block's last key
             quats = _continuous(np.concatenate([rotations[start - 1 : start], quats]))[1:]
         else:
             quats = _continuous(quats)
         rotations[start:stop] = quats
-    rest_local = offsets.copy()
-    rest_local[root] = points[0, root]
-    animated = [
-        j
-        for j in range(skeleton.num_joints)
-        if j == root or np.abs(translations[:, j] - rest_local[j]).max() > STATIC_TOLERANCE_MM
-    ]
-    rest_global = np.zeros_like(rest_local)
-    for joint in _topological_order(skeleton):
-        parent = skeleton.parents[joint]
-        rest_global[joint] = rest_local[joint] + (rest_global[parent] if parent >= 0 else 0.0)
-    return _Rig(rest_local, rest_global, rotations, translations, animated)
+    rest_local = rest.offsets.copy()
+    rest_local[skeleton.root] = points[0, skeleton.root]
+    moves = np.abs(translations - rest_local).max(axis=(0, 2)) > STATIC_TOLERANCE_MM
+    animated = [n for n in range(nodes) if n == skeleton.root or moves[n]]
+    rest_global = rest.rest_positions() + rest_local[skeleton.root]
+    return _Rig(hierarchy, rest_local, rest_global, rotations, translations, animated)
 
 
-def _nodes(rig: _Rig, skeleton: Skeleton) -> list[dict[str, Any]]:
+def _nodes(rig: _Rig) -> list[dict[str, Any]]:
     nodes: list[dict[str, Any]] = []
-    for joint in range(skeleton.num_joints):
-        node: dict[str, Any] = {"name": skeleton.joint_names[joint]}
-        if np.any(rig.rest_local[joint]):
-            node["translation"] = [float(v) for v in rig.rest_local[joint] * _M]
-        if skeleton.children[joint]:
-            node["children"] = list(skeleton.children[joint])
-        nodes.append(node)
+    for node in range(rig.hierarchy.num_nodes):
+        entry: dict[str, Any] = {"name": rig.hierarchy.names[node]}
+        if np.any(rig.rest_local[node]):
+            entry["translation"] = [float(v) for v in rig.rest_local[node] * _M]
+        children = rig.hierarchy.children(node)
+        if children:
+            entry["children"] = list(children)
+        nodes.append(entry)
     nodes.append({"name": MESH_NODE_NAME, "mesh": 0, "skin": 0})
     return nodes
 
 
 def _mesh(buffer: _Buffer, rig: _Rig, skeleton: Skeleton) -> tuple[dict[str, Any], int]:
     """The bone mesh's primitive and the inverse-bind-matrix accessor of the skin."""
-    positions, normals, colours, joint_ids, weights = _bone_mesh(rig.rest_global * _M, skeleton)
+    positions, normals, colours, joint_ids, weights = _bone_mesh(
+        rig.rest_global * _M, skeleton, rig.hierarchy
+    )
     primitive = {
         "attributes": {
             "POSITION": buffer.add(positions, "VEC3", target=_ARRAY_BUFFER, bounds=True),
@@ -384,9 +363,10 @@ def _mesh(buffer: _Buffer, rig: _Rig, skeleton: Skeleton) -> tuple[dict[str, Any
         "material": 0,
         "mode": 4,  # triangles
     }
-    inverse_bind = np.tile(np.eye(4), (skeleton.num_joints, 1, 1))
+    nodes = rig.hierarchy.num_nodes
+    inverse_bind = np.tile(np.eye(4), (nodes, 1, 1))
     inverse_bind[:, :3, 3] = -rig.rest_global * _M  # the bind pose has no rotations
-    column_major = np.swapaxes(inverse_bind, 1, 2).reshape(skeleton.num_joints, 16)
+    column_major = np.swapaxes(inverse_bind, 1, 2).reshape(nodes, 16)
     return primitive, buffer.add(column_major, "MAT4")
 
 
@@ -442,12 +422,12 @@ def _glb_pieces(
     document = {
         "asset": {"version": "2.0", "generator": "ssrstf", "extras": extras},
         "scene": 0,
-        "scenes": [{"name": "ssrstf", "nodes": [skeleton.root, skeleton.num_joints]}],
-        "nodes": _nodes(rig, skeleton),
+        "scenes": [{"name": "ssrstf", "nodes": [skeleton.root, rig.hierarchy.num_nodes]}],
+        "nodes": _nodes(rig),
         "skins": [
             {
                 "name": "skeleton",
-                "joints": list(range(skeleton.num_joints)),
+                "joints": list(range(rig.hierarchy.num_nodes)),
                 "skeleton": skeleton.root,
                 "inverseBindMatrices": inverse_bind,
             }

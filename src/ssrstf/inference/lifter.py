@@ -182,8 +182,27 @@ class Lifter:
         """
         return self.lift_inputs(self.model_inputs(keypoints, image_size), progress=progress)
 
+    @property
+    def frame_stride(self) -> int:
+        """Frames between the model's consecutive inputs (``data.frame_stride`` of training)."""
+        return self.cfg.data.frame_stride
+
     def lift_inputs(self, inputs: np.ndarray, *, progress: bool = False) -> np.ndarray:
-        """`lift` of inputs already normalised (`model_inputs`): (F, J, C_in) → (F, J, 3) mm."""
+        """`lift` of inputs already normalised (`model_inputs`): (F, J, C_in) → (F, J, 3) mm.
+
+        A model trained on every s-th frame (``data.frame_stride`` = s, e.g. 27 inputs spanning
+        81 frames) lifts each phase of the sequence (frames p, p + s, ...) on its own, as in
+        training and evaluation, and the phases are interleaved back.
+        """
+        stride = self.frame_stride
+        if stride == 1 or len(inputs) == 0:
+            return self._lift_consecutive(inputs, progress=progress)
+        poses = np.zeros(inputs.shape[:2] + (3,))
+        for phase in range(min(stride, len(inputs))):
+            poses[phase::stride] = self._lift_consecutive(inputs[phase::stride], progress=progress)
+        return poses
+
+    def _lift_consecutive(self, inputs: np.ndarray, *, progress: bool) -> np.ndarray:
         num_frames, window = len(inputs), self.num_frames
         if num_frames < window:  # pad by repeating the last frame; cropped below
             inputs = np.concatenate([inputs, np.repeat(inputs[-1:], window - num_frames, 0)])

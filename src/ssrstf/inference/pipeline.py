@@ -125,6 +125,8 @@ def load_keypoints(
     skeleton_name: str | None = None,
     fps: float | None = None,
     progress: bool = True,
+    quiet: bool = True,
+    seconds: dict[str, float] | None = None,
 ) -> Keypoints2D:
     """Read 2D keypoints from a video (running the detector) or a keypoint file.
 
@@ -135,12 +137,17 @@ def load_keypoints(
         skeleton_name: Joint order of a numpy array file.
         fps: Frame rate, overriding the file's.
         progress: Show the detector's progress bar.
+        quiet: Keep the detector's native log lines (MediaPipe, TFLite) off standard error.
+        seconds: For a video, gets ``detect``: the seconds spent inside the detector
+            (`ssrstf.inference.video.DetectionTiming`, decoding not included).
     """
     from ssrstf.inference import video
 
     path = Path(source)
     if fmt == "video" or (fmt == "auto" and video.is_video(path)):
-        kp = video.detect_keypoints(path, progress=progress)
+        kp, timing = video.detect_keypoints_timed(path, progress=progress, quiet=quiet)
+        if seconds is not None:
+            seconds["detect"] = timing.detect_s
         if fps is not None:
             kp = dataclasses.replace(kp, fps=fps)
         return kp
@@ -291,10 +298,14 @@ def write_outputs(
             `viewer.VIDEO_FRAME_HEIGHT` pixels high; needs Pillow, extra ``viz``).
         frame: Frame of the animation files (BVH, GLB): ``"world"`` (Y up, floor at Y = 0,
             `WorldFrame`) or ``"camera"`` (the camera's ``(x, −y, −z)``); the root moves along
-            the trajectory in both. npz and JSON always hold camera-space poses, the
-            trajectory and the world frame.
+            the trajectory in both (the camera's when ``result`` has no world frame). npz and
+            JSON always hold camera-space poses, the trajectory and the world frame.
         rigid_animation: BVH and GLB get one set of bone lengths (`make_rigid`) even when
             ``result.poses_3d`` are not rigid.
+
+    The npz also holds the poses BVH and GLB carry, in their frame (``animation_poses``,
+    ``animation_rigid``, ``animation_frame``, ``animation_axes``: `export.animation_extras`),
+    and the JSON says which they are (top-level ``animation``).
     """
     from ssrstf.inference import export, gltf, viewer
 
@@ -304,21 +315,25 @@ def write_outputs(
     kp = result.keypoints
     names = list(kp.skeleton.joint_names)
     fps = kp.fps
+    trajectory = result.trajectory
+    world = result.world_from_camera
+    animation_world = world if frame == "world" else None  # no world frame: the camera's
+    rebuilt = rigid_animation and not result.rigid
+    animation = make_rigid(result.poses_3d, kp.skeleton) if rebuilt else result.poses_3d
+    carried = export.animation_extras(
+        gltf.animation_positions_mm(animation, trajectory, animation_world),
+        frame="world" if animation_world is not None else "camera", skeleton=kp.skeleton,
+    )  # fmt: skip
     export.write_npz(
         paths["npz"], result.poses_3d, kp.keypoints, kp.valid, fps, names,
-        extras=_npz_extras(result), overwrite=overwrite,
+        extras={**_npz_extras(result), **carried}, overwrite=overwrite,
     )  # fmt: skip
     frame_extras, extras = _json_extras(result)
+    extras["animation"] = _animation_description(carried, rebuilt=rebuilt, result=result)
     export.write_json(
         paths["json"], result.poses_3d, kp.keypoints, kp.valid, fps, names,
         frame_extras=frame_extras, extras=extras, overwrite=overwrite,
     )  # fmt: skip
-    animation = result.poses_3d
-    if rigid_animation and not result.rigid:
-        animation = make_rigid(animation, kp.skeleton)
-    trajectory = result.trajectory
-    world = result.world_from_camera
-    animation_world = world if frame == "world" else None
     absolute = animation if trajectory is None else animation + trajectory[:, None]
     export.write_bvh(
         paths["bvh"], absolute, fps or 30.0, world_from_camera=animation_world,
@@ -427,6 +442,27 @@ def _json_extras(result: InferenceResult) -> tuple[dict[str, np.ndarray], dict[s
     if result.statistics is not None:
         extras["statistics"] = result.statistics.to_dict()
     return frame_extras, extras
+
+
+def _animation_description(
+    carried: dict[str, np.ndarray], *, rebuilt: bool, result: InferenceResult
+) -> dict[str, object]:
+    """The JSON's ``animation`` entry: which poses the BVH and GLB files carry (the npz's
+    ``animation_*`` entries, `export.animation_extras`, hold them)."""
+    frame = str(carried["animation_frame"])
+    poses = "pose_3d rebuilt with one set of bone lengths (make_rigid)" if rebuilt else "pose_3d"
+    if result.trajectory is not None:
+        poses += " + trajectory"
+    world = frame == "world"
+    poses += ", mapped by world.world_from_camera" if world else " in the axes (x, -y, -z)"
+    return {
+        "files": [OUTPUT_FILES["bvh"], OUTPUT_FILES["glb"]],
+        "poses": poses,
+        "frame": frame,
+        "axes": str(carried["animation_axes"]),
+        "rigid": bool(carried["animation_rigid"]),
+        "npz_key": "animation_poses",
+    }
 
 
 def _viewer_frames(

@@ -80,6 +80,13 @@ class StreamingLifter:
         self.lifter = Lifter(
             checkpoint, device=device, flip=flip, backend=backend, num_threads=num_threads
         )
+        if self.lifter.frame_stride != 1:
+            raise ValueError(
+                f"{checkpoint}: this model takes one frame in {self.lifter.frame_stride} "
+                f"(data.frame_stride: {self.lifter.frame_stride}); live streaming supports "
+                "consecutive-frame models only: lift the recorded sequence with ssrstf infer "
+                "or ssrstf.lift instead"
+            )
         window = self.lifter.num_frames
         self.lookahead = window // 2 if lookahead is None else lookahead
         if not 0 <= self.lookahead <= window // 2:
@@ -261,7 +268,7 @@ def _to_h36m(kp: np.ndarray, mapping) -> np.ndarray:
 
 
 def detect_stream(
-    frames: Iterator[np.ndarray], *, fps: float | None, realtime: bool
+    frames: Iterator[np.ndarray], *, fps: float | None, realtime: bool, quiet: bool = True
 ) -> Iterator[StreamFrame]:
     """Run the BlazePose detector (extra ``video``) on RGB frames as they arrive.
 
@@ -270,28 +277,35 @@ def detect_stream(
         fps: Their frame rate; with ``realtime`` the frames are released at this rate (a
             video file plays as if live). None: as fast as they come.
         realtime: Pace a file at its frame rate.
+        quiet: Keep the detector's native log lines off standard error while it runs
+            (`ssrstf.inference.native_logs`).
     """
-    mp = require("mediapipe", "video")
+    from ssrstf.inference.native_logs import captured_native_stderr, quiet_native_environment
     from ssrstf.inference.video import _landmarks_to_pixels
 
+    if quiet:
+        quiet_native_environment()
+    mp = require("mediapipe", "video")
     mapping = MAPPINGS_TO_H36M[BLAZEPOSE_33.name]
-    pose = mp.solutions.pose.Pose(
-        static_image_mode=False, model_complexity=1, smooth_landmarks=True,
-        enable_segmentation=False,
-    )  # fmt: skip
-    start = time.perf_counter()
-    try:
-        for index, frame in enumerate(frames):
-            if realtime and fps:
-                delay = start + index / fps - time.perf_counter()
-                if delay > 0:
-                    time.sleep(delay)
-            height, width = frame.shape[:2]
-            pixels = _landmarks_to_pixels(pose.process(frame), np.array([width, height, 1.0]))
-            kp = None if pixels is None else convert_keypoints(pixels[None], mapping)[0]
-            yield StreamFrame(index, kp, (width, height))
-    finally:
-        pose.close()
+    with captured_native_stderr(enabled=quiet):
+        pose = mp.solutions.pose.Pose(
+            static_image_mode=False, model_complexity=1, smooth_landmarks=True,
+            enable_segmentation=False,
+        )  # fmt: skip
+        start = time.perf_counter()
+        try:
+            for index, frame in enumerate(frames):
+                if realtime and fps:
+                    delay = start + index / fps - time.perf_counter()
+                    if delay > 0:
+                        time.sleep(delay)
+                height, width = frame.shape[:2]
+                result = pose.process(frame)
+                pixels = _landmarks_to_pixels(result, np.array([width, height, 1.0]))
+                kp = None if pixels is None else convert_keypoints(pixels[None], mapping)[0]
+                yield StreamFrame(index, kp, (width, height))
+        finally:
+            pose.close()
 
 
 def camera_frames(index: int) -> tuple[Iterator[np.ndarray], float | None]:
@@ -322,18 +336,25 @@ def camera_frames(index: int) -> tuple[Iterator[np.ndarray], float | None]:
 
 
 def stream_keypoints(
-    source: str, *, skeleton: str = "h36m", image_size: tuple[int, int] | None = None
+    source: str,
+    *,
+    skeleton: str = "h36m",
+    image_size: tuple[int, int] | None = None,
+    quiet: bool = True,
 ) -> Iterator[StreamFrame]:
-    """The frames of ``ssrstf infer --stream SOURCE``: ``-``, a camera index or a video file."""
+    """The frames of ``ssrstf infer --stream SOURCE``: ``-``, a camera index or a video file.
+
+    ``quiet``: keep the detector's native log lines off standard error (`detect_stream`).
+    """
     if source == "-":
         return read_json_lines(sys.stdin, skeleton=skeleton, image_size=image_size)
     if source.isdigit():
         frames, fps = camera_frames(int(source))
-        return detect_stream(frames, fps=fps, realtime=False)
+        return detect_stream(frames, fps=fps, realtime=False, quiet=quiet)
     from ssrstf.inference.video import iter_frames, probe_video
 
     info = probe_video(source)
-    return detect_stream(iter_frames(source), fps=info.fps, realtime=True)
+    return detect_stream(iter_frames(source), fps=info.fps, realtime=True, quiet=quiet)
 
 
 def run_stream(

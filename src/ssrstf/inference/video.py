@@ -12,7 +12,8 @@ with the solutions API and its bundled BlazePose models, so it runs offline; ins
 ``mediapipe``) with
 ``model_complexity=1`` ("full") in video mode (``static_image_mode=False``): it detects the
 person once and then tracks the region of interest from frame to frame. One person per video.
-It needs the ``video`` extra.
+It needs the ``video`` extra. Its own log lines (TFLite, absl) are kept off standard error
+unless ``quiet=False`` (``--verbose``): `ssrstf.inference.native_logs`.
 
 Measured with ``python benchmarks/video.py VIDEO`` on this project's 2-core CPU machine while a
 training run used one core (so upper bounds); decode = waiting for ffmpeg's next frame, detector
@@ -41,6 +42,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ssrstf.inference.extras import require
+from ssrstf.inference.native_logs import captured_native_stderr, quiet_native_environment
 from ssrstf.inference.readers import Keypoints2D
 from ssrstf.skeleton import BLAZEPOSE_33
 
@@ -201,14 +203,18 @@ def detect_keypoints_timed(
     max_frames: int | None = None,
     min_detection_confidence: float = 0.5,
     min_tracking_confidence: float = 0.5,
+    quiet: bool = True,
 ) -> tuple[Keypoints2D, DetectionTiming]:
     """`detect_keypoints`, also returning the decode and detector times.
 
     ``min_detection_confidence`` and ``min_tracking_confidence`` are MediaPipe's thresholds
     for finding a person and for keeping the tracked one (below it, the person is searched
-    for again in the next frame).
+    for again in the next frame). ``quiet`` keeps the detector's native log lines off
+    standard error (`ssrstf.inference.native_logs`).
     """
     path = Path(path)
+    if quiet:
+        quiet_native_environment()
     mp = require("mediapipe", "video")
     if max_frames is not None and max_frames < 1:
         raise ValueError(f"max_frames must be positive, got {max_frames}")
@@ -221,32 +227,34 @@ def detect_keypoints_timed(
     valid: list[bool] = []
     decode_s = detect_s = 0.0
     frames = iter_frames(path)
-    pose = mp.solutions.pose.Pose(
-        static_image_mode=False,
-        model_complexity=1,
-        smooth_landmarks=True,
-        enable_segmentation=False,
-        min_detection_confidence=min_detection_confidence,
-        min_tracking_confidence=min_tracking_confidence,
-    )
-    bar = tqdm(total=total, disable=not progress, unit="frame", desc="2D detection")
-    try:
-        while max_frames is None or len(rows) < max_frames:
-            start = time.perf_counter()
-            frame = next(frames, None)
-            decode_s += time.perf_counter() - start
-            if frame is None:
-                break
-            start = time.perf_counter()
-            pixels = _landmarks_to_pixels(pose.process(frame), scale)
-            detect_s += time.perf_counter() - start
-            valid.append(pixels is not None)
-            rows.append(np.zeros((BLAZEPOSE_33.num_joints, 3)) if pixels is None else pixels)
-            bar.update()
-    finally:
-        bar.close()
-        pose.close()
-        frames.close()
+    # The detector's native log lines go to a temporary file, not into the progress bar.
+    with captured_native_stderr(enabled=quiet):
+        pose = mp.solutions.pose.Pose(
+            static_image_mode=False,
+            model_complexity=1,
+            smooth_landmarks=True,
+            enable_segmentation=False,
+            min_detection_confidence=min_detection_confidence,
+            min_tracking_confidence=min_tracking_confidence,
+        )
+        bar = tqdm(total=total, disable=not progress, unit="frame", desc="2D detection")
+        try:
+            while max_frames is None or len(rows) < max_frames:
+                start = time.perf_counter()
+                frame = next(frames, None)
+                decode_s += time.perf_counter() - start
+                if frame is None:
+                    break
+                start = time.perf_counter()
+                pixels = _landmarks_to_pixels(pose.process(frame), scale)
+                detect_s += time.perf_counter() - start
+                valid.append(pixels is not None)
+                rows.append(np.zeros((BLAZEPOSE_33.num_joints, 3)) if pixels is None else pixels)
+                bar.update()
+        finally:
+            bar.close()
+            pose.close()
+            frames.close()
     keypoints = Keypoints2D(
         keypoints=np.stack(rows),
         skeleton=BLAZEPOSE_33,
@@ -259,7 +267,11 @@ def detect_keypoints_timed(
 
 
 def detect_keypoints(
-    path: str | Path, *, progress: bool = True, max_frames: int | None = None
+    path: str | Path,
+    *,
+    progress: bool = True,
+    max_frames: int | None = None,
+    quiet: bool = True,
 ) -> Keypoints2D:
     """Detect one person's 33 BlazePose landmarks in every frame of a video.
 
@@ -267,6 +279,8 @@ def detect_keypoints(
         path: The video file.
         progress: Show a tqdm progress bar on stderr.
         max_frames: Stop after this many frames (None: the whole video).
+        quiet: Keep the detector's own log lines (MediaPipe, TFLite, absl) off standard
+            error; when detection fails they are on the exception's ``native_log`` attribute.
 
     Returns:
         `Keypoints2D` with skeleton `BLAZEPOSE_33`: x, y in pixels of the (rotated) frame and
@@ -278,5 +292,7 @@ def detect_keypoints(
         ValueError: The file is missing, not a readable video, or has no frames (one line
             naming the file).
     """
-    keypoints, _ = detect_keypoints_timed(path, progress=progress, max_frames=max_frames)
+    keypoints, _ = detect_keypoints_timed(
+        path, progress=progress, max_frames=max_frames, quiet=quiet
+    )
     return keypoints
