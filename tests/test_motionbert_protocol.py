@@ -118,13 +118,15 @@ def motionbert_data(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Pat
     return data, path, out
 
 
-def _tiny_checkpoint(path: Path, target_space: str) -> Path:
+def _tiny_checkpoint(path: Path, target_space: str, frame_stride: int = 1) -> Path:
     """A tiny random SSR-STF (T = 9) on Stacked-Hourglass 2D with confidence."""
     cfg = load_config("configs/tiny_debug.yaml")
     protocol = "motionbert" if target_space == "image_2.5d" else "videopose3d"
     cfg = replace(
         cfg,
-        data=replace(cfg.data, input_source="sh", target_space=target_space),
+        data=replace(
+            cfg.data, input_source="sh", target_space=target_space, frame_stride=frame_stride
+        ),
         eval=replace(cfg.eval, protocol=protocol, batch_size=1),
     )
     torch.manual_seed(3)
@@ -365,6 +367,18 @@ def test_camera_space_model_is_refused_on_the_2_5d_protocol(
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and err.startswith(f"error: {checkpoint}: the motionbert protocol")
     assert "2.5D" in err and "camera-frame 3D" in err and "--protocol videopose3d" in err
+
+
+def test_frame_stride_model_is_refused_on_the_motionbert_protocol(
+    motionbert_data, tmp_path: Path, capsys
+) -> None:
+    _, _, out = motionbert_data
+    checkpoint = _tiny_checkpoint(tmp_path / "strided.safetensors", "image_2.5d", frame_stride=3)
+    capsys.readouterr()
+    assert main(["evaluate", "--data", str(out), "--checkpoint", str(checkpoint)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "one frame in 3 (data.frame_stride: 3)" in err
+    assert "--protocol videopose3d" in err
 
 
 def test_gt_2d_errors(motionbert_data, tmp_path: Path, capsys) -> None:

@@ -127,6 +127,12 @@ def build_eval_streams(
     ``"sh"`` for the ``eval.extra_inputs`` evaluations of a run trained on ground truth.
     """
     protocol = protocol_of(cfg)
+    if cfg.data.frame_stride > 1 and not protocol.cover_all_frames:
+        raise ValueError(
+            f"the {protocol.name} protocol scores consecutive clips of T frames; this model takes "
+            f"one frame in {cfg.data.frame_stride} (data.frame_stride: {cfg.data.frame_stride}): "
+            "evaluate it with --protocol videopose3d, which scores every frame once"
+        )
     return stream_clips(
         streams,
         ground_truth=protocol.ground_truth,
