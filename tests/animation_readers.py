@@ -121,16 +121,20 @@ class Glb:
         gltf = self.gltf
         mesh_node = next(n for n in gltf.nodes if n.mesh is not None)
         (primitive,) = gltf.meshes[mesh_node.mesh].primitives
-        position = self.accessor(primitive.attributes.POSITION)
-        joints = self.accessor(primitive.attributes.JOINTS_0).astype(int)
-        weights = self.accessor(primitive.attributes.WEIGHTS_0)
+        attributes = primitive.attributes
+        position = self.accessor(attributes.POSITION)
         inverse_bind = self.accessor(gltf.skins[0].inverseBindMatrices).reshape(-1, 4, 4)
         inverse_bind = np.swapaxes(inverse_bind, 1, 2)  # column-major in the file
         skinning = self.joint_matrices() @ inverse_bind  # (F, N, 4, 4)
         homogeneous = np.concatenate([position, np.ones((len(position), 1))], axis=1)
         posed = np.zeros((len(skinning), len(position), 3))
-        for k in range(4):
-            per_vertex = skinning[:, joints[:, k]]  # (F, V, 4, 4)
-            moved = np.einsum("fvab,vb->fva", per_vertex, homogeneous)[..., :3]
-            posed += weights[None, :, k : k + 1] * moved
+        sets = 0  # JOINTS_0/WEIGHTS_0, JOINTS_1/WEIGHTS_1, ...: 4 influences each
+        while getattr(attributes, f"JOINTS_{sets}", None) is not None:
+            joints = self.accessor(getattr(attributes, f"JOINTS_{sets}")).astype(int)
+            weights = self.accessor(getattr(attributes, f"WEIGHTS_{sets}"))
+            for k in range(4):
+                per_vertex = skinning[:, joints[:, k]]  # (F, V, 4, 4)
+                moved = np.einsum("fvab,vb->fva", per_vertex, homogeneous)[..., :3]
+                posed += weights[None, :, k : k + 1] * moved
+            sets += 1
         return position * 1000.0, posed * 1000.0

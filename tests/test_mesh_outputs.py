@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from animation_readers import Glb
 
 from ssrstf.cli import main
 from ssrstf.config import from_dict
@@ -160,66 +161,6 @@ def test_training_loop_trains_a_mesh_head_and_its_checkpoint_loads(
 # ------------------------------------------------------------------------ files and the CLI
 
 
-class _Reader:
-    """A GLB read with pygltflib; accessors decoded by the glTF 2.0 rules."""
-
-    _WIDTH = {"SCALAR": 1, "VEC3": 3, "VEC4": 4, "MAT4": 16}
-    _TYPES = {5126: "<f4", 5123: "<u2", 5125: "<u4"}
-
-    def __init__(self, path: Path) -> None:
-        self.gltf = pygltflib.GLTF2().load(str(path))
-        self.blob = self.gltf.binary_blob()
-
-    def accessor(self, index: int) -> np.ndarray:
-        acc = self.gltf.accessors[index]
-        view = self.gltf.bufferViews[acc.bufferView]
-        width = self._WIDTH[acc.type]
-        start = (view.byteOffset or 0) + (acc.byteOffset or 0)
-        raw = np.frombuffer(self.blob, self._TYPES[acc.componentType], acc.count * width, start)
-        return raw.reshape(acc.count, width)
-
-    def skinned_vertices(self, frame: int) -> np.ndarray:
-        """(V, 3) the mesh skinned at one key, from the file alone (T · R · S node matrices)."""
-        gltf = self.gltf
-        (animation,) = gltf.animations
-        keyed = {}
-        for channel in animation.channels:
-            sampler = animation.samplers[channel.sampler]
-            keyed[channel.target.node, channel.target.path] = self.accessor(sampler.output)
-        parent = {c: i for i, n in enumerate(gltf.nodes) for c in (n.children or [])}
-        cache: dict[int, np.ndarray] = {}
-
-        def world(index: int) -> np.ndarray:
-            if index not in cache:
-                node = gltf.nodes[index]
-                t = keyed.get((index, "translation"), [node.translation or [0, 0, 0]] * (frame + 1))
-                q = keyed.get((index, "rotation"), [node.rotation or [0, 0, 0, 1]] * (frame + 1))
-                x, y, z, w = np.asarray(q[frame], dtype=np.float64)
-                matrix = np.eye(4)
-                matrix[:3, :3] = [
-                    [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                    [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                    [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-                ]
-                matrix[:3, :3] *= np.asarray(node.scale or [1, 1, 1])[None]
-                matrix[:3, 3] = t[frame]
-                cache[index] = matrix if index not in parent else world(parent[index]) @ matrix
-            return cache[index]
-
-        (skin,) = gltf.skins
-        ibm = self.accessor(skin.inverseBindMatrices).reshape(-1, 4, 4).transpose(0, 2, 1)
-        joint = np.stack([world(j) for j in skin.joints]) @ ibm
-        (primitive,) = gltf.meshes[0].primitives
-        attributes = primitive.attributes
-        rest = self.accessor(attributes.POSITION).astype(np.float64)
-        blend = np.zeros((len(rest), 4, 4))
-        for i in range(3):
-            bones = self.accessor(getattr(attributes, f"JOINTS_{i}")).astype(np.int64)
-            weights = self.accessor(getattr(attributes, f"WEIGHTS_{i}")).astype(np.float64)
-            blend += np.einsum("vk,vkij->vij", weights, joint[bones])
-        return np.einsum("vij,vj->vi", blend[:, :3, :3], rest) + blend[:, :3, 3]
-
-
 def test_mesh_glb_read_back_reproduces_mesh_npz(anny_body, head_file: Path, tmp_path) -> None:
     from ssrstf.inference.mesh_gltf import write_mesh_glb
     from ssrstf.inference.meshes import MeshRecoverer, write_mesh_npz
@@ -235,7 +176,7 @@ def test_mesh_glb_read_back_reproduces_mesh_npz(anny_body, head_file: Path, tmp_
         assert npz["pose"].shape == (frames, anny_body.num_pose_bones, 3, 3)
         assert list(npz["shape_names"]) == list(anny_body.shape_names)
     assert faces.shape == (27420, 3) and np.abs(joints[:, 0]).max() < 1e-3  # pelvis at 0
-    reader = _Reader(tmp_path / "mesh.glb")
+    reader = Glb(tmp_path / "mesh.glb")
     (primitive,) = reader.gltf.meshes[0].primitives
     assert reader.gltf.accessors[primitive.attributes.POSITION].count == anny_body.num_vertices
     assert reader.gltf.accessors[primitive.indices].count == 3 * 27420
@@ -244,9 +185,10 @@ def test_mesh_glb_read_back_reproduces_mesh_npz(anny_body, head_file: Path, tmp_
     assert len(times) == frames and np.isclose(times[-1], (frames - 1) / 50.0)
     moving = {c.target.node for c in animation.channels if c.target.path == "rotation"}
     assert len(moving) >= anny_body.num_pose_bones - 2  # the posed bones (and nothing static)
-    for frame in (0, frames - 1):  # skinning the file gives mesh.npz (file frame, metres)
-        expected = vertices[frame] @ CAMERA_TO_BVH.T / 1000.0
-        np.testing.assert_allclose(reader.skinned_vertices(frame), expected, atol=5e-4)
+    _, skinned_mm = reader.skinned_vertices_mm()  # skinning the file gives mesh.npz (file frame)
+    for frame in (0, frames - 1):
+        expected = vertices[frame] @ CAMERA_TO_BVH.T
+        np.testing.assert_allclose(skinned_mm[frame], expected, atol=0.5)
     # The mesh moves between frames (the random head poses every bone).
     assert np.abs(vertices[-1] - vertices[0]).max() > 1.0
 
