@@ -1,0 +1,172 @@
+"""``ssrstf evaluate``: score a checkpoint, a mesh head or 3D predictions."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ssrstf.cli.common import _positive_int
+from ssrstf.config import ConfigError
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from ssrstf.evaluation import mpi_inf_3dhp
+    from ssrstf.evaluation import protocol as ev
+
+    if args.mesh:
+        return _evaluate_mesh(args)
+    dataset = args.dataset.replace("-", "_")
+    if dataset == "mpi_inf_3dhp" and args.protocol:
+        raise ConfigError("--protocol applies to --dataset h36m only")
+    if args.gt_2d and dataset == "mpi_inf_3dhp":
+        raise ConfigError("--gt-2d applies to --dataset h36m --protocol motionbert only")
+    if args.checkpoint:
+        from ssrstf.training.scoring import evaluate_checkpoint
+
+        result = evaluate_checkpoint(
+            args.checkpoint, args.data, protocol=args.protocol, dataset=dataset,
+            input_source=args.input, flip_test=args.flip, every=args.every, device=args.device,
+            gt_2d=args.gt_2d, predictor=_predictor_factory(args.backend, args.device),
+        )  # fmt: skip
+    elif dataset == "mpi_inf_3dhp":
+        result = _evaluate_3dhp_predictions(args)
+    else:
+        result = _evaluate_predictions(args)
+    tables = mpi_inf_3dhp if isinstance(result, mpi_inf_3dhp.MPIInf3DHPResult) else ev
+    print(json.dumps(result.to_dict(), indent=2) if args.json else tables.format_table(result))
+    if args.out:
+        tables.write_tables(result, args.out)
+    return 0
+
+
+def _evaluate_mesh(args: argparse.Namespace) -> int:
+    """``evaluate --mesh``: the mesh protocol (ssrstf.training.mesh_scoring)."""
+    from ssrstf.training.mesh_scoring import evaluate_mesh_checkpoint, write_mesh_result
+
+    if args.dataset != "h36m" or args.protocol not in (None, "videopose3d") or args.gt_2d:
+        raise ConfigError("--mesh scores Human3.6M with the videopose3d protocol only")
+    result = evaluate_mesh_checkpoint(
+        args.mesh, args.data, input_source=args.input, body_model_path=args.body_model_path,
+        device=args.device, every=args.every, sample_every=args.sample_every,
+        with_flip=args.flip,
+    )  # fmt: skip
+    print(json.dumps(result.to_dict(), indent=2) if args.json else result.table())
+    if args.out:
+        write_mesh_result(result, f"{args.out}.json")
+    return 0
+
+
+def _predictor_factory(backend: str, device: str):
+    """None (torch, the default) or a factory running the model in ONNX Runtime."""
+    if backend == "torch":
+        return None
+    from ssrstf.inference.backends import make_backend_predictor
+
+    def factory(model, cfg):
+        return make_backend_predictor(
+            model, cfg, backend=backend, flip_test=cfg.eval.flip_test, device=device
+        )
+
+    return factory
+
+
+def _evaluate_3dhp_predictions(args: argparse.Namespace):
+    from ssrstf.data.dataset import check_joint_layout, stream_clips
+    from ssrstf.data.h36m import load_streams
+    from ssrstf.evaluation import mpi_inf_3dhp
+
+    proto = mpi_inf_3dhp.MPI_INF_3DHP
+    streams = load_streams(args.data, subjects=proto.test_subjects, arrays=("poses_3d",))
+    check_joint_layout(streams, "mpi_inf_3dhp", args.data)
+    clips = stream_clips(streams, ground_truth="camera", clip_len=args.frames, cover_all=True)
+    predictions = mpi_inf_3dhp.load_predictions(args.predictions)
+    return mpi_inf_3dhp.evaluate_predictions(proto, clips, predictions, source=args.predictions)
+
+
+def _evaluate_predictions(args: argparse.Namespace):
+    from ssrstf.data.dataset import stream_clips
+    from ssrstf.data.h36m import ground_truth_arrays, load_streams
+    from ssrstf.evaluation import protocol as ev
+
+    proto = ev.PROTOCOLS[args.protocol or "videopose3d"]
+    if args.gt_2d and proto.ground_truth != "image_2.5d":
+        raise ConfigError("--gt-2d (MotionBERT's gt_2d setting) needs --protocol motionbert")
+    arrays = ground_truth_arrays(proto.ground_truth)
+    # --gt-2d: the predicted x, y are replaced by the ground-truth 2D, in mm (λ · pixels).
+    extra = ("poses_2d_gt", *ground_truth_arrays("image_2.5d")) if args.gt_2d else ()
+    streams = load_streams(args.data, subjects=proto.test_subjects, arrays=(*arrays, *extra))
+    clips = stream_clips(
+        streams, ground_truth=proto.ground_truth, clip_len=args.frames,
+        cover_all=proto.cover_all_frames, input_source="gt" if args.gt_2d else None,
+        target_space="image_2.5d",
+    )  # fmt: skip
+    predictions = ev.load_predictions(args.predictions)
+    try:
+        return ev.evaluate_predictions(
+            proto, clips, predictions, every=args.every, gt_2d=args.gt_2d
+        )
+    except ValueError as exc:  # name the file the problem is in
+        raise ValueError(f"{args.predictions}: {exc}") from None
+
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    from ssrstf.config import ModelConfig
+
+    p = sub.add_parser("evaluate", help="score a model or 3D predictions (H36M or MPI-INF-3DHP)")
+    p.add_argument("--data", required=True, help="prepared dataset .npz")
+    p.add_argument(
+        "--dataset", choices=("h36m", "mpi-inf-3dhp"), default="h36m",
+        help="benchmark of --data (default %(default)s); mpi-inf-3dhp reports MPJPE, PCK, AUC",
+    )  # fmt: skip
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--checkpoint", metavar="default|PATH",
+        help="run a model: 'default' (packaged), a training .pt or a .safetensors",
+    )  # fmt: skip
+    source.add_argument(
+        "--mesh", nargs="?", const="default", metavar="default|PATH",
+        help="the mesh protocol for a mesh model (default: the packaged mesh head): mesh-joint "
+        "P1/P2 (17 and 14 joints) beside the backbone's, acceleration, plausibility (extra mesh)",
+    )  # fmt: skip
+    source.add_argument(
+        "--predictions", metavar="FILE.npz",
+        help='per-stream (F, 17, 3) mm arrays keyed "S9/Walking 1/54138969" (H36M) or '
+        '"TS1".."TS6" (MPI-INF-3DHP, MPI joint order, all frames)',
+    )  # fmt: skip
+    p.add_argument(
+        "--protocol", choices=("videopose3d", "motionbert"),
+        help="default: the checkpoint's own, else videopose3d",
+    )  # fmt: skip
+    p.add_argument(
+        "--frames", type=_positive_int, default=ModelConfig().num_frames,
+        help="clip length T for --predictions (default %(default)s; a checkpoint uses its own)",
+    )  # fmt: skip
+    p.add_argument("--input", help="2D source for --checkpoint (gt, sh, ...; default: its own)")
+    p.add_argument(
+        "--flip", action=argparse.BooleanOptionalAction, default=True,
+        help="flip test-time augmentation for --checkpoint (default on)",
+    )  # fmt: skip
+    p.add_argument("--device", default="cpu", help="cpu, cuda, ... for --checkpoint")
+    p.add_argument(
+        "--backend", choices=("torch", "onnxruntime"), default="torch",
+        help="run --checkpoint in torch or ONNX Runtime (extra onnx; default %(default)s)",
+    )  # fmt: skip
+    p.add_argument(
+        "--gt-2d", action="store_true",
+        help="MotionBERT's gt_2d setting (--protocol motionbert): ground-truth 2D as the "
+        "model's input, and the predicted x, y replaced by it (also for --predictions)",
+    )  # fmt: skip
+    p.add_argument("--every", type=int, default=1, help="quick mode: score 1 in N test clips")
+    p.add_argument(
+        "--sample-every", type=_positive_int, default=100, metavar="N",
+        help="--mesh: plausibility figures on 1 in N test clips (default %(default)s)",
+    )  # fmt: skip
+    p.add_argument(
+        "--body-model-path", metavar="DIR",
+        help="--mesh with an SMPL-trained head: the folder of SMPL_NEUTRAL.npz/.pkl",
+    )  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print a JSON object instead of a table")
+    p.add_argument(
+        "--out", metavar="FILE", help="also write FILE.md and FILE.csv tables (--mesh: FILE.json)"
+    )
+    p.set_defaults(func=_cmd_evaluate)

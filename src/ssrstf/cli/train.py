@@ -1,0 +1,83 @@
+"""``ssrstf train`` and ``ssrstf export``: train a model, export its weights."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ssrstf.config import ConfigError
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from ssrstf.config import load_config
+    from ssrstf.training.trainer import fit
+
+    if args.resume:
+        if args.config or args.set:
+            raise ConfigError("--resume continues a run with its saved config; drop --config/--set")
+        last = Path(args.resume) / "last.pt"
+        if last.is_file():  # say where the run continues (fit restarts a run without one)
+            from ssrstf.checkpoint import load_checkpoint
+
+            progress = load_checkpoint(last).get("progress")
+            step = progress.get("global_step", "?") if isinstance(progress, dict) else "?"
+            print(f"resuming {args.resume} from step {step}")
+        best = fit(None, args.resume, resume=True)
+    else:
+        if not args.config:
+            raise ConfigError("train needs --config FILE (or --resume RUN_DIR)")
+        cfg = load_config(args.config, args.set)
+        best = fit(cfg, args.out or f"runs/{Path(args.config).stem}")
+    print(f"best checkpoint: {best}")
+    return 0
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a model (one loop for every config; torchrun-ready)")
+    p.add_argument("--config", help="experiment YAML, e.g. configs/tiny_debug.yaml")
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a config value (repeatable)")  # fmt: skip
+    p.add_argument("--out", help="run directory (default: runs/<config name>)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR exactly")
+    p.set_defaults(func=_cmd_train)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from ssrstf.checkpoint import export_weights, load_model
+    from ssrstf.files import check_new_file
+
+    out = Path(args.out)
+    fmt = args.format or ("onnx" if out.suffix == ".onnx" else "safetensors")
+    if out.suffix != f".{fmt}":
+        raise ConfigError(f"--format {fmt} writes a .{fmt} file; got --out {out}")
+    check_new_file(out, overwrite=args.overwrite)
+    model, cfg = load_model(args.checkpoint)
+    info = {"source": Path(args.checkpoint).name}
+    if args.note:
+        info["note"] = args.note
+    if fmt == "onnx":
+        from ssrstf.inference.backends import export_onnx
+
+        export_onnx(model, cfg, out, **info)
+    else:
+        export_weights(out, model, cfg, **info)
+    print(f"wrote {out}")
+    return 0
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export", help="checkpoint -> weights-only .safetensors, or an ONNX graph, with config"
+    )
+    p.add_argument(
+        "--checkpoint", required=True, help="'default', a training checkpoint (.pt) or .safetensors"
+    )
+    p.add_argument("--out", required=True, help="output .safetensors or .onnx")
+    p.add_argument(
+        "--format", choices=("safetensors", "onnx"),
+        help="safetensors: weights + config; onnx: the model as an ONNX graph (opset 17, dynamic "
+        "batch and frame axes, extra onnx) for ONNX Runtime (default: from --out's suffix)",
+    )  # fmt: skip
+    p.add_argument("--note", help="free text stored in the file's metadata (e.g. licence)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.set_defaults(func=_cmd_export)
