@@ -222,6 +222,27 @@ def test_train_clips_use_the_configured_stride(synthetic_h36m: Path) -> None:
     assert len(default) == sum(len(split_train_clips(n, 9, 3)) for n in streams.lengths)
 
 
+def test_temporal_scale_augmentation_trains_at_each_stride_and_tests_at_the_model_stride(
+    synthetic_h36m: Path,
+) -> None:
+    cfg = _cfg(synthetic_h36m, train_stride=5, frame_stride=3, train_frame_strides=(1, 2, 3))
+    train, test = build_datasets(cfg)
+    steps = np.diff(train.clips, axis=1)
+    assert (steps == steps[:, :1]).all()  # one stride per clip
+    per_stride = {s: int((steps[:, 0] == s).sum()) for s in (1, 2, 3)}
+    # Each stride's clips are exactly the strided split at that stride (all phases).
+    for s, n in per_stride.items():
+        assert n == len(clip_frames(train.streams, 9, stride=5, frame_stride=s)) > 0
+    assert len(train) == sum(per_stride.values())
+    # Evaluation stays at the model's stride, every frame covered.
+    assert (np.diff(test.clips, axis=1) == 3).all()
+    assert len(np.unique(test.clips)) == test.streams.num_frames
+    with pytest.raises(ValueError, match="data.train_frame_strides"):
+        _cfg(synthetic_h36m, train_frame_strides=(0, 1))
+    with pytest.raises(ValueError, match="data.train_frame_strides"):
+        _cfg(synthetic_h36m, train_frame_strides=(2, 2))
+
+
 def test_flip_augmentation_flips_input_and_target_together(synthetic_h36m: Path) -> None:
     cfg = _cfg(synthetic_h36m)
     plain, _ = build_datasets(replace(cfg, data=replace(cfg.data, flip_augment=False)))

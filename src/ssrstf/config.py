@@ -253,6 +253,10 @@ class DataConfig:
     """Frames between consecutive training clips; 0 means num_frames // 3 (MotionBERT)."""
     frame_stride: int = 1
     """Temporal sub-sampling of the source frames before clipping."""
+    train_frame_strides: tuple[int, ...] = ()
+    """Temporal-scale augmentation: training clips at each of these frame strides (the same
+    motion played 1x, 2x, 3x as fast, equally many clips of each), e.g. ``[1, 2, 3]``; empty:
+    ``frame_stride`` only. Evaluation and inference always use ``frame_stride``."""
     flip_augment: bool = True
     """Random horizontal flip of input and target (p = 0.5)."""
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -276,6 +280,12 @@ class DataConfig:
         )
         _check(self.train_stride >= 0, "data.train_stride", "must be >= 0")
         _check(self.frame_stride >= 1, "data.frame_stride", "must be >= 1")
+        _check(
+            all(s >= 1 for s in self.train_frame_strides)
+            and len(set(self.train_frame_strides)) == len(self.train_frame_strides),
+            "data.train_frame_strides",
+            "must be distinct strides >= 1",
+        )
         _check(self.num_workers >= 0, "data.num_workers", "must be >= 0")
 
 

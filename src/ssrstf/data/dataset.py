@@ -270,7 +270,8 @@ def build_datasets(
     """Training and test clip datasets of an experiment config.
 
     Train: ``cfg.data.train_subjects``, windows of ``cfg.model.num_frames`` every
-    ``cfg.data.train_stride`` frames (``num_frames // 3`` when 0), flips when
+    ``cfg.data.train_stride`` frames (``num_frames // 3`` when 0) at the frame stride
+    ``cfg.data.frame_stride`` (or at each of ``cfg.data.train_frame_strides``), flips when
     ``cfg.data.flip_augment``. Test: ``cfg.data.test_subjects``, non-overlapping clips covering
     every frame, no flips.
 
@@ -312,7 +313,12 @@ def build_datasets(
     }
     train = streams.subset(data.train_subjects)
     test = streams.subset(data.test_subjects)
-    train_clips = clip_frames(train, clip_len, stride=stride, frame_stride=data.frame_stride)
+    train_clips = np.concatenate(
+        [
+            clip_frames(train, clip_len, stride=stride, frame_stride=s)
+            for s in data.train_frame_strides or (data.frame_stride,)
+        ]
+    )
     test_clips = clip_frames(test, clip_len, cover_all=True, frame_stride=data.frame_stride)
     return (
         PoseClipDataset(
