@@ -14,7 +14,7 @@ CLI's defaults (detection, lifting with the packaged model, npz/JSON/BVH/GLB/vie
 is timed by the wall clock, worker start-up (spawn, importing torch and MediaPipe, loading the
 model) included, since a user waits for it too. Prints one JSON object: per worker count the
 wall time, inputs per minute, frames per second, the mean detector share of an input's time,
-and the speed-up over the first worker count (issue 27's target: >= 1.7 with 2 workers on 2
+and the speed-up over the first worker count (the target: >= 1.7 with 2 workers on 2
 cores). Not a test: the numbers depend on the machine and its load.
 """
 

@@ -11,9 +11,9 @@ setting, in the same process, and prints the seconds (data loading included) and
 with the differences from the first setting (``--clock cpu``: this process's CPU seconds,
 for a shared machine with one thread). Settings (`SETTINGS`): ``default`` (torch, the
 predictor's CPU chunks of `ssrstf.models.tta.CPU_TOKENS_PER_FORWARD` tokens), ``before`` (torch,
-one forward pass per batch of ``eval.batch_size`` clips as before issue 14), ``onnxruntime``,
-``bfloat16`` (a bfloat16 copy of the model). Issue 14's target: the full evaluation (``--every
-1``) in <= 300 s with every figure unchanged to 0.01 mm. Not a test: times depend on the load.
+one forward pass per batch of ``eval.batch_size`` clips, the earlier predictor), ``onnxruntime``,
+``bfloat16`` (a bfloat16 copy of the model). The target: the full evaluation (``--every 1``) in
+<= 300 s with every figure unchanged to 0.01 mm. Not a test: times depend on the load.
 """
 
 from __future__ import annotations

@@ -9,13 +9,13 @@ Usage::
 Lifts a synthetic H36M-17 keypoint sequence (the built-in demo motion, repeated) once to warm up
 and then ``--repeats`` times, for each setting of `SETTINGS`: the defaults (flip test-time
 augmentation, the default overlap, torch), then one change each (ONNX Runtime, the previous T/3
-overlap, one large batch per forward pass as before issue 14, bfloat16, no flip, disjoint
+overlap, one large batch per forward pass as the earlier predictor did, bfloat16, no flip, disjoint
 windows). Reports the median frames per second of each (keypoints in, millimetre poses out:
 normalisation, batching of windows, stitching included; no detector), and for each the model's
 arithmetic rate ``gflops_per_s`` (FLOPs counted as in ``ssrstf info``, 2 x MACs, times the
 windows actually lifted, both flip halves) next to the fp32 matrix-multiply rate
 ``matmul_gflops_per_s`` measured in the same run (2048 x 2048, after each setting; the median is
-reported), and the issue-14 targets for the defaults: >= 2,000 frames/s and >= 60 % of the
+reported), and the targets for the defaults: >= 2,000 frames/s and >= 60 % of the
 matmul rate. ``--clock cpu`` times everything in this process's CPU seconds instead of wall
 seconds (for a machine shared with other jobs, with ``--threads 1``). Not a test: numbers depend
 on the machine and its load; compare settings within one run.
