@@ -29,8 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ssrstf.inference.batch import available_cpus, run_batch
-from ssrstf.inference.video import is_video
+from ssrstf.keypoints.video import is_video
+from ssrstf.pipeline.batch import available_cpus, run_batch
 
 VIDEOS = Path(__file__).resolve().parents[1].parent / "shared/data/tfjs_pose_videos"
 

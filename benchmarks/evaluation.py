@@ -24,7 +24,7 @@ import time
 
 import torch
 
-from ssrstf.inference.backends import make_backend_predictor
+from ssrstf.lifting.backends import make_backend_predictor
 from ssrstf.models.tta import make_predictor
 from ssrstf.skeleton import SKELETONS
 from ssrstf.training.scoring import evaluate_checkpoint

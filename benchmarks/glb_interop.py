@@ -1,7 +1,7 @@
 """Open a GLB written by ssrstf in other programs and compare their joint positions with ours.
 
 Writes a 30-frame clip (random bone directions with jittered lengths, root motion 3 m sideways
-and 2 m in depth) with `ssrstf.inference.gltf.write_glb`, then, for each tool found:
+and 2 m in depth) with `ssrstf.outputs.gltf.write_glb`, then, for each tool found:
 
 * ``blender`` on PATH: Blender's own glTF importer (File > Import > glTF 2.0) in background
   mode; the armature's bone heads at three frames;
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ssrstf.inference.gltf import write_glb
+from ssrstf.outputs.gltf import write_glb
 from ssrstf.skeleton import H36M_17
 
 FPS = 25.0

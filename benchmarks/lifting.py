@@ -1,4 +1,4 @@
-"""Lifting speed: frames per second of `ssrstf.inference.lifter.Lifter` on a long sequence.
+"""Lifting speed: frames per second of `ssrstf.lifting.lifter.Lifter` on a long sequence.
 
 Usage::
 
@@ -33,8 +33,8 @@ import time
 import numpy as np
 import torch
 
-from ssrstf.inference.lifter import Lifter, plan_windows
-from ssrstf.inference.sample import IMAGE_SIZE, make_sample
+from ssrstf.keypoints.sample import IMAGE_SIZE, make_sample
+from ssrstf.lifting.lifter import Lifter, plan_windows
 from ssrstf.models.complexity import count_flops
 from ssrstf.models.tta import make_predictor
 

@@ -30,7 +30,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
 
-    from ssrstf.inference.sample import make_sample
+    from ssrstf.keypoints.sample import make_sample
 
     sample = make_sample().keypoints
     reps = -(-args.frames // sample.num_frames)

@@ -22,10 +22,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ssrstf.inference.lifter import Lifter
-from ssrstf.inference.mesh_gltf import write_mesh_glb
-from ssrstf.inference.meshes import MeshRecoverer, mesh_agreement_mm, write_mesh_npz
-from ssrstf.inference.sample import make_sample
+from ssrstf.keypoints.sample import make_sample
+from ssrstf.lifting.lifter import Lifter
+from ssrstf.lifting.meshes import MeshRecoverer, mesh_agreement_mm
+from ssrstf.outputs.mesh_files import write_mesh_npz
+from ssrstf.outputs.mesh_gltf import write_mesh_glb
 
 
 def _timed(fn):
@@ -83,7 +84,7 @@ def main() -> None:
         figures["npz_bytes_per_frame"] = npz.stat().st_size / frames
         figures["glb_bytes"] = glb.stat().st_size
     try:
-        from ssrstf.inference.mesh_render import MeshShader
+        from ssrstf.outputs.mesh_render import MeshShader
 
         shader = MeshShader(mesh.vertices, mesh.faces, size=480)
         count = min(args.render_frames, frames)

@@ -8,7 +8,7 @@ Two figures that put the mesh protocol and ``ssrstf infer --mesh`` numbers in co
   frames, one in every ``--stride`` of each test stream), beside the rest pose's. It is the share
   a mesh without collision handling reaches with perfect joints;
 * ``--outputs``: for ``ssrstf infer`` output folders, the median distance between ``poses_3d``
-  and the rigid skeleton along its own bone directions (`ssrstf.inference.rigid.make_rigid`),
+  and the rigid skeleton along its own bone directions (`ssrstf.scene.rigid.make_rigid`),
   with the median bone-length variation. One body per sequence cannot follow a skeleton whose
   bones change length much closer than this.
 
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from ssrstf.config import H36M_TEST_SUBJECTS
-from ssrstf.inference.rigid import bone_length_variation, make_rigid
+from ssrstf.scene.rigid import bone_length_variation, make_rigid
 from ssrstf.skeleton import H36M_17
 
 

@@ -19,9 +19,9 @@ import json
 
 from ssrstf.evaluation.metrics import acceleration_error, mpjpe, p_mpjpe
 from ssrstf.geometry import to_root_relative
-from ssrstf.inference.lifter import Lifter
-from ssrstf.inference.pipeline import prepare_keypoints
-from ssrstf.inference.sample import make_sample
+from ssrstf.keypoints.prepare import prepare_keypoints
+from ssrstf.keypoints.sample import make_sample
+from ssrstf.lifting.lifter import Lifter
 
 
 def main() -> None:

@@ -35,8 +35,9 @@ from ssrstf.data.h36m import load_streams
 from ssrstf.evaluation.metrics import mpjpe, p_mpjpe
 from ssrstf.evaluation.protocol import VIDEOPOSE3D
 from ssrstf.geometry import to_root_relative
-from ssrstf.inference.lifter import Lifter, window_weights
-from ssrstf.inference.streaming import StreamingLifter, latency_percentiles_ms
+from ssrstf.lifting.lifter import Lifter, window_weights
+from ssrstf.lifting.streaming import StreamingLifter
+from ssrstf.pipeline.stream import latency_percentiles_ms
 
 
 def window_outputs(lifter: Lifter, inputs: np.ndarray, batch: int = 64) -> np.ndarray:

@@ -47,28 +47,23 @@ from ssrstf.checkpoint import resolve_checkpoint
 from ssrstf.data.h36m import load_streams
 from ssrstf.evaluation.protocol import VIDEOPOSE3D, action_group
 from ssrstf.files import file_sha256
-from ssrstf.inference import world as world_module
-from ssrstf.inference.lifter import Lifter
-from ssrstf.inference.rigid import (
+from ssrstf.lifting.lifter import Lifter
+from ssrstf.scene import world as world_module
+from ssrstf.scene.rigid import (
     bone_vectors,
     fit_bone_lengths,
     make_rigid,
     mean_acceleration,
     motion_statistics,
 )
-from ssrstf.inference.trajectory import (
+from ssrstf.scene.trajectory import (
     DEFAULT_LATERAL_SMOOTHING,
     DEFAULT_SMOOTHING,
     CameraIntrinsics,
     resolve_intrinsics,
     solve_root_translation,
 )
-from ssrstf.inference.world import (
-    ANKLE_HEIGHT_MM,
-    FOOT_JOINTS,
-    ground,
-    point_speed,
-)
+from ssrstf.scene.world import ANKLE_HEIGHT_MM, FOOT_JOINTS, ground, point_speed
 from ssrstf.skeleton import H36M_17
 
 

@@ -29,11 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ssrstf.inference.lifter import Lifter
-from ssrstf.inference.pipeline import lift_keypoints
-from ssrstf.inference.readers import Keypoints2D
-from ssrstf.inference.render import PoseRenderer, render_video
-from ssrstf.inference.video import detect_keypoints_timed, iter_frames
+from ssrstf.keypoints.keypoints2d import Keypoints2D
+from ssrstf.keypoints.video import detect_keypoints_timed, iter_frames
+from ssrstf.lifting.lifter import Lifter
+from ssrstf.outputs.drawing import PoseRenderer
+from ssrstf.outputs.render import render_video
+from ssrstf.pipeline.run import lift_keypoints
 
 
 def lift(keypoints: Keypoints2D, checkpoint: str = "default") -> dict[str, float]:

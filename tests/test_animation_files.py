@@ -17,10 +17,11 @@ import pytest
 from animation_readers import Glb, bvh_positions_mm
 
 from ssrstf.geometry import to_root_relative
-from ssrstf.inference.export import CAMERA_TO_BVH
-from ssrstf.inference.pipeline import lift_keypoints, write_outputs
-from ssrstf.inference.rigid import make_rigid
-from ssrstf.inference.sample import FOCAL_PX, make_sample
+from ssrstf.keypoints.sample import FOCAL_PX, make_sample
+from ssrstf.outputs.bvh import CAMERA_TO_BVH
+from ssrstf.outputs.folder import write_outputs
+from ssrstf.pipeline.run import lift_keypoints
+from ssrstf.scene.rigid import make_rigid
 from ssrstf.skeleton import H36M_17
 
 pytest.importorskip("bvhio", reason="bvhio (dev extra) reads the BVH back")

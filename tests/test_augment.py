@@ -16,7 +16,8 @@ from ssrstf.data.augment import (
 )
 from ssrstf.data.missing import fill_missing_joints
 from ssrstf.geometry import axis_angle_matrix, project_to_image
-from ssrstf.inference.readers import Keypoints2D, fill_missing
+from ssrstf.keypoints.keypoints2d import Keypoints2D
+from ssrstf.keypoints.prepare import fill_missing
 from ssrstf.skeleton import H36M_17
 
 INTRINSICS = np.array([1145.0, 1144.0, 512.0, 515.0, 0, 0, 0, 0, 0])

@@ -16,9 +16,9 @@ import torch
 from ssrstf.checkpoint import export_weights, load_model
 from ssrstf.cli import main
 from ssrstf.config import load_config
-from ssrstf.inference.extras import MissingExtraError
-from ssrstf.inference.lifter import Lifter
-from ssrstf.inference.sample import IMAGE_SIZE, make_sample
+from ssrstf.extras import MissingExtraError
+from ssrstf.keypoints.sample import IMAGE_SIZE, make_sample
+from ssrstf.lifting.lifter import Lifter
 from ssrstf.models import SSRSTF
 from ssrstf.models.tta import make_predictor
 from ssrstf.skeleton import H36M_17
@@ -26,7 +26,7 @@ from ssrstf.skeleton import H36M_17
 pytest.importorskip("onnxruntime", reason="the onnx extra is not installed")
 pytest.importorskip("onnx", reason="the onnx extra is not installed")
 
-from ssrstf.inference.backends import export_onnx, load_onnx  # noqa: E402
+from ssrstf.lifting.backends import export_onnx, load_onnx  # noqa: E402
 
 TOLERANCE_MM = 0.01
 

@@ -56,7 +56,7 @@ class World:
         from ssrstf.config import load_config, to_dict
         from ssrstf.data.h36m import save_streams
         from ssrstf.data.prepare import prepare_h36m
-        from ssrstf.inference.sample import make_sample
+        from ssrstf.keypoints.sample import make_sample
         from ssrstf.models import create_model
 
         self.raw = write_synthetic_raw(self.root / "raw")
@@ -752,7 +752,7 @@ def test_bad_input_gives_one_clear_line(
 
 def test_one_frame_input_works_everywhere(world: World, tmp_path: Path) -> None:
     import ssrstf
-    from ssrstf.inference.export import read_bvh
+    from ssrstf.outputs.bvh import read_bvh
 
     one = _kp(world, 1)
     kp = as_npy(tmp_path, "one.npy", one)

@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 
 from ssrstf.cli import main
-from ssrstf.inference.batch import (
+from ssrstf.keypoints.sample import make_sample
+from ssrstf.pipeline.batch import (
     DONE_MARKER,
     STARTED_MARKER,
     expand_inputs,
@@ -29,7 +30,6 @@ from ssrstf.inference.batch import (
     parse_shard,
     select_shard,
 )
-from ssrstf.inference.sample import make_sample
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL_VIDEO = ROOT.parent / "shared/data/tfjs_pose_videos/pose_1.mp4"
@@ -195,7 +195,7 @@ def test_batch_reports_a_broken_input_does_the_rest_and_keeps_the_detector_quiet
 def test_the_detector_log_stays_off_stderr_unless_verbose(
     short_clip: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    from ssrstf.inference.video import detect_keypoints
+    from ssrstf.keypoints.video import detect_keypoints
 
     kp = detect_keypoints(short_clip, progress=True)
     err = capfd.readouterr().err
@@ -209,8 +209,8 @@ def test_the_detector_log_stays_off_stderr_unless_verbose(
 def test_native_stderr_is_captured_and_kept_for_errors(
     tmp_path: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ssrstf.inference import pipeline
-    from ssrstf.inference.native_logs import captured_native_stderr
+    from ssrstf.keypoints.native_logs import captured_native_stderr
+    from ssrstf.pipeline import run as pipeline
 
     with captured_native_stderr() as log:
         os.write(2, b"W0000 calculator.cc:1] noise\n")  # what C++ code does
@@ -279,7 +279,7 @@ def test_a_killed_batch_resumes_skipping_finished_inputs(tmp_path: Path) -> None
 def test_a_worker_that_dies_loses_only_its_input(tmp_path: Path) -> None:
     import threading
 
-    from ssrstf.inference.batch import InferOptions, run_batch
+    from ssrstf.pipeline.batch import InferOptions, run_batch
 
     for name in ("clip0", "clip1", "clip2"):
         _keypoint_file(tmp_path / f"{name}.npy", frames=150)

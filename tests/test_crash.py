@@ -70,7 +70,7 @@ def _final_files(folder: Path) -> list[Path]:
 
 
 def test_killed_infer_leaves_complete_files_or_none(tmp_path: Path) -> None:
-    from ssrstf.inference.sample import make_sample
+    from ssrstf.keypoints.sample import make_sample
 
     kp = make_sample().keypoints.keypoints
     np.save(tmp_path / "kp.npy", np.concatenate([kp] * 3))  # 600 frames
@@ -91,7 +91,7 @@ def test_killed_infer_leaves_complete_files_or_none(tmp_path: Path) -> None:
 
 def _assert_complete(path: Path, *, frames: int, moment: str) -> None:
     """``path`` is a whole file of its kind (npz, JSON, BVH, GLB, HTML) with ``frames``."""
-    from ssrstf.inference.export import read_bvh
+    from ssrstf.outputs.bvh import read_bvh
 
     if path.suffix == ".npz":
         with np.load(path) as data:

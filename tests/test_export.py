@@ -9,21 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ssrstf.inference.export import (
-    _atomic_write,
-    _axis_rotation,
-    _euler_zxy,
-    animation_extras,
-    read_bvh,
-    write_bvh,
-    write_json,
-    write_keypoints,
-    write_npz,
-)
-from ssrstf.inference.readers import Keypoints2D, read_keypoints
-from ssrstf.inference.rig import rig_hierarchy
-from ssrstf.inference.rig import t_pose_directions as _t_pose_directions
-from ssrstf.inference.sample import make_sample
+from ssrstf.keypoints.keypoints2d import Keypoints2D
+from ssrstf.keypoints.npy import write_keypoints
+from ssrstf.keypoints.readers import read_keypoints
+from ssrstf.keypoints.sample import make_sample
+from ssrstf.outputs.bvh import _axis_rotation, _euler_zxy, read_bvh, write_bvh
+from ssrstf.outputs.npz_json import _atomic_write, animation_extras, write_json, write_npz
+from ssrstf.outputs.rig import rig_hierarchy
+from ssrstf.outputs.rig import t_pose_directions as _t_pose_directions
 from ssrstf.skeleton import COCO_17, H36M_17, Skeleton
 
 BVH_FROM_CAMERA = np.diag([1.0, -1.0, -1.0])
@@ -319,7 +312,7 @@ def test_write_json_layout(tmp_path: Path) -> None:
 
 
 def test_write_json_in_blocks_is_one_json_document(tmp_path: Path, monkeypatch) -> None:
-    from ssrstf.inference import export
+    from ssrstf.outputs import npz_json as export
 
     rng = np.random.default_rng(4)
     poses_3d, poses_2d = rng.normal(size=(5, 17, 3)) * 300, rng.uniform(size=(5, 17, 3)) * 100

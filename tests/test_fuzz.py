@@ -27,10 +27,10 @@ from ssrstf.data.h36m import load_streams, save_streams
 from ssrstf.data.prepare import load_h36m_cameras, read_npz_object
 from ssrstf.evaluation import mpi_inf_3dhp
 from ssrstf.evaluation import protocol as h36m_protocol
-from ssrstf.inference.export import read_bvh, write_bvh
-from ssrstf.inference.readers import read_keypoints
-from ssrstf.inference.sample import make_sample
+from ssrstf.keypoints.readers import read_keypoints
+from ssrstf.keypoints.sample import make_sample
 from ssrstf.models import create_model
+from ssrstf.outputs.bvh import read_bvh, write_bvh
 from ssrstf.skeleton import H36M_17
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from animation_readers import Glb as _Glb
 
-from ssrstf.inference.gltf import ANIMATION_NAME, MESH_NODE_NAME, glb_document, write_glb
-from ssrstf.inference.rig import rig_hierarchy
+from ssrstf.outputs.gltf import ANIMATION_NAME, MESH_NODE_NAME, glb_document, write_glb
+from ssrstf.outputs.rig import rig_hierarchy
 from ssrstf.skeleton import COCO_17, H36M_17
 
 pygltflib = pytest.importorskip("pygltflib", reason="pygltflib (dev extra) reads the GLB back")

@@ -14,10 +14,10 @@ import ssrstf
 from ssrstf.checkpoint import export_weights
 from ssrstf.cli import main
 from ssrstf.config import load_config
-from ssrstf.inference.lifter import Lifter, plan_windows, window_weights
-from ssrstf.inference.pipeline import prepare_keypoints
-from ssrstf.inference.readers import Keypoints2D
-from ssrstf.inference.sample import FOCAL_PX, IMAGE_SIZE, make_sample
+from ssrstf.keypoints.keypoints2d import Keypoints2D
+from ssrstf.keypoints.prepare import prepare_keypoints
+from ssrstf.keypoints.sample import FOCAL_PX, IMAGE_SIZE, make_sample
+from ssrstf.lifting.lifter import Lifter, plan_windows, window_weights
 from ssrstf.models import SSRSTF
 from ssrstf.models.tta import predict_with_flip
 from ssrstf.skeleton import COCO_17, H36M_17
@@ -125,7 +125,7 @@ def test_frame_stride_model_lifts_each_phase_and_interleaves(
     from dataclasses import replace
 
     from ssrstf.checkpoint import load_model
-    from ssrstf.inference.streaming import StreamingLifter
+    from ssrstf.lifting.streaming import StreamingLifter
 
     model, cfg = load_model(tiny_checkpoint)
     strided_path = tmp_path / "strided.safetensors"

@@ -16,12 +16,12 @@ from animation_readers import Glb
 
 from ssrstf.cli import main
 from ssrstf.config import from_dict
-from ssrstf.inference.export import CAMERA_TO_BVH
-from ssrstf.inference.sample import make_sample
+from ssrstf.keypoints.sample import make_sample
 from ssrstf.mesh.losses import MeshLoss, joint_limit_loss
 from ssrstf.mesh.metrics import feet_below_floor, shape_spread
 from ssrstf.mesh.model import create_mesh_model, export_mesh_weights, load_mesh_model
 from ssrstf.mesh.rotations import rotation_vector_to_matrix
+from ssrstf.outputs.bvh import CAMERA_TO_BVH
 from ssrstf.skeleton import H36M_17
 
 pygltflib = pytest.importorskip("pygltflib", reason="pygltflib (dev extra) reads the GLB back")
@@ -162,8 +162,9 @@ def test_training_loop_trains_a_mesh_head_and_its_checkpoint_loads(
 
 
 def test_mesh_glb_read_back_reproduces_mesh_npz(anny_body, head_file: Path, tmp_path) -> None:
-    from ssrstf.inference.mesh_gltf import write_mesh_glb
-    from ssrstf.inference.meshes import MeshRecoverer, write_mesh_npz
+    from ssrstf.lifting.meshes import MeshRecoverer
+    from ssrstf.outputs.mesh_files import write_mesh_npz
+    from ssrstf.outputs.mesh_gltf import write_mesh_glb
 
     sample = make_sample(seconds=0.3)  # 15 frames at 50 fps
     mesh = MeshRecoverer(head_file).recover(sample.keypoints.keypoints, (1000, 1000))
@@ -224,7 +225,7 @@ def test_lift_mesh_python_api(anny_body, head_file: Path) -> None:
 
 
 def test_mesh_posed_from_the_given_skeleton_follows_its_bones(anny_body, tmp_path) -> None:
-    from ssrstf.inference.meshes import MeshRecoverer, mesh_agreement_mm
+    from ssrstf.lifting.meshes import MeshRecoverer, mesh_agreement_mm
     from ssrstf.training.mesh_training import prepare_mesh_config
 
     cfg = prepare_mesh_config(mesh_config())
@@ -255,7 +256,7 @@ def test_mesh_posed_from_the_given_skeleton_follows_its_bones(anny_body, tmp_pat
 
 
 def test_shape_fit_recovers_the_body_that_made_the_skeleton(anny_body, tmp_path) -> None:
-    from ssrstf.inference.meshes import MeshRecoverer, mesh_agreement_mm
+    from ssrstf.lifting.meshes import MeshRecoverer, mesh_agreement_mm
     from ssrstf.training.mesh_training import prepare_mesh_config
 
     cfg = prepare_mesh_config(mesh_config())

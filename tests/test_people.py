@@ -12,7 +12,8 @@ import pytest
 from test_tracking import SIZE, _coco_file, _two_crossing, _walker
 
 from ssrstf.cli import main
-from ssrstf.inference.people import load_people, people_output_paths
+from ssrstf.keypoints.people import load_people
+from ssrstf.outputs.people import people_output_paths
 
 HAS_VIZ = all(importlib.util.find_spec(m) for m in ("matplotlib", "imageio_ffmpeg", "PIL"))
 
@@ -71,8 +72,9 @@ def test_cli_writes_one_folder_per_person_and_everyone_together(
 
 @pytest.mark.skipif(not HAS_VIZ, reason="rendering needs the viz extra")
 def test_rendered_frame_draws_each_person_where_they_are() -> None:
-    from ssrstf.inference.render import CENTRE_COLOUR, PoseRenderer
-    from ssrstf.inference.sample import make_sample
+    from ssrstf.keypoints.sample import make_sample
+    from ssrstf.outputs.colours import CENTRE_COLOUR
+    from ssrstf.outputs.drawing import PoseRenderer
 
     sample = make_sample(seconds=0.2)
     pose = sample.poses_3d[0] - sample.poses_3d[0, :1]

@@ -8,15 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ssrstf.inference.readers import (
+from ssrstf.keypoints.keypoints2d import (
     KeypointFormatError,
     Keypoints2D,
     check_image_size,
-    fill_missing,
-    read_keypoints,
     resolve_skeleton,
-    to_h36m,
 )
+from ssrstf.keypoints.prepare import fill_missing, to_h36m
+from ssrstf.keypoints.readers import read_keypoints
 from ssrstf.skeleton import (
     BLAZEPOSE_33,
     COCO_17,

@@ -11,16 +11,15 @@ import pytest
 pytest.importorskip("matplotlib", reason="rendering needs the viz extra (matplotlib)")
 imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg", reason="rendering needs imageio-ffmpeg")
 
-from ssrstf.inference.extras import MissingExtraError  # noqa: E402
-from ssrstf.inference.render import (  # noqa: E402
+from ssrstf.extras import MissingExtraError  # noqa: E402
+from ssrstf.outputs.colours import LEFT_COLOUR, RIGHT_COLOUR  # noqa: E402
+from ssrstf.outputs.drawing import (  # noqa: E402
     CANVAS_COLOUR,
     INVALID_COLOUR,
-    LEFT_COLOUR,
-    RIGHT_COLOUR,
     PoseRenderer,
     render_frame,
-    render_video,
 )
+from ssrstf.outputs.render import render_video  # noqa: E402
 from ssrstf.skeleton import H36M_17  # noqa: E402
 
 IMAGE_SIZE = (640, 480)

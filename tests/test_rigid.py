@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from scipy.optimize import least_squares
 
-from ssrstf.inference.rigid import (
+from ssrstf.keypoints.sample import make_sample
+from ssrstf.scene.rigid import (
     bone_length_variation,
     bone_vectors,
     fit_bone_lengths,
@@ -15,7 +16,6 @@ from ssrstf.inference.rigid import (
     mean_acceleration,
     motion_statistics,
 )
-from ssrstf.inference.sample import make_sample
 from ssrstf.skeleton import H36M_17
 
 

@@ -154,7 +154,7 @@ def _disk_full(real):
 
 def _writers(tmp_path: Path, synthetic_h36m: Path):
     from ssrstf.config import load_config
-    from ssrstf.inference import export as ex
+    from ssrstf.outputs import npz_json as ex
 
     model, cfg = load_model("default")
     poses = np.random.default_rng(0).normal(size=(5, 17, 3)) * 100
@@ -225,7 +225,7 @@ def test_atomic_write_without_overwrite_never_replaces(tmp_path: Path) -> None:
 def test_a_second_run_into_a_locked_folder_stops_without_writing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from ssrstf.inference.sample import make_sample
+    from ssrstf.keypoints.sample import make_sample
 
     keypoints = tmp_path / "kp.npy"
     np.save(keypoints, make_sample().keypoints.keypoints)

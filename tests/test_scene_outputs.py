@@ -13,11 +13,12 @@ import pytest
 
 from ssrstf.cli import main
 from ssrstf.geometry import to_root_relative
-from ssrstf.inference.export import CAMERA_TO_BVH, read_bvh
-from ssrstf.inference.pipeline import lift_keypoints, write_outputs
-from ssrstf.inference.rigid import bone_length_variation, make_rigid
-from ssrstf.inference.sample import FOCAL_PX, make_sample
-from ssrstf.inference.trajectory import DEFAULT_FOV_DEG
+from ssrstf.keypoints.sample import FOCAL_PX, make_sample
+from ssrstf.outputs.bvh import CAMERA_TO_BVH, read_bvh
+from ssrstf.outputs.folder import write_outputs
+from ssrstf.pipeline.run import lift_keypoints
+from ssrstf.scene.rigid import bone_length_variation, make_rigid
+from ssrstf.scene.trajectory import DEFAULT_FOV_DEG
 from ssrstf.skeleton import H36M_17
 
 NAMES = H36M_17.joint_names
@@ -153,7 +154,7 @@ def test_cli_camera_frame_and_rigid_options(tmp_path: Path, capsys) -> None:
 
 @pytest.mark.skipif(not HAS_VIZ, reason="rendering needs the viz extra (matplotlib, Pillow)")
 def test_render_draws_the_path(result) -> None:
-    from ssrstf.inference.render import PATH_COLOUR, PoseRenderer
+    from ssrstf.outputs.drawing import PATH_COLOUR, PoseRenderer
 
     world = result.poses_world() @ CAMERA_TO_BVH
     path = result.world.to_world(result.trajectory) @ CAMERA_TO_BVH

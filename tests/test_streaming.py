@@ -16,13 +16,14 @@ import ssrstf
 from ssrstf.checkpoint import export_weights
 from ssrstf.cli import main
 from ssrstf.config import load_config
-from ssrstf.inference import streaming
-from ssrstf.inference.extras import MissingExtraError
-from ssrstf.inference.lifter import Lifter
-from ssrstf.inference.sample import IMAGE_SIZE, make_sample
-from ssrstf.inference.streaming import StreamingLifter, latency_percentiles_ms
+from ssrstf.extras import MissingExtraError
+from ssrstf.keypoints import streams
+from ssrstf.keypoints.sample import IMAGE_SIZE, make_sample
+from ssrstf.lifting.lifter import Lifter
+from ssrstf.lifting.streaming import StreamingLifter
 from ssrstf.models import SSRSTF
 from ssrstf.models.tta import predict_with_flip
+from ssrstf.pipeline.stream import latency_percentiles_ms
 from ssrstf.skeleton import H36M_17
 
 T = 9  # the tiny model's clip length
@@ -208,7 +209,7 @@ def test_stdin_stream_converts_other_skeletons() -> None:
     coco = np.tile(np.array([[100.0, 200.0, 1.0]]), (17, 1))
     coco[:, 0] += np.arange(17)
     text = json.dumps({"keypoints": coco.tolist(), "frame": 4, "image_size": [640, 480]})
-    (frame,) = streaming.read_json_lines(io.StringIO(text), skeleton="coco")
+    (frame,) = streams.read_json_lines(io.StringIO(text), skeleton="coco")
     assert frame.index == 4 and frame.image_size == (640, 480)
     assert frame.keypoints.shape == (17, 3)
     assert frame.keypoints[0, 0] == pytest.approx((coco[11, 0] + coco[12, 0]) / 2)  # mid-hip
@@ -218,9 +219,9 @@ def test_camera_errors(monkeypatch: pytest.MonkeyPatch) -> None:
     def missing(module: str, extra: str):
         raise MissingExtraError(f"{module} missing: pip install 'ssrstf[{extra}]'")
 
-    monkeypatch.setattr(streaming, "require", missing)
+    monkeypatch.setattr(streams, "require", missing)
     with pytest.raises(MissingExtraError, match=r"ssrstf\[video\]"):
-        streaming.stream_keypoints("0")
+        streams.stream_keypoints("0")
 
     class Closed:
         def __init__(self, index: int) -> None:
@@ -234,6 +235,6 @@ def test_camera_errors(monkeypatch: pytest.MonkeyPatch) -> None:
 
     fake_cv2 = type(sys)("cv2")
     fake_cv2.VideoCapture = Closed
-    monkeypatch.setattr(streaming, "require", lambda module, extra: fake_cv2)
+    monkeypatch.setattr(streams, "require", lambda module, extra: fake_cv2)
     with pytest.raises(ValueError, match="cannot open camera 3"):
-        streaming.camera_frames(3)
+        streams.camera_frames(3)

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ssrstf.inference.readers import Detections, read_detections, read_keypoints
-from ssrstf.inference.tracking import box_iou, keypoint_similarity, track_people
+from ssrstf.keypoints.keypoints2d import Detections
+from ssrstf.keypoints.readers import read_detections, read_keypoints
+from ssrstf.keypoints.tracking import box_iou, keypoint_similarity, track_people
 from ssrstf.skeleton import COCO_17, HALPE_26
 
 # A COCO-17 person facing the camera, pixels relative to the hip centre (their left at +x).

@@ -10,8 +10,8 @@ import pytest
 from scipy.optimize import least_squares
 
 from ssrstf.geometry import to_root_relative
-from ssrstf.inference.sample import make_sample
-from ssrstf.inference.trajectory import (
+from ssrstf.keypoints.sample import make_sample
+from ssrstf.scene.trajectory import (
     DEFAULT_FOV_DEG,
     CameraIntrinsics,
     reprojection_error,

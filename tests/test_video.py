@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ssrstf.inference.extras import EXTRA_HINTS, MissingExtraError, require
-from ssrstf.inference.video import (
+from ssrstf.extras import EXTRA_HINTS, MissingExtraError, require
+from ssrstf.keypoints.video import (
     DETECTOR_SOURCE,
     detect_keypoints,
     detect_keypoints_timed,

@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ssrstf.inference.gltf import animation_positions_mm
-from ssrstf.inference.render import CENTRE_COLOUR, LEFT_COLOUR, RIGHT_COLOUR
-from ssrstf.inference.sample import make_sample
-from ssrstf.inference.viewer import (
+from ssrstf.keypoints.sample import make_sample
+from ssrstf.outputs.colours import CENTRE_COLOUR, LEFT_COLOUR, RIGHT_COLOUR
+from ssrstf.outputs.gltf import animation_positions_mm
+from ssrstf.outputs.viewer import (
     SIDE_BY_SIDE_MM,
     ViewerPerson,
     encode_video_frames,
@@ -80,7 +80,7 @@ def test_page_is_self_contained_and_carries_the_poses(tmp_path: Path) -> None:
 
 
 def test_page_json_written_in_blocks_equals_plain_json(monkeypatch) -> None:
-    from ssrstf.inference import viewer
+    from ssrstf.outputs import viewer
 
     poses, trajectory = _walk(5)
     people = [ViewerPerson('a "</x>" \x00', poses, trajectory), ViewerPerson("b", poses[:3])]
@@ -298,7 +298,7 @@ def test_two_people_are_both_drawn(browser, tmp_path: Path) -> None:
 
 def test_viewer_frames_from_a_video_file(tmp_path: Path) -> None:
     imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg", reason="viz/dev extra writes the clip")
-    from ssrstf.inference.pipeline import _viewer_frames
+    from ssrstf.outputs.folder import viewer_frames as _viewer_frames
 
     video = tmp_path / "clip.mp4"
     writer = imageio_ffmpeg.write_frames(str(video), (320, 180), fps=10, macro_block_size=2)
@@ -317,8 +317,9 @@ def test_viewer_frames_from_a_video_file(tmp_path: Path) -> None:
 
 def test_write_outputs_embeds_the_video_on_request(tmp_path: Path) -> None:
     imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg", reason="viz/dev extra writes the clip")
-    from ssrstf.inference.lifter import Lifter
-    from ssrstf.inference.pipeline import OUTPUT_FILES, lift_keypoints, write_outputs
+    from ssrstf.lifting.lifter import Lifter
+    from ssrstf.outputs.folder import OUTPUT_FILES, write_outputs
+    from ssrstf.pipeline.run import lift_keypoints
 
     sample = make_sample(seconds=0.12)  # 6 frames of a 1000x1000 video
     video = tmp_path / "clip.mp4"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ssrstf.inference.world import (
+from ssrstf.scene.world import (
     ANKLE_HEIGHT_MM,
     CONTACT_HEIGHT_MM,
     PRIOR_MM,

@@ -14,11 +14,10 @@ frame (extra ``mesh``).
 """
 
 from ssrstf.config import ExperimentConfig, ModelConfig, load_config
-from ssrstf.inference.lifter import Lifter
-from ssrstf.inference.meshes import lift_mesh
-from ssrstf.inference.pipeline import lift
-from ssrstf.inference.streaming import StreamingLifter
+from ssrstf.lifting.lifter import Lifter
+from ssrstf.lifting.streaming import StreamingLifter
 from ssrstf.models import SSRSTF, build_model
+from ssrstf.pipeline.api import lift, lift_mesh
 
 __version__ = "0.1.0"
 

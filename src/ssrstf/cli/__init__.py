@@ -45,8 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
+    from ssrstf.extras import MissingExtraError
     from ssrstf.files import OutputLockedError
-    from ssrstf.inference.extras import MissingExtraError
     from ssrstf.mesh.extra import MissingMeshError
 
     user_errors = (ConfigError, ValueError, OSError, MissingExtraError, MissingMeshError)

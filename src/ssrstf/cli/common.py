@@ -16,7 +16,7 @@ def _positive_int(text: str) -> int:
 
 
 def _shard(text: str) -> tuple[int, int]:
-    from ssrstf.inference.batch import parse_shard
+    from ssrstf.pipeline.batch import parse_shard
 
     try:
         return parse_shard(text)

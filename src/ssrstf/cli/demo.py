@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ssrstf.cli.infer import _add_inference_options
-from ssrstf.cli.one_input import _infer_input, _infer_options, _report, _run_inference
+from ssrstf.cli.infer_one import _infer_input, _infer_options, _pipeline, _print
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -14,10 +14,9 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ssrstf.evaluation.metrics import mpjpe, p_mpjpe
-    from ssrstf.files import output_lock
     from ssrstf.geometry import to_root_relative
-    from ssrstf.inference.pipeline import check_outputs
-    from ssrstf.inference.sample import FOCAL_PX, make_sample
+    from ssrstf.keypoints.sample import FOCAL_PX, make_sample
+    from ssrstf.outputs.folder import check_outputs
 
     if args.input:
         return _infer_input(args, fmt="auto", image_size=None, skeleton=None, fps=None, render=True)
@@ -30,10 +29,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     options = _infer_options(
         args, fmt="auto", image_size=None, skeleton=None, fps=None, render=render
     )
-    with output_lock(args.out):
-        check_outputs(args.out, render=render, overwrite=args.overwrite)
-        result, paths = _run_inference(args, sample.keypoints, options)
-    _report(result, paths, camera_given=True)
+    run = _pipeline(args, options).infer(sample.keypoints, args.out, overwrite=args.overwrite)
+    _print(run, camera_given=True)
+    result = run.result
+    assert result is not None and result.trajectory is not None
     truth = to_root_relative(sample.poses_3d)
     p1 = mpjpe(result.poses_3d, truth).mean()
     p2 = p_mpjpe(result.poses_3d, truth).mean()

@@ -60,7 +60,7 @@ def _predictor_factory(backend: str, device: str):
     """None (torch, the default) or a factory running the model in ONNX Runtime."""
     if backend == "torch":
         return None
-    from ssrstf.inference.backends import make_backend_predictor
+    from ssrstf.lifting.backends import make_backend_predictor
 
     def factory(model, cfg):
         return make_backend_predictor(

@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 
 from ssrstf.cli.common import _image_size, _positive_int, _shard
-from ssrstf.cli.one_input import _infer_input, _infer_options
+from ssrstf.cli.infer_one import _infer_input, _infer_options
 from ssrstf.config import ConfigError
 
 
 def _cmd_infer(args: argparse.Namespace) -> int:
-    from ssrstf.inference.batch import names_several_inputs
+    from ssrstf.pipeline.batch import names_several_inputs
 
     if args.stream is not None:
         if args.input:
@@ -35,7 +35,7 @@ def _cmd_infer(args: argparse.Namespace) -> int:
 
 def _infer_batch(args: argparse.Namespace) -> int:
     """Several inputs: one folder each under --out, worker processes, batch.csv/batch.json."""
-    from ssrstf.inference.batch import print_failures, run_batch
+    from ssrstf.pipeline.batch import print_failures, run_batch
 
     if args.mesh:
         raise ConfigError("--mesh lifts one input at a time; run infer once per input for meshes")
@@ -61,12 +61,9 @@ def _infer_batch(args: argparse.Namespace) -> int:
 def _infer_stream(args: argparse.Namespace) -> int:
     """``infer --stream SOURCE``: JSON lines of 3D poses to stdout or ``--out FILE``."""
     from ssrstf.files import atomic_write
-    from ssrstf.inference.streaming import (
-        StreamingLifter,
-        latency_percentiles_ms,
-        run_stream,
-        stream_keypoints,
-    )
+    from ssrstf.keypoints.streams import stream_keypoints
+    from ssrstf.lifting.streaming import StreamingLifter
+    from ssrstf.pipeline.stream import latency_percentiles_ms, run_stream
 
     if args.render:
         raise ConfigError("--render needs a whole input; it does not combine with --stream")
@@ -173,8 +170,8 @@ def _add_inference_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_infer(sub: argparse._SubParsersAction) -> None:
-    from ssrstf.inference.readers import FORMATS
-    from ssrstf.inference.tracking import MIN_TRACK_FRAMES
+    from ssrstf.keypoints.readers import FORMATS
+    from ssrstf.keypoints.tracking import MIN_TRACK_FRAMES
 
     p = sub.add_parser("infer", help="video or 2D keypoint file -> 3D poses, BVH, rendering")
     p.add_argument(

@@ -56,7 +56,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if args.note:
         info["note"] = args.note
     if fmt == "onnx":
-        from ssrstf.inference.backends import export_onnx
+        from ssrstf.lifting.backends import export_onnx
 
         export_onnx(model, cfg, out, **info)
     else:

@@ -1,0 +1,94 @@
+"""The options of the pipeline: how an input is read, lifted and written (`InferOptions`), and
+whether and how a body mesh is recovered with it (`MeshOptions`).
+
+They are the options of ``ssrstf infer`` and ``ssrstf demo``; `ssrstf.pipeline.run.Pipeline`
+takes them, and a batch records `InferOptions.fingerprint` with every finished input.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ssrstf.keypoints.tracking import MIN_TRACK_FRAMES
+
+
+@dataclass(frozen=True)
+class InferOptions:
+    """How an input is read, lifted and written (the options of ``ssrstf infer``).
+
+    Attributes:
+        fmt: Input format (``auto``, ``video`` or a keypoint format of
+            `ssrstf.keypoints.readers.FORMATS`).
+        image_size: (width, height) for keypoint files that do not record it.
+        skeleton: Joint order of numpy array files.
+        fps: Frame rate, overriding each file's.
+        checkpoint: ``"default"`` or a model file (see `ssrstf.lifting.lifter.Lifter`).
+        device: ``"cpu"``, ``"cuda"``, ...
+        flip: Flip test-time augmentation.
+        overlap: Frames shared by consecutive windows (None: the lifter's default).
+        threads: torch CPU threads per worker process (batches).
+        backend: ``"torch"`` or ``"onnxruntime"`` (None: from the checkpoint).
+        render: Also write ``render.mp4`` (extra ``viz``).
+        viewer_video: Show a video input's frames in ``viewer.html``.
+        focal_length: The camera's focal length in pixels (None: from ``fov``).
+        fov: The camera's field of view in degrees (None: the default).
+        frame: Frame of the BVH and GLB files, ``"world"`` or ``"camera"``.
+        rigid: One set of bone lengths: True for every output, False for none, None for BVH
+            and GLB only.
+        min_track_frames: Several people per frame: lift tracks at least this long.
+    """
+
+    fmt: str = "auto"
+    image_size: tuple[int, int] | None = None
+    skeleton: str | None = None
+    fps: float | None = None
+    checkpoint: str = "default"
+    device: str = "cpu"
+    flip: bool = True
+    overlap: int | None = None
+    threads: int = 1
+    backend: str | None = None
+    render: bool = False
+    viewer_video: bool = False
+    focal_length: float | None = None
+    fov: float | None = None
+    frame: str = "world"
+    rigid: bool | None = None
+    min_track_frames: int = MIN_TRACK_FRAMES
+
+    def __post_init__(self) -> None:
+        if self.threads < 1:
+            raise ValueError(f"threads must be >= 1, got {self.threads}")
+        if self.frame not in ("world", "camera"):
+            raise ValueError(f"frame must be 'world' or 'camera', got {self.frame!r}")
+
+    def fingerprint(self) -> dict[str, Any]:
+        """The options that shape the outputs, as JSON values (``threads`` does not)."""
+        values = dataclasses.asdict(self)
+        values.pop("threads")
+        values["checkpoint"] = str(values["checkpoint"])
+        return json.loads(json.dumps(values))
+
+
+@dataclass(frozen=True)
+class MeshOptions:
+    """A body mesh beside the poses (``ssrstf infer --mesh``, `ssrstf.lift_mesh`; extra ``mesh``).
+
+    Attributes:
+        checkpoint: The mesh head: ``"default"`` (packaged), a mesh run's ``.pt`` or an exported
+            ``.safetensors`` (see `ssrstf.lifting.meshes.MeshRecoverer`).
+        fit_shape: Fit the body's shape and size to the lifted skeleton (``--mesh-shape fit``)
+            rather than keep the head's (``head``).
+        body_model: The body model the head must have been trained on (``anny``, ``smpl``);
+            None: the head's own.
+        body_model_path: SMPL files, for a head trained on SMPL.
+    """
+
+    checkpoint: str | Path = "default"
+    fit_shape: bool = True
+    body_model: str | None = None
+    body_model_path: str | Path | None = None

@@ -1,0 +1,96 @@
+"""What ``ssrstf infer`` and ``ssrstf demo`` print about a run, as lines of text.
+
+`ssrstf.pipeline.run.PipelineRun.report` puts them together: for one person the mesh line
+(with a mesh), the input and the lifting (`result_lines`), the root path, floor and motion
+(`scene_lines`) and the files written; for several people their tracks and folders
+(`people_lines`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ssrstf.keypoints.people import People
+from ssrstf.lifting.meshes import MeshSequence, mesh_agreement_mm
+from ssrstf.outputs.people import PersonResult
+from ssrstf.scene.result import InferenceResult
+from ssrstf.scene.trajectory import DEFAULT_FOV_DEG
+
+
+def mesh_line(mesh: MeshSequence, poses_3d: np.ndarray) -> str:
+    """The recovered mesh: its size, its time and how far its joints are from ``poses_3d``."""
+    seconds = sum(mesh.seconds.values())
+    agreement = float(np.median(mesh_agreement_mm(mesh, poses_3d)))
+    return (
+        f"mesh ({mesh.body_model}, {mesh.vertices.shape[1]} vertices): recovered in "
+        f"{seconds:.2f} s ({1000 * seconds / mesh.num_frames:.1f} ms/frame); its joints are "
+        f"{agreement:.1f} mm (median) from poses_3d"
+    )
+
+
+def scene_lines(result: InferenceResult, *, camera_given: bool) -> list[str]:
+    """The trajectory, floor and motion figures of a run, one line each."""
+    lines = []
+    if result.trajectory is not None and result.intrinsics is not None:
+        path = result.trajectory
+        travelled = float(np.linalg.norm(np.diff(path, axis=0), axis=-1).sum()) / 1000
+        camera = f"focal length {result.intrinsics.fx:.0f} px"
+        if not camera_given:
+            camera += f" (default {DEFAULT_FOV_DEG:g}° field of view; set --focal-length or --fov)"
+        lines.append(
+            f"root path: starts {path[0, 2] / 1000:.2f} m in front of the camera, "
+            f"{travelled:.2f} m travelled; {camera}"
+        )
+    if result.floor is not None:
+        tilt = np.degrees(np.arccos(np.clip(-result.floor.normal[1], -1.0, 1.0)))
+        contact = result.floor.contacts.any(axis=1).mean()
+        lines.append(
+            f"floor: from the foot contacts (a foot on the floor in {contact:.0%} of frames); "
+            f"its normal is {tilt:.1f}° from the camera's up axis (-y)"
+        )
+    if result.statistics is not None:
+        rigid = " (poses rigid)" if result.rigid else ""
+        lines.append(result.statistics.summary() + rigid)
+    return lines
+
+
+def result_lines(
+    result: InferenceResult, paths: dict[str, Path], *, camera_given: bool = False
+) -> list[str]:
+    """One person's run: the input, the lifting, the scene (`scene_lines`) and the files."""
+    kp = result.keypoints
+    assert kp.image_size is not None
+    frames = result.num_frames
+    filled = result.filled.mean()
+    lift_s = result.seconds.get("lift", 0.0)
+    return [
+        f"input: {kp.source}",
+        f"{frames} frames, {kp.image_size[0]}x{kp.image_size[1]} px, "
+        f"{f'{kp.fps:.4g} fps' if kp.fps else 'fps unknown'}; person detected in "
+        f"{kp.valid.mean():.1%} of frames; {filled:.1%} of joints filled by interpolation",
+        f"lifted in {lift_s:.2f} s ({frames / max(lift_s, 1e-9):,.0f} frames/s)",
+        *scene_lines(result, camera_given=camera_given),
+        *(f"  {name:6s} {path}" for name, path in paths.items()),
+    ]
+
+
+def people_lines(
+    people: People, results: list[PersonResult], paths: dict[str, Path], out_dir: str | Path
+) -> list[str]:
+    """The tracked people of a multi-person input and their folders, one line each."""
+    dropped = f" ({people.dropped} shorter tracks dropped)" if people.dropped else ""
+    lines = [
+        f"input: {people.source}",
+        f"{people.num_frames} frames; {len(results)} people tracked{dropped}",
+    ]
+    for r in results:
+        last = r.start_frame + r.result.num_frames - 1
+        lines.append(
+            f"  {r.name}: frames {r.start_frame}-{last}, detected in "
+            f"{r.result.valid.mean():.1%} of them -> {Path(out_dir) / r.name}"
+        )
+    shown = [key for key in ("viewer", "people", "render") if key in paths]
+    lines.extend(f"  {key:6s} {paths[key]}" for key in shown)
+    return lines
