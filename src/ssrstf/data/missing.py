@@ -11,7 +11,7 @@ coordinates, the frame has a person). `fill_missing_joints`:
    same frame, as the data converters synthesise them);
 3. every filled entry has confidence 0, so the model can tell it from a detection.
 
-Inference calls it on whole sequences (`ssrstf.inference.readers.fill_missing`), the training
+Inference calls it on whole sequences (`ssrstf.keypoints.prepare.fill_missing`), the training
 augmentation on every clip whose joints it dropped (`ssrstf.data.augment`), so a model sees
 at training time exactly what it is given later.
 """
