@@ -37,7 +37,7 @@ import numpy as np
 
 from ssrstf.files import atomic_write
 from ssrstf.outputs.bvh import CAMERA_TO_BVH
-from ssrstf.outputs.colours import CENTRE_COLOUR, LEFT_COLOUR, RIGHT_COLOUR
+from ssrstf.outputs.colours import side_colours
 from ssrstf.outputs.rig import RigHierarchy, fit_rest, pose_rig
 from ssrstf.skeleton import H36M_17, Skeleton
 
@@ -187,12 +187,7 @@ def _srgb_to_linear(rgb: Sequence[int]) -> list[float]:
 
 
 def _joint_colours(skeleton: Skeleton) -> list[list[float]]:
-    colours = [_srgb_to_linear(CENTRE_COLOUR)] * skeleton.num_joints
-    for joint in skeleton.left_joints:
-        colours[joint] = _srgb_to_linear(LEFT_COLOUR)
-    for joint in skeleton.right_joints:
-        colours[joint] = _srgb_to_linear(RIGHT_COLOUR)
-    return colours
+    return [_srgb_to_linear(rgb) for rgb in side_colours(skeleton)]
 
 
 def _bone_mesh(

@@ -32,7 +32,7 @@ import numpy as np
 
 from ssrstf.extras import require
 from ssrstf.files import atomic_write
-from ssrstf.outputs.colours import CENTRE_COLOUR, LEFT_COLOUR, RIGHT_COLOUR
+from ssrstf.outputs.colours import side_colours
 from ssrstf.outputs.gltf import animation_positions_mm
 from ssrstf.skeleton import H36M_17, Skeleton
 
@@ -70,12 +70,7 @@ def _hex(rgb: Sequence[int]) -> str:
 
 
 def _joint_colours(skeleton: Skeleton) -> list[str]:
-    colours = [_hex(CENTRE_COLOUR)] * skeleton.num_joints
-    for joint in skeleton.left_joints:
-        colours[joint] = _hex(LEFT_COLOUR)
-    for joint in skeleton.right_joints:
-        colours[joint] = _hex(RIGHT_COLOUR)
-    return colours
+    return [_hex(rgb) for rgb in side_colours(skeleton)]
 
 
 def encode_video_frames(
