@@ -1,4 +1,4 @@
-"""One skeleton everywhere (issue 27): ``poses_3d.bvh`` and ``poses_3d.glb`` of an inference run
+"""One skeleton everywhere: ``poses_3d.bvh`` and ``poses_3d.glb`` of an inference run
 carry exactly the poses its npz holds for them, rigid (``--rigid``) or not, root path included.
 
 Read back by independent readers (`animation_readers`): the bvhio library's BVH forward

@@ -1,4 +1,4 @@
-"""The bad-input catalogue (issue 15): every command × every kind of bad input.
+"""The bad-input catalogue: every command × every kind of bad input.
 
 Each row of `CASES` builds one bad input in a fresh folder and runs the command in-process. The
 command must exit with code 2 and print exactly one line, ``error: ...``, that names the bad

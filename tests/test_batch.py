@@ -1,4 +1,4 @@
-"""Many inputs in one ``ssrstf infer`` (issue 27): expansion, names, shards, worker processes,
+"""Many inputs in one ``ssrstf infer``: expansion, names, shards, worker processes,
 failures, resuming after SIGKILL, and a detector that keeps its log lines off the terminal.
 
 Keypoint files are short arrays of the built-in sample; the video tests use a 16-frame cut of a

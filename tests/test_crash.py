@@ -1,4 +1,4 @@
-"""Crash safety (issue 15): SIGKILL ``infer``, ``export``, ``data prepare-h36m`` and ``train`` at
+"""Crash safety: SIGKILL ``infer``, ``export``, ``data prepare-h36m`` and ``train`` at
 random moments; every final path then holds nothing or a complete, loadable file, and
 ``train --resume`` continues, losing at most the checkpoint interval.
 

@@ -1,4 +1,4 @@
-"""Fuzzing of every reader (issue 15): random bytes and mutated valid files give only the
+"""Fuzzing of every reader: random bytes and mutated valid files give only the
 documented errors (`ValueError`, including `KeypointFormatError` and `ConfigError`, or
 `FileNotFoundError`), never another exception, and no example takes over 5 seconds.
 

@@ -1,4 +1,4 @@
-"""Nothing lost, nothing confusing (issue 15): paths that carry from one command to the next,
+"""Nothing lost, nothing confusing: paths that carry from one command to the next,
 resuming any run, atomic writes under a full disk, output-folder locks, safe loading."""
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def _ground_truth_predictions(prepared: Path, subjects, out: Path) -> Path:
 def test_prepare_h36m_out_without_suffix_works_in_the_next_commands(
     synthetic_h36m_raw: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # Issue 15: `prepare-h36m --out data/h36m` then `evaluate --data data/h36m` said "not found".
+    # Once: `prepare-h36m --out data/h36m` then `evaluate --data data/h36m` said "not found".
     given = tmp_path / "data" / "h36m"
     cmd = ["data", "prepare-h36m", "--source", str(synthetic_h36m_raw), "--out", str(given)]
     assert main([*cmd, "--quiet"]) == 0

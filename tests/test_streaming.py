@@ -31,7 +31,7 @@ T = 9  # the tiny model's clip length
 FULL_LOOKAHEAD_TOLERANCE_MM = 14.0
 """Packaged model, look-ahead T // 2 vs offline lifting (`ssrstf.lift`, its defaults: flip,
 overlap T // 6) on 200 frames of the built-in sample: the mean per-joint distance. Measured with
-the robust default (issue 11) 11.65 mm (look-ahead 4: 19.57 mm, 0: 25.56 mm); the previous,
+the robust default 11.65 mm (look-ahead 4: 19.57 mm, 0: 25.56 mm); the previous,
 GT-trained default 7.22 mm (look-ahead 4: 11.61, 0: 14.08). The two are
 different estimates of the same poses: offline lifting also uses the windows that see up to
 T - 1 frames ahead, a stream at most T // 2."""

@@ -33,7 +33,8 @@ CPU_TOKENS_PER_FORWARD = 8192
 
 The packaged model's activations for this many tokens (the widest, the MLP's 4C = 256 channels,
 8 MB) stay in the processor's caches; one large batch instead spills every element-wise kernel
-to memory (docs/results.md, "Lifting speed (issue 14)", has the measurements)."""
+to memory (measurements: docs/results.md, "Lifting speed, ONNX, live streams and evaluation
+time")."""
 
 
 def make_predictor(

@@ -13,7 +13,7 @@ of child ``c`` of ``p`` is named ``"{p}_to_{c}"`` (`HELPER_FORMAT`, e.g. ``pelvi
 rotation that aims ``c``'s bone. Without helpers one rotation of the pelvis would have to turn
 both hips and the spine at once: with fixed offsets no rotation gives each child its own
 direction when the torso's shape changes, and the wrists and ankles at the ends of the chains
-land centimetres off (issue 27). Nodes are numbered joints first (skeleton order), then helpers
+land centimetres off. Nodes are numbered joints first (skeleton order), then helpers
 (by branching joint, then child); the BVH lists them depth first (`RigHierarchy.order`).
 
 **Rest pose** (`fit_rest`): every rest rotation is the identity, so a node's offset is a vector
