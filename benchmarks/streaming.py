@@ -143,9 +143,20 @@ def measure_latency(args, streams, index: int, source: str) -> dict[str, dict[st
     frames = _first(streams.frames(index), args.latency_frames)
     pixels = streams.poses_2d[source][frames]
     size = tuple(int(v) for v in streams.image_size[index])
+    return push_latency(args.checkpoint, pixels, size, args.lookaheads, backend=args.backend)
+
+
+def push_latency(
+    checkpoint: str,
+    pixels: np.ndarray,
+    size: tuple[int, ...],
+    lookaheads: list[int],
+    backend: str | None = None,
+) -> dict[str, dict[str, float]]:
+    """Per look-ahead: p50/p99 wall and CPU time of one push, ``pixels`` pushed one at a time."""
     out = {}
-    for lookahead in args.lookaheads:
-        stream = StreamingLifter(args.checkpoint, size, lookahead=lookahead, backend=args.backend)
+    for lookahead in lookaheads:
+        stream = StreamingLifter(checkpoint, size, lookahead=lookahead, backend=backend)
         for keypoints in pixels[:5]:  # warm-up
             stream.push(keypoints)
         stream.reset()

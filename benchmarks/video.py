@@ -110,14 +110,26 @@ def main() -> None:
     parser.add_argument("--keep-render", type=Path, default=None, help="keep the rendering here")
     args = parser.parse_args()
 
+    keypoints, result = detect(args.video, args.max_frames)
+    if not args.no_lift:
+        result.update(end_to_end(keypoints, result))
+    if not args.no_render:
+        result.update(bench_render(args.video, keypoints, keep=args.keep_render))
+    result["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        args.json.write_text(text + "\n")
+
+
+def detect(video: Path, max_frames: int | None = None) -> tuple[Keypoints2D, dict[str, object]]:
+    """The 2D keypoints of ``video`` (its first ``max_frames``) and the detection figures."""
     start = time.perf_counter()
-    keypoints, timing = detect_keypoints_timed(
-        args.video, progress=False, max_frames=args.max_frames
-    )
+    keypoints, timing = detect_keypoints_timed(video, progress=False, max_frames=max_frames)
     wall = time.perf_counter() - start  # includes loading the detector
     frames = timing.frames
-    result: dict[str, object] = {
-        "video": str(args.video),
+    return keypoints, {
+        "video": str(video),
         "frames": frames,
         "width": keypoints.image_size[0] if keypoints.image_size else None,
         "height": keypoints.image_size[1] if keypoints.image_size else None,
@@ -129,20 +141,20 @@ def main() -> None:
         "detection_fps": frames / timing.total_s,
         "detection_wall_s": wall,
     }
-    if not args.no_lift:
-        lifted = lift(keypoints)
-        per_frame = result["decode_ms_per_frame"] + result["detect_ms_per_frame"]
-        per_frame += lifted["lift_ms_per_frame"]
-        result["lift"] = lifted
-        result["end_to_end_fps"] = 1000 / per_frame  # decode + detect + lift, no rendering
-        result["detector_share_end_to_end"] = result["detect_ms_per_frame"] / per_frame
-    if not args.no_render:
-        result.update(bench_render(args.video, keypoints, keep=args.keep_render))
-    result["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version()}
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        args.json.write_text(text + "\n")
+
+
+def end_to_end(
+    keypoints: Keypoints2D, detection: dict[str, object], checkpoint: str = "default"
+) -> dict[str, object]:
+    """The lifting figures and the end-to-end rate (decode + detect + lift, no rendering)."""
+    lifted = lift(keypoints, checkpoint)
+    per_frame = detection["decode_ms_per_frame"] + detection["detect_ms_per_frame"]
+    per_frame += lifted["lift_ms_per_frame"]
+    return {
+        "lift": lifted,
+        "end_to_end_fps": 1000 / per_frame,
+        "detector_share_end_to_end": detection["detect_ms_per_frame"] / per_frame,
+    }
 
 
 if __name__ == "__main__":
