@@ -142,6 +142,20 @@ def test_frame_stride_model_lifts_each_phase_and_interleaves(
             )
     with pytest.raises(ValueError, match="takes one frame in 3"):
         StreamingLifter(strided_path, image_size=SIZE)
+    # Run at another stride (a model trained at several, data.train_frame_strides): the same
+    # weights on consecutive frames are the plain model, and the plain model at stride 3 is
+    # the strided one.
+    keypoints = random_keypoints(3 * T + 4, seed=4)
+    at_one = Lifter(strided_path, overlap=3, frame_stride=1)
+    assert at_one.frame_stride == 1
+    np.testing.assert_allclose(at_one.lift(keypoints, SIZE), plain.lift(keypoints, SIZE), atol=1e-9)
+    np.testing.assert_allclose(
+        Lifter(tiny_checkpoint, overlap=3, frame_stride=3).lift(keypoints, SIZE),
+        strided.lift(keypoints, SIZE),
+        atol=1e-9,
+    )
+    with pytest.raises(ValueError, match="frame_stride must be >= 1"):
+        Lifter(tiny_checkpoint, frame_stride=0)
 
 
 def test_lifting_is_mirror_equivariant(tiny_checkpoint: Path) -> None:

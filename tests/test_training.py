@@ -306,6 +306,36 @@ def _single(cfg: ExperimentConfig, tmp_path: Path) -> Path:
     return run
 
 
+def test_evaluate_runs_a_model_at_another_frame_stride(
+    synthetic_h36m: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--frame-stride`` / ``frame_stride=``: the same weights at another input stride, scored
+    as a model trained at that stride would be (every frame once, every phase)."""
+    from ssrstf.checkpoint import export_weights
+    from ssrstf.cli import main
+    from ssrstf.training.scoring import evaluate_checkpoint
+
+    cfg = tiny_cfg(synthetic_h36m, "model.layer_scale_init=1.0")  # blocks that mix frames
+    torch.manual_seed(0)
+    model = build_model(cfg.model)
+    plain = export_weights(tmp_path / "plain.safetensors", model, cfg)
+    strided_cfg = replace(cfg, data=replace(cfg.data, frame_stride=2))
+    strided = export_weights(tmp_path / "strided.safetensors", model, strided_cfg)
+    at_one = evaluate_checkpoint(strided, synthetic_h36m, frame_stride=1)
+    reference = evaluate_checkpoint(plain, synthetic_h36m)
+    assert at_one.p1_mm == pytest.approx(reference.p1_mm, rel=1e-9)
+    at_two = evaluate_checkpoint(strided, synthetic_h36m)
+    assert abs(at_two.p1_mm - reference.p1_mm) > 1e-6  # other inputs (untrained: barely)
+    capsys.readouterr()
+    args = ["evaluate", "--checkpoint", str(plain), "--data", str(synthetic_h36m), "--json"]
+    assert main([*args, "--frame-stride", "2"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["p1_mm"] == pytest.approx(at_two.p1_mm, rel=1e-9)
+    assert result["frames"] == at_two.to_dict()["frames"] == reference.to_dict()["frames"]
+    with pytest.raises(SystemExit):
+        main([*args, "--frame-stride", "0"])
+
+
 def test_evaluate_checkpoint_cli_reproduces_the_final_training_figure(
     synthetic_h36m: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

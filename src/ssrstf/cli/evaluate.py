@@ -27,6 +27,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             args.checkpoint, args.data, protocol=args.protocol, dataset=dataset,
             input_source=args.input, flip_test=args.flip, every=args.every, device=args.device,
             gt_2d=args.gt_2d, predictor=_predictor_factory(args.backend, args.device),
+            frame_stride=args.frame_stride,
         )  # fmt: skip
     elif dataset == "mpi_inf_3dhp":
         result = _evaluate_3dhp_predictions(args)
@@ -155,6 +156,11 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
         "--gt-2d", action="store_true",
         help="MotionBERT's gt_2d setting (--protocol motionbert): ground-truth 2D as the "
         "model's input, and the predicted x, y replaced by it (also for --predictions)",
+    )  # fmt: skip
+    p.add_argument(
+        "--frame-stride", type=_positive_int, metavar="S",
+        help="--checkpoint on every S-th frame instead of its training stride (a model trained "
+        "at several strides, data.train_frame_strides, runs at each of them)",
     )  # fmt: skip
     p.add_argument("--every", type=int, default=1, help="quick mode: score 1 in N test clips")
     p.add_argument(

@@ -21,6 +21,7 @@ be out of distribution); a checkpoint trained on detections or on detector-like 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +86,9 @@ class Lifter:
         num_threads: torch CPU threads (0: leave torch's setting alone).
         backend: ``"torch"`` or ``"onnxruntime"`` (extra ``onnx``; the model is exported to
             ONNX in memory first); None: torch, or onnxruntime for an ``.onnx`` file.
+        frame_stride: Run the model on every s-th frame instead of its training stride
+            (``data.frame_stride``); a model trained at several strides
+            (``data.train_frame_strides``) runs at each of them. None: the training stride.
     """
 
     def __init__(
@@ -97,6 +101,7 @@ class Lifter:
         batch_size: int = 64,
         num_threads: int = 0,
         backend: str | None = None,
+        frame_stride: int | None = None,
     ) -> None:
         if num_threads:
             torch.set_num_threads(num_threads)
@@ -114,6 +119,10 @@ class Lifter:
                 f"{checkpoint}: this model predicts {self.cfg.data.target_space!r} targets, which "
                 "need a per-frame depth scale to become mm; inference needs a camera-space model"
             )
+        if frame_stride is not None:
+            if frame_stride < 1:
+                raise ValueError(f"frame_stride must be >= 1, got {frame_stride}")
+            self.cfg = replace(self.cfg, data=replace(self.cfg.data, frame_stride=frame_stride))
         self.checkpoint = str(checkpoint)
         self.num_frames = self.cfg.model.num_frames
         self.overlap = self.num_frames // DEFAULT_OVERLAP_FRACTION if overlap is None else overlap
@@ -184,7 +193,8 @@ class Lifter:
 
     @property
     def frame_stride(self) -> int:
-        """Frames between the model's consecutive inputs (``data.frame_stride`` of training)."""
+        """Frames between the model's consecutive inputs: ``data.frame_stride`` of training, or
+        the ``frame_stride`` given (a model trained at several strides runs at each of them)."""
         return self.cfg.data.frame_stride
 
     def lift_inputs(self, inputs: np.ndarray, *, progress: bool = False) -> np.ndarray:

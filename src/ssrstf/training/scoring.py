@@ -229,6 +229,7 @@ def evaluate_checkpoint(
     device: str = "cpu",
     gt_2d: bool = False,
     predictor: PredictorFactory | None = None,
+    frame_stride: int | None = None,
 ) -> Result:
     """Evaluate a checkpoint (``"default"``, ``.pt`` or ``.safetensors``) on a prepared dataset.
 
@@ -238,7 +239,9 @@ def evaluate_checkpoint(
     checkpoint's own, ``gt`` when the dataset changes), flip TTA and quick mode. ``gt_2d`` is
     MotionBERT's ``gt_2d`` setting: the ground-truth 2D (source ``gt``) as input and the
     predicted x, y replaced by it (``--protocol motionbert`` only). ``predictor`` chooses how
-    the model runs (`PredictorFactory`; default: torch).
+    the model runs (`PredictorFactory`; default: torch). ``frame_stride`` runs the model on
+    every ``frame_stride``-th frame instead of its training stride (``data.frame_stride``), e.g.
+    a model trained at several strides (``data.train_frame_strides``) at each of them.
 
     Raises:
         ValueError: For a cross-dataset evaluation of a model that predicts the 2.5D image
@@ -263,11 +266,14 @@ def evaluate_checkpoint(
             f"(data.target_space=camera); this one predicts {cfg.data.target_space!r}"
         )
     default_source = "gt" if changed or gt_2d else cfg.data.input_source
+    if frame_stride is not None and frame_stride < 1:
+        raise ValueError(f"frame_stride must be >= 1, got {frame_stride}")
     data = replace(
         cfg.data,
         dataset=dataset,
         path=str(data_path),
         input_source=input_source or default_source,
+        frame_stride=frame_stride or cfg.data.frame_stride,
     )
     if dataset == "mpi_inf_3dhp":
         protocol = "mpi_inf_3dhp"
