@@ -140,3 +140,25 @@ def anny_body():
     from ssrstf.mesh.model import build_body_model
 
     return build_body_model("anny")  # the instance every mesh model of the session shares
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny randomly initialised model (``configs/tiny_debug.yaml``, T = 9) exported like the
+    packaged one, every parameter perturbed (the zero-initialised residual scales too) so that
+    every branch changes the output."""
+    import torch
+
+    from ssrstf.checkpoint import export_weights
+    from ssrstf.config import load_config
+    from ssrstf.models import SSRSTF
+
+    cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "tiny_debug.yaml")
+    torch.manual_seed(0)
+    model = SSRSTF(cfg.model).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
+    export_weights(path, model, cfg)
+    return path

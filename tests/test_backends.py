@@ -13,13 +13,11 @@ import numpy as np
 import pytest
 import torch
 
-from ssrstf.checkpoint import export_weights, load_model
+from ssrstf.checkpoint import load_model
 from ssrstf.cli import main
-from ssrstf.config import load_config
 from ssrstf.extras import MissingExtraError
 from ssrstf.keypoints.sample import IMAGE_SIZE, make_sample
 from ssrstf.lifting.lifter import Lifter
-from ssrstf.models import SSRSTF
 from ssrstf.models.tta import make_predictor
 from ssrstf.skeleton import H36M_17
 
@@ -29,20 +27,6 @@ pytest.importorskip("onnx", reason="the onnx extra is not installed")
 from ssrstf.lifting.backends import export_onnx, load_onnx  # noqa: E402
 
 TOLERANCE_MM = 0.01
-
-
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny randomly initialised model (T = 9), perturbed so that every branch matters."""
-    cfg = load_config("configs/tiny_debug.yaml")
-    torch.manual_seed(0)
-    model = SSRSTF(cfg.model).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
-    export_weights(path, model, cfg)
-    return path
 
 
 @pytest.fixture(scope="module")

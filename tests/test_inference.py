@@ -13,33 +13,16 @@ import torch
 import ssrstf
 from ssrstf.checkpoint import export_weights
 from ssrstf.cli import main
-from ssrstf.config import load_config
 from ssrstf.keypoints.keypoints2d import Keypoints2D
 from ssrstf.keypoints.prepare import prepare_keypoints
 from ssrstf.keypoints.sample import FOCAL_PX, IMAGE_SIZE, make_sample
 from ssrstf.lifting.lifter import Lifter, plan_windows, window_weights
-from ssrstf.models import SSRSTF
 from ssrstf.models.tta import predict_with_flip
 from ssrstf.skeleton import COCO_17, H36M_17
 
 T = 9
 SIZE = (640, 480)
 HAS_VIZ = all(importlib.util.find_spec(m) for m in ("matplotlib", "imageio_ffmpeg", "PIL"))
-
-
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A tiny randomly initialised model (T = 9) exported like the packaged one."""
-    cfg = load_config("configs/tiny_debug.yaml")
-    torch.manual_seed(0)
-    model = SSRSTF(cfg.model).eval()
-    # Non-trivial outputs: random init of the (zero-initialised) residual scales too.
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
-    export_weights(path, model, cfg)
-    return path
 
 
 def random_keypoints(frames: int, seed: int = 0) -> np.ndarray:

@@ -13,15 +13,12 @@ import pytest
 import torch
 
 import ssrstf
-from ssrstf.checkpoint import export_weights
 from ssrstf.cli import main
-from ssrstf.config import load_config
 from ssrstf.extras import MissingExtraError
 from ssrstf.keypoints import streams
 from ssrstf.keypoints.sample import IMAGE_SIZE, make_sample
 from ssrstf.lifting.lifter import Lifter
 from ssrstf.lifting.streaming import StreamingLifter
-from ssrstf.models import SSRSTF
 from ssrstf.models.tta import predict_with_flip
 from ssrstf.pipeline.stream import latency_percentiles_ms
 from ssrstf.skeleton import H36M_17
@@ -35,19 +32,6 @@ the robust default 11.65 mm (look-ahead 4: 19.57 mm, 0: 25.56 mm); the previous,
 GT-trained default 7.22 mm (look-ahead 4: 11.61, 0: 14.08). The two are
 different estimates of the same poses: offline lifting also uses the windows that see up to
 T - 1 frames ahead, a stream at most T // 2."""
-
-
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    cfg = load_config("configs/tiny_debug.yaml")
-    torch.manual_seed(0)
-    model = SSRSTF(cfg.model).eval()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
-    export_weights(path, model, cfg)
-    return path
 
 
 def sample_keypoints(seconds: float) -> np.ndarray:
