@@ -11,12 +11,13 @@ Each arm of the ``budget`` suite is ``configs/ablation-budget_27f_h36m-<arm>.yam
 thread, a wall-clock budget and a wall-clock cosine, a quick final evaluation), trained with
 ``ssrstf train`` into ``<runs>/abl15-<arm>``; the ``robust60`` suite is
 ``configs/ablation-robust60_27f_h36m-<arm>.yaml`` into ``<runs>/abl60-<arm>`` (60 CPU-minutes
-each: ``train.clock: cpu``), the ``robust120`` suite likewise into ``<runs>/abl120-<arm>`` (120
-CPU-minutes: the SSR-STF pair at long context). Arms run in pairs side by side, each pinned to
-its own core with ``taskset`` when it exists (``--no-pin``: left to the scheduler, fairer when
-other work shares the machine), so both arms of a pair see the same machine. With a wall-clock
-budget nothing else should run meanwhile: a busy core costs an arm steps; a CPU-time budget is
-immune to that.
+each: ``train.clock: cpu``), the ``robust120`` suite ``configs/ablation-robust120_<arm>.yaml``
+(the arm names its clip length, e.g. ``81f_h36m-mix_ssrstf-lite``) into ``<runs>/abl120-<arm>``
+(120 CPU-minutes: context and the SSR-STF pair at long context). Arms run in pairs side by
+side, each pinned to its own core with ``taskset`` when it exists (``--no-pin``: left to the
+scheduler, fairer when other work shares the machine), so both arms of a pair see the same
+machine. With a wall-clock budget nothing else should run meanwhile: a busy core costs an arm
+steps; a CPU-time budget is immune to that.
 An interrupted pair continues with ``--resume``. The table gives P1/P2
 (with the evaluation label: quick = 1 in N test clips), optimiser steps in the budget, minutes,
 parameters and FLOPs per 27-frame clip (docs/results.md).
@@ -39,7 +40,7 @@ from ssrstf.models.complexity import describe_model
 ROOT = Path(__file__).resolve().parents[1]
 SUITES = {"budget": ("ablation-budget_27f_h36m-", "abl15-"),
           "robust60": ("ablation-robust60_27f_h36m-", "abl60-"),
-          "robust120": ("ablation-robust120_27f_h36m-", "abl120-")}  # fmt: skip
+          "robust120": ("ablation-robust120_", "abl120-")}  # fmt: skip
 """Suite → (config file prefix, run folder prefix)."""
 ARMS = (
     "gt_ssrstf", "gt_global-only", "gt_local-mixer-only", "gt_gcn",
