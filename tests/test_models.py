@@ -277,6 +277,35 @@ def test_compiled_training_attention_equals_the_fused_kernel() -> None:
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
 
 
+def test_compiled_attention_falls_back_only_when_the_compiler_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No C++ compiler: one warning, the fused kernel from then on. A model error propagates."""
+    from torch._inductor.exc import InductorError
+
+    from ssrstf.models import attention
+
+    q = torch.randn(2, 8, 17, 8)
+
+    def raising(err: Exception):
+        def compiled(*_: torch.Tensor) -> torch.Tensor:
+            raise err
+
+        return compiled
+
+    monkeypatch.setattr(attention, "_compile_failed", False)
+    monkeypatch.setattr(attention, "_compiled", raising(ValueError("shapes do not match")))
+    with pytest.raises(ValueError, match="shapes do not match"):
+        attention._compiled_attention(q, q, q)
+    assert not attention._compile_failed
+    failure = InductorError(RuntimeError("No working C++ compiler found"), "InvalidCxxCompiler")
+    monkeypatch.setattr(attention, "_compiled", raising(failure))
+    with pytest.warns(RuntimeWarning, match="compiled training attention unavailable"):
+        assert attention._compiled_attention(q, q, q) is None
+    assert attention._compile_failed
+    assert attention._compiled_attention(q, q, q) is None  # no second try, no second warning
+
+
 def test_skeleton_layout_round_trip() -> None:
     walk = H36M_17.depth_first_walk()
     layout = SkeletonLayout(order=walk, num_joints=17)

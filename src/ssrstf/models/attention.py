@@ -43,6 +43,17 @@ _compiled: Callable[[Tensor, Tensor, Tensor], Tensor] | None = None
 _compile_failed = False
 
 
+def _is_compiler_error(err: Exception) -> bool:
+    """True for errors of the compiler (e.g. no working C++ compiler), which mean "compilation
+    unavailable"; any other error (a shape or dtype mismatch of the model's own) is not. Looked
+    up only on failure: importing TorchInductor's exception module costs a second at start-up."""
+    from torch._dynamo.exc import BackendCompilerFailed, InternalTorchDynamoError
+    from torch._inductor.exc import CppCompileError, InductorError
+
+    errors = (InductorError, CppCompileError, BackendCompilerFailed, InternalTorchDynamoError)
+    return isinstance(err, errors)
+
+
 def _compiled_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor | None:
     """`broadcast_attention` compiled by TorchInductor (once per process and shape), or None
     when compilation is unavailable (no C++ compiler, unsupported platform): then the caller
@@ -54,7 +65,9 @@ def _compiled_attention(q: Tensor, k: Tensor, v: Tensor) -> Tensor | None:
         if _compiled is None:
             _compiled = torch.compile(broadcast_attention, dynamic=False)
         return _compiled(q, k, v)
-    except Exception as err:  # noqa: BLE001 - any compiler failure means: use the fused kernel
+    except Exception as err:
+        if not _is_compiler_error(err):
+            raise
         _compile_failed = True
         warnings.warn(
             f"compiled training attention unavailable ({type(err).__name__}: "
