@@ -55,19 +55,10 @@ def _print(run: PipelineRun, *, camera_given: bool | None = None) -> None:
         print(line)
 
 
-def _infer_input(
-    args: argparse.Namespace,
-    *,
-    fmt: str,
-    image_size: tuple[int, int] | None,
-    skeleton: str | None,
-    fps: float | None,
-    render: bool,
-) -> int:
-    """Lift ``args.input`` (a video or keypoint file) with the model options of ``args``."""
-    options = _infer_options(
-        args, fmt=fmt, image_size=image_size, skeleton=skeleton, fps=fps, render=render
-    )
+def _infer_input(args: argparse.Namespace, **fields) -> int:
+    """Lift ``args.input`` (a video or keypoint file) with the model options of ``args``;
+    ``fields`` are `_infer_options`'s (format, image size, skeleton, fps, render)."""
+    options = _infer_options(args, **fields)
     run = _pipeline(args, options).infer(args.input, args.out, overwrite=args.overwrite)
     _print(run)
     return 0
