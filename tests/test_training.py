@@ -270,26 +270,22 @@ def test_model_differences_names_the_first_differing_keys() -> None:
     assert model_differences(base, many, limit=2).count(" here") == 2
 
 
+def _torchrun(tmp_path: Path, *train_args: str) -> None:
+    """``ssrstf train ARGS`` as two CPU processes under torchrun (gloo), one thread each."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")}
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    cmd = [*launcher, "-m", "ssrstf", "train", *train_args]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
 def test_two_process_gloo_run(synthetic_h36m: Path, tmp_path: Path) -> None:
     run = tmp_path / "ddp"
     cfg = tiny_cfg(synthetic_h36m)
     from ssrstf.config import save_config
 
     save_config(cfg, tmp_path / "cfg.yaml")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT / "src")}
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
-    cmd = [
-        *launcher,
-        "-m",
-        "ssrstf",
-        "train",
-        "--config",
-        str(tmp_path / "cfg.yaml"),
-        "--out",
-        str(run),
-    ]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    _torchrun(tmp_path, "--config", str(tmp_path / "cfg.yaml"), "--out", str(run))
     ckpt = load_checkpoint(run / "last.pt")
     single = load_checkpoint(_single(cfg, tmp_path) / "last.pt")
     # Two ranks of batch 4 see 8 clips per step: half the steps of one process.
@@ -298,6 +294,33 @@ def test_two_process_gloo_run(synthetic_h36m: Path, tmp_path: Path) -> None:
         single["progress"]["global_step"] - 1,
     )
     assert (run / "final.json").is_file()
+
+
+def test_two_process_mid_epoch_resume_equals_uninterrupted(
+    synthetic_h36m: Path, tmp_path: Path
+) -> None:
+    """A multi-session DDP run: interrupted mid-epoch and resumed under torchrun, it ends with
+    the weights of the uninterrupted run, bit for bit (each rank skips its own seen clips)."""
+    from ssrstf.config import save_config
+
+    save_config(tiny_cfg(synthetic_h36m), tmp_path / "full.yaml")
+    _torchrun(tmp_path, "--config", str(tmp_path / "full.yaml"), "--out", "full")
+    steps = load_checkpoint(tmp_path / "full" / "last.pt")["progress"]["global_step"]
+    assert steps >= 2
+    save_config(tiny_cfg(synthetic_h36m, f"train.max_steps={steps // 2}"), tmp_path / "part.yaml")
+    _torchrun(tmp_path, "--config", str(tmp_path / "part.yaml"), "--out", "part")
+    ckpt = load_checkpoint(tmp_path / "part" / "last.pt")
+    assert 0 < ckpt["progress"]["step_in_epoch"] < steps
+    ckpt["config"]["train"]["max_steps"] = 0  # continue the same run to the end of its epoch
+    save_checkpoint(
+        tmp_path / "part" / "last.pt", {k: v for k, v in ckpt.items() if k != "format_version"}
+    )
+    _torchrun(tmp_path, "--resume", "part")
+    a = load_checkpoint(tmp_path / "full" / "last.pt")
+    b = load_checkpoint(tmp_path / "part" / "last.pt")
+    assert a["progress"]["global_step"] == b["progress"]["global_step"] == steps
+    for key, value in a["model"].items():
+        torch.testing.assert_close(value, b["model"][key], rtol=0, atol=0, msg=key)
 
 
 def _single(cfg: ExperimentConfig, tmp_path: Path) -> Path:

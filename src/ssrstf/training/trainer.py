@@ -28,6 +28,7 @@ import os
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -101,10 +102,18 @@ def resolve_device(spec: str) -> torch.device:
     return torch.device(spec)
 
 
+DDP_TIMEOUT = timedelta(hours=3)
+"""How long a rank waits in a collective for the others. Rank 0 evaluates and writes checkpoints
+while the other ranks wait in their next gradient reduction; a quick evaluation of a long-context
+model on a slow CPU can take many minutes, and PyTorch's default (30 minutes for gloo) would end
+a multi-day run. A dead rank is noticed by ``torchrun`` at once, not by this timeout."""
+
+
 def _init_distributed(device: torch.device) -> tuple[int, int]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        dist.init_process_group(backend, timeout=DDP_TIMEOUT)
     return (dist.get_rank(), world) if world > 1 else (0, 1)
 
 
@@ -229,7 +238,7 @@ def fit(
     loop = _Loop(cfg, model, train_model, optimizer, scheduler, device, rank, run_dir)
     loop.run(train_set, sampler, eval_streams, progress, total_steps, steps_per_epoch)
     if world > 1:
-        dist.barrier()
+        dist.destroy_process_group()
     return run_dir / "best.pt"
 
 
@@ -446,6 +455,11 @@ class _Loop:
                     last_save = time.monotonic()
                 if stop or end_of_epoch:
                     break
+        if dist.is_available() and dist.is_initialized():
+            # Every rank stops at the same step (the stop rule sees rank 0's clock). The others
+            # leave now rather than wait, in a collective with a timeout, for the final
+            # evaluation, which may take longer than any timeout (the full protocol: an hour).
+            dist.barrier()
         if self.rank == 0:
             self.save("last.pt", progress)
             if not (self.run_dir / "best.pt").exists():
