@@ -4,6 +4,11 @@ Usage::
 
     python benchmarks/plot_curves.py runs/abl60-mix_ssrstf-lite runs/abl60-mix_global-only \\
         --out docs/ablation-robust60.png
+    python benchmarks/plot_curves.py runs/abl120-* --table     # the same curves as a Markdown table
+
+The table has a row per evaluated step and, per run, its training minutes and P1 on every
+evaluated 2D source at that step (``GT / SH`` for the robust recipe), so runs compare at equal
+steps along a row and at equal training time by the minutes.
 
 Reads each run's ``metrics.jsonl`` (`ssrstf.training.trainer`): ``p1_mm`` (the training input,
 ground-truth 2D for the robust recipe) and every ``p1_mm_<source>`` of ``eval.extra_inputs``
@@ -15,7 +20,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
+
+import yaml
 
 
 def read_curves(run_dir: Path) -> dict[str, list[tuple[int, float, float]]]:
@@ -36,12 +44,78 @@ def read_curves(run_dir: Path) -> dict[str, list[tuple[int, float, float]]]:
     return curves
 
 
+def _metric_order(metric: str) -> tuple[bool, str]:
+    """The training input's ``p1_mm`` first, then the extra sources by name."""
+    return (metric != "p1_mm", metric)
+
+
+def input_source(run_dir: Path) -> str:
+    """The 2D source a run trains on and ``p1_mm`` scores (``data.input_source``; "input" when
+    the run folder has no readable config)."""
+    try:
+        config = yaml.safe_load((run_dir / "config.yaml").read_text())
+        return str(config["data"]["input_source"])
+    except (OSError, KeyError, TypeError, yaml.YAMLError):
+        return "input"
+
+
+def curve_table(
+    runs: dict[str, dict[str, list[tuple[int, float, float]]]], inputs: dict[str, str] | None = None
+) -> str:
+    """A Markdown table of the quick-evaluation curves: a row per step evaluated in any run.
+
+    ``inputs``: run name → the name of its ``p1_mm`` source (default "input")."""
+    by_step: dict[str, dict[int, tuple[float, dict[str, float]]]] = {}
+    for name, curves in runs.items():
+        rows: dict[int, tuple[float, dict[str, float]]] = {}
+        for metric, points in curves.items():
+            for step, minutes, value in points:
+                rows.setdefault(step, (minutes, {}))[1][metric] = value
+        by_step[name] = rows
+    steps = sorted({step for rows in by_step.values() for step in rows})
+    lines = []
+    header = ["step"]
+    for name, curves in runs.items():
+        own = (inputs or {}).get(name, "input")
+        sources = [m.removeprefix("p1_mm").removeprefix("_") or own
+                   for m in sorted(curves, key=_metric_order)]  # fmt: skip
+        header += [f"{name}: min", f"{name}: P1 {' / '.join(sources)}"]
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "---|" * len(header))
+    for step in steps:
+        cells = [f"{step:,}"]
+        for name, curves in runs.items():
+            if step not in by_step[name]:
+                cells += ["—", "—"]
+                continue
+            minutes, values = by_step[name][step]
+            text = " / ".join(
+                f"{values[m]:.1f}" if m in values else "—"
+                for m in sorted(curves, key=_metric_order)
+            )
+            cells += [f"{minutes:.1f}", text]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path, help="run folders")
-    parser.add_argument("--out", type=Path, required=True, help="PNG to write")
+    parser.add_argument("--out", type=Path, help="PNG to write")
+    parser.add_argument("--table", action="store_true", help="print a Markdown table instead")
     parser.add_argument("--title", default="quick evaluations (1 in 50 test clips)")
     args = parser.parse_args()
+    if args.table:
+        runs = {}
+        for run in args.runs:
+            if (run / "metrics.jsonl").is_file():
+                runs[run.name] = read_curves(run)
+            else:
+                print(f"{run}: no evaluation yet, left out", file=sys.stderr)
+        print(curve_table(runs, {run.name: input_source(run) for run in args.runs}))
+        return
+    if args.out is None:
+        parser.error("give --out PNG (or --table)")
     try:
         import matplotlib
 
