@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/train_throughput.py                      # default config, 5 rounds x 8 steps
     python benchmarks/train_throughput.py --rounds 3 --steps 6 --json throughput.json
+    python benchmarks/train_throughput.py --variants tuned --batch 16 32   # per-clip cost by batch
 
 The two paths differ only in how a step runs, not in what it computes:
 
@@ -19,7 +20,10 @@ take turns, round after round, so load on a shared machine hits them alike. Each
 ``--warmup`` steps (compilation included), then times ``--steps`` training steps (forward, the
 config's loss, backward, AdamW) on one thread by process CPU time, on a random batch of the
 config's size. Reported: median CPU ms per step over all timed steps, clips per CPU-second, and
-the ratio to ``plain``. Not a test: figures depend on the machine and its load.
+the ratio of clips per CPU-second to the first row's (``plain`` by default). ``--batch`` times
+each variant at each of these batch sizes instead of the config's (e.g. what two DDP processes
+of 16 clips cost per clip against one of 32). Not a test: figures depend on the machine and its
+load.
 """
 
 from __future__ import annotations
@@ -51,7 +55,7 @@ from ssrstf.training.allocator import keep_freed_memory
 from ssrstf.training.losses import LiftingLoss
 from ssrstf.training.optim import build_optimizer
 
-config, keep, compiled, warmup, steps = sys.argv[1], *map(int, sys.argv[2:6])
+config, keep, compiled, warmup, steps, batch = sys.argv[1], *map(int, sys.argv[2:7])
 if keep:
     assert keep_freed_memory()
 torch.set_num_threads(1)
@@ -61,10 +65,11 @@ model = create_model(cfg.model).train()
 set_compiled_training_attention(model, bool(compiled))
 optimizer = build_optimizer(model, cfg.train)
 t = cfg.train
+batch = batch or t.batch_size
 loss_fn = LiftingLoss(mpjpe=t.loss_mpjpe, n_mpjpe=t.loss_n_mpjpe, velocity=t.loss_velocity)
 joints = SKELETONS[cfg.model.skeleton].num_joints
-x = torch.randn(t.batch_size, cfg.model.num_frames, joints, cfg.model.in_channels)
-y = torch.randn(t.batch_size, cfg.model.num_frames, joints, 3) * 0.2
+x = torch.randn(batch, cfg.model.num_frames, joints, cfg.model.in_channels)
+y = torch.randn(batch, cfg.model.num_frames, joints, 3) * 0.2
 def step():
     optimizer.zero_grad(set_to_none=True)
     loss, _ = loss_fn(model(x), y)
@@ -77,13 +82,15 @@ for _ in range(steps):
     start = time.process_time()
     step()
     times.append(time.process_time() - start)
-print(json.dumps({"cpu_s": times, "batch": t.batch_size}))
+print(json.dumps({"cpu_s": times, "batch": batch}))
 """
 
 
-def measure(config: str, keep: bool, compiled: bool, warmup: int, steps: int) -> dict:
-    """One fresh subprocess: CPU seconds of each timed step."""
-    args = [config, str(int(keep)), str(int(compiled)), str(warmup), str(steps)]
+def measure(
+    config: str, keep: bool, compiled: bool, warmup: int, steps: int, batch: int = 0
+) -> dict:
+    """One fresh subprocess: CPU seconds of each timed step (``batch`` 0: the config's)."""
+    args = [config, str(int(keep)), str(int(compiled)), str(warmup), str(steps), str(batch)]
     out = subprocess.run(
         [sys.executable, "-c", _CHILD, *args], capture_output=True, text=True, check=False
     )
@@ -100,30 +107,37 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=8, help="timed steps per subprocess")
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--batch", type=int, nargs="+", default=[0],
+                        help="batch sizes to time (default: the config's)")  # fmt: skip
     parser.add_argument("--json", help="also write the results to this JSON file")
     args = parser.parse_args()
-    cpu: dict[str, list[float]] = {name: [] for name in args.variants}
-    batch = 0
+    runs = [(name, batch) for name in args.variants for batch in args.batch]
+    cpu: dict[tuple[str, int], list[float]] = {run: [] for run in runs}
+    clips: dict[tuple[str, int], int] = {}
     for round_ in range(args.rounds):
-        for name in args.variants:
-            result = measure(args.config, *VARIANTS[name], args.warmup, args.steps)
-            cpu[name] += result["cpu_s"]
-            batch = result["batch"]
+        for name, batch in runs:
+            result = measure(args.config, *VARIANTS[name], args.warmup, args.steps, batch)
+            cpu[name, batch] += result["cpu_s"]
+            clips[name, batch] = result["batch"]
         print(f"round {round_ + 1}/{args.rounds} done", file=sys.stderr, flush=True)
     import torch  # only for the version in the heading
 
-    print(f"\n{Path(args.config).name}: batch {batch}, one thread, {args.rounds} rounds x "
+    print(f"\n{Path(args.config).name}: one thread, {args.rounds} rounds x "
           f"{args.steps} steps per variant, median process CPU time "
           f"(torch {torch.__version__})")  # fmt: skip
-    print(f"{'variant':<18} {'CPU ms/step':>12} {'clips/CPU-s':>12} {'x plain':>8}")
+    first = f"{runs[0][0]}, batch {clips[runs[0]]}"
+    print(f"{'variant':<18} {'batch':>6} {'CPU ms/step':>12} {'clips/CPU-s':>12} {'x first':>8}"
+          f"   (first: {first})")  # fmt: skip
     rows = []
-    base = statistics.median(cpu.get("plain") or next(iter(cpu.values())))
-    for name, times in cpu.items():
+    base = clips[runs[0]] / statistics.median(cpu[runs[0]])
+    for (name, asked), times in cpu.items():
         median = statistics.median(times)
-        row = {"variant": name, "cpu_ms": median * 1e3, "clips_per_cpu_s": batch / median,
-               "ratio": base / median, "cpu_s_all": times}  # fmt: skip
+        batch = clips[name, asked]
+        row = {"variant": name, "batch": batch, "cpu_ms": median * 1e3,
+               "clips_per_cpu_s": batch / median, "ratio": batch / median / base,
+               "cpu_s_all": times}  # fmt: skip
         rows.append(row)
-        print(f"{name:<18} {row['cpu_ms']:>12.1f} {row['clips_per_cpu_s']:>12.2f} "
+        print(f"{name:<18} {batch:>6} {row['cpu_ms']:>12.1f} {row['clips_per_cpu_s']:>12.2f} "
               f"{row['ratio']:>8.2f}")  # fmt: skip
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2))
