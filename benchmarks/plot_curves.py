@@ -65,34 +65,26 @@ def curve_table(
     """A Markdown table of the quick-evaluation curves: a row per step evaluated in any run.
 
     ``inputs``: run name → the name of its ``p1_mm`` source (default "input")."""
-    by_step: dict[str, dict[int, tuple[float, dict[str, float]]]] = {}
+    order = {name: sorted(curves, key=_metric_order) for name, curves in runs.items()}
+    by_step: dict[str, dict[int, tuple[float, dict[str, float]]]] = {name: {} for name in runs}
     for name, curves in runs.items():
-        rows: dict[int, tuple[float, dict[str, float]]] = {}
         for metric, points in curves.items():
             for step, minutes, value in points:
-                rows.setdefault(step, (minutes, {}))[1][metric] = value
-        by_step[name] = rows
-    steps = sorted({step for rows in by_step.values() for step in rows})
-    lines = []
+                by_step[name].setdefault(step, (minutes, {}))[1][metric] = value
     header = ["step"]
-    for name, curves in runs.items():
+    for name in runs:
         own = (inputs or {}).get(name, "input")
-        sources = [m.removeprefix("p1_mm").removeprefix("_") or own
-                   for m in sorted(curves, key=_metric_order)]  # fmt: skip
+        sources = [m.removeprefix("p1_mm").removeprefix("_") or own for m in order[name]]
         header += [f"{name}: min", f"{name}: P1 {' / '.join(sources)}"]
-    lines.append("| " + " | ".join(header) + " |")
-    lines.append("|" + "---|" * len(header))
-    for step in steps:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for step in sorted({step for rows in by_step.values() for step in rows}):
         cells = [f"{step:,}"]
-        for name, curves in runs.items():
+        for name in runs:
             if step not in by_step[name]:
                 cells += ["—", "—"]
                 continue
             minutes, values = by_step[name][step]
-            text = " / ".join(
-                f"{values[m]:.1f}" if m in values else "—"
-                for m in sorted(curves, key=_metric_order)
-            )
+            text = " / ".join(f"{values[m]:.1f}" if m in values else "—" for m in order[name])
             cells += [f"{minutes:.1f}", text]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -109,6 +109,11 @@ model on a slow CPU can take many minutes, and PyTorch's default (30 minutes for
 a multi-day run. A dead rank is noticed by ``torchrun`` at once, not by this timeout."""
 
 
+def _distributed() -> bool:
+    """True inside a multi-process (DDP) run."""
+    return dist.is_available() and dist.is_initialized()
+
+
 def _init_distributed(device: torch.device) -> tuple[int, int]:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
@@ -325,7 +330,7 @@ class _Loop:
         every rank must see the same value, or ranks would stop at different steps (a hang) and
         step with different learning rates (diverging replicas).
         """
-        if not (dist.is_available() and dist.is_initialized()):
+        if not _distributed():
             return value
         tensor = torch.tensor([value], dtype=torch.float64, device=self.device)
         dist.broadcast(tensor, src=0)
@@ -455,7 +460,7 @@ class _Loop:
                     last_save = time.monotonic()
                 if stop or end_of_epoch:
                     break
-        if dist.is_available() and dist.is_initialized():
+        if _distributed():
             # Every rank stops at the same step (the stop rule sees rank 0's clock). The others
             # leave now rather than wait, in a collective with a timeout, for the final
             # evaluation, which may take longer than any timeout (the full protocol: an hour).
