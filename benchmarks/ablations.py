@@ -20,7 +20,8 @@ machine. With a wall-clock budget nothing else should run meanwhile: a busy core
 steps; a CPU-time budget is immune to that.
 An interrupted pair continues with ``--resume``. The table gives P1/P2
 (with the evaluation label: quick = 1 in N test clips), optimiser steps in the budget, minutes,
-parameters and FLOPs per 27-frame clip (docs/results.md).
+parameters and FLOPs per clip of the model's T frames, and with several evaluated inputs each
+run's score (the mean of its P1 over them: the robust pairs' decision rule; docs/results.md).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import torch
+import yaml
 
 from ssrstf.config import from_dict
 from ssrstf.models.complexity import describe_model
@@ -88,24 +89,49 @@ def run_pairs(
                 print(f"{arm} failed (exit {proc.returncode}); see its log", file=sys.stderr)
 
 
-def summarize(run_dir: Path) -> dict[str, object]:
-    """One table row from a finished run: final.json, the last checkpoint and the model size."""
-    final = json.loads((run_dir / "final.json").read_text())
-    ckpt = torch.load(run_dir / "last.pt", map_location="cpu", weights_only=True)
-    cfg = from_dict(ckpt["config"])
+def _last_progress(run_dir: Path) -> tuple[int, float]:
+    """(optimiser steps, training minutes) of a run's last metrics record."""
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    last = max((r for r in records if "step" in r), key=lambda r: r["step"])
+    return int(last["step"]), float(last["elapsed_min"])
+
+
+def summarize(run_dir: Path) -> list[dict[str, object]]:
+    """Table rows of a finished run, one per evaluated input (``final.json`` for the training
+    input, ``final_<input>.json`` for each of ``eval.extra_inputs``), from what a run folder keeps
+    in the repository (config.yaml, metrics.jsonl, the final files; no checkpoint needed)."""
+    cfg = from_dict(yaml.safe_load((run_dir / "config.yaml").read_text()))
     size = describe_model(cfg.model, name=run_dir.name)
-    return {
-        "run": run_dir.name,
-        "input": cfg.data.input_source,
-        "p1_mm": final["p1_mm"],
-        "p2_mm": final["p2_mm"],
-        "eval": "full" if final["every"] == 1 else f"quick, 1 in {final['every']} test clips",
-        "steps": ckpt["progress"]["global_step"],
-        "minutes": ckpt["progress"]["elapsed_s"] / 60,
-        "threads": cfg.train.num_threads,
-        "params": size["params"],
-        "gflops_per_clip": size["flops"] / 1e9,
-    }
+    steps, minutes = _last_progress(run_dir)
+    finals = [(cfg.data.input_source, run_dir / "final.json")]
+    finals += [(name, run_dir / f"final_{name}.json") for name in cfg.eval.extra_inputs]
+    rows: list[dict[str, object]] = []
+    for source, path in finals:
+        if not path.is_file():
+            continue
+        final = json.loads(path.read_text())
+        rows.append({
+            "run": run_dir.name,
+            "input": source,
+            "p1_mm": final["p1_mm"],
+            "p2_mm": final["p2_mm"],
+            "eval": "full" if final["every"] == 1 else f"quick, 1 in {final['every']} test clips",
+            "steps": steps,
+            "minutes": minutes,
+            "threads": cfg.train.num_threads,
+            "params": size["params"],
+            "gflops_per_clip": size["flops"] / 1e9,
+        })  # fmt: skip
+    return rows
+
+
+def scores(rows: list[dict[str, object]]) -> dict[str, float]:
+    """Run → its score, the mean of its P1 over the inputs it was evaluated on (the decision
+    rule of the robust pairs: neither input decides alone; docs/results.md)."""
+    by_run: dict[str, list[float]] = {}
+    for r in rows:
+        by_run.setdefault(str(r["run"]), []).append(float(r["p1_mm"]))  # type: ignore[arg-type]
+    return {run: sum(p1) / len(p1) for run, p1 in by_run.items()}
 
 
 def main() -> None:
@@ -128,7 +154,7 @@ def main() -> None:
         run_dirs = [args.runs / f"{SUITES[args.suite][1]}{arm}" for arm in args.arms]
     else:
         run_dirs = args.table_only
-    rows = [summarize(d) for d in run_dirs if (d / "final.json").is_file()]
+    rows = [row for d in run_dirs if (d / "final.json").is_file() for row in summarize(d)]
     if args.json:
         print(json.dumps(rows, indent=2))
         return
@@ -138,6 +164,10 @@ def main() -> None:
         print(f"| {r['run']} | {r['input']} | {r['p1_mm']:.2f} | {r['p2_mm']:.2f} | {r['eval']} "
               f"| {r['steps']} | {r['minutes']:.1f} | {r['threads']} | {r['params'] / 1e6:.2f} M "
               f"| {r['gflops_per_clip']:.2f} |")  # fmt: skip
+    if any(r["input"] != rows[0]["input"] for r in rows):
+        print("\n| run | score: mean P1 over its inputs, mm |\n|---|---|")
+        for run, score in scores(rows).items():
+            print(f"| {run} | {score:.2f} |")
 
 
 if __name__ == "__main__":
