@@ -33,8 +33,9 @@ import time
 import numpy as np
 import torch
 
+from ssrstf.data.clips import plan_windows
 from ssrstf.keypoints.sample import IMAGE_SIZE, make_sample
-from ssrstf.lifting.lifter import Lifter, plan_windows
+from ssrstf.lifting.lifter import Lifter
 from ssrstf.models.complexity import count_flops
 from ssrstf.models.tta import make_predictor
 

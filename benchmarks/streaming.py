@@ -31,11 +31,12 @@ import time
 import numpy as np
 
 from ssrstf.checkpoint import load_model
+from ssrstf.data.clips import window_weights
 from ssrstf.data.h36m import load_streams
 from ssrstf.evaluation.metrics import mpjpe, p_mpjpe
 from ssrstf.evaluation.protocol import VIDEOPOSE3D
 from ssrstf.geometry import to_root_relative
-from ssrstf.lifting.lifter import Lifter, window_weights
+from ssrstf.lifting.lifter import Lifter
 from ssrstf.lifting.streaming import StreamingLifter
 from ssrstf.pipeline.stream import latency_percentiles_ms
 

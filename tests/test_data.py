@@ -11,12 +11,14 @@ import torch
 
 from ssrstf.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from ssrstf.data.clips import (
+    plan_windows,
     resample_indices,
     split_test_clips,
     split_train_clips,
     stitch_clips,
     strided_clips,
     subsample_frames,
+    window_weights,
 )
 from ssrstf.data.dataset import (
     PoseClipDataset,
@@ -83,6 +85,48 @@ def test_stitch_averages_repeated_frames_and_leaves_uncovered_frames_nan() -> No
     out = stitch_clips(values, clips, 6)
     np.testing.assert_allclose(out[:5], [1.0, 2.0, 4.0, 6.0, 7.0])
     assert np.isnan(out[5])
+
+
+@pytest.mark.parametrize("num_frames", [1, 8, 9, 10, 30, 100])
+@pytest.mark.parametrize("overlap", [0, 1, 4, 8])
+def test_overlapping_test_clips_are_the_windows_inference_lifts(num_frames, overlap) -> None:
+    """Overlap 0 is the VideoPose3D split (every frame, last clip flush with the end); any
+    overlap gives `plan_windows`' windows, as `ssrstf infer` cuts a sequence."""
+    clips = split_test_clips(num_frames, 9, cover_all=True, overlap=overlap)
+    assert np.unique(clips).tolist() == list(range(num_frames))
+    if num_frames >= 9:
+        assert clips[:, 0].tolist() == plan_windows(num_frames, 9, 9 - overlap)
+        np.testing.assert_array_equal(np.diff(clips, axis=1), 1)
+    if overlap == 0:
+        old = split_train_clips(num_frames, 9, 9)  # disjoint clips plus the flush tail clip
+        assert clips[: len(old)].tolist() == old.tolist() and len(clips) - len(old) <= 1
+
+
+def test_overlapping_test_clips_are_refused_where_clips_are_fixed() -> None:
+    with pytest.raises(ValueError, match="cover_all"):
+        split_test_clips(30, 9, overlap=3)
+    with pytest.raises(ValueError, match=r"overlap must be in \[0, 8\]"):
+        split_test_clips(30, 9, cover_all=True, overlap=9)
+
+
+def test_weighted_stitch_equals_a_per_frame_loop() -> None:
+    """`stitch_clips` with triangular weights against an independent per-frame loop."""
+    rng = np.random.default_rng(3)
+    clips = split_test_clips(40, 9, cover_all=True, overlap=5)
+    values = rng.normal(size=(*clips.shape, 17, 3))
+    weights = window_weights(9)
+    expected = np.zeros((40, 17, 3))
+    for frame in range(40):
+        acc, total = np.zeros((17, 3)), 0.0
+        for k, clip in enumerate(clips):
+            for t, index in enumerate(clip):
+                if index == frame:
+                    acc += weights[t] * values[k, t]
+                    total += weights[t]
+        expected[frame] = acc / total
+    np.testing.assert_allclose(stitch_clips(values, clips, 40, weights=weights), expected)
+    with pytest.raises(ValueError, match="weights must be 9 positive values"):
+        stitch_clips(values, clips, 40, weights=np.ones(8))
 
 
 def test_subsample_frames() -> None:

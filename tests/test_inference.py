@@ -13,10 +13,11 @@ import torch
 import ssrstf
 from ssrstf.checkpoint import export_weights
 from ssrstf.cli import main
+from ssrstf.data.clips import plan_windows, window_weights
 from ssrstf.keypoints.keypoints2d import Keypoints2D
 from ssrstf.keypoints.prepare import prepare_keypoints
 from ssrstf.keypoints.sample import FOCAL_PX, IMAGE_SIZE, make_sample
-from ssrstf.lifting.lifter import Lifter, plan_windows, window_weights
+from ssrstf.lifting.lifter import Lifter
 from ssrstf.models.tta import predict_with_flip
 from ssrstf.skeleton import COCO_17, H36M_17
 

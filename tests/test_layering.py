@@ -48,7 +48,8 @@ ALLOWED = {
     # lifting), so none of them reaches sideways into another for it.
     "checkpoint": {"config", "models", "files"},
     "data": {"config", "skeleton", "geometry", "files"},
-    "evaluation": {"skeleton", "geometry", "config", "checkpoint", "files"},
+    # Evaluation reads data's pure clip logic (windows and their stitching, shared with lifting).
+    "evaluation": {"skeleton", "geometry", "config", "checkpoint", "files", "data"},
     # Mesh recovery: body models and the mesh head on a lifter backbone (checkpoints through
     # ssrstf.checkpoint); below training (which trains it) and lifting (which runs it).
     "mesh": {"config", "models", "skeleton", "checkpoint", "files"},

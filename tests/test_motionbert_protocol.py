@@ -381,6 +381,20 @@ def test_frame_stride_model_is_refused_on_the_motionbert_protocol(
     assert "--protocol videopose3d" in err
 
 
+def test_overlapping_windows_are_refused_on_the_motionbert_protocol(
+    motionbert_data, tmp_path: Path, capsys
+) -> None:
+    """Its scored frames are fixed non-overlapping clips: ``--overlap`` is a videopose3d option."""
+    _, _, out = motionbert_data
+    checkpoint = _tiny_checkpoint(tmp_path / "tiny_2_5d.safetensors", "image_2.5d")
+    capsys.readouterr()
+    cmd = ["evaluate", "--data", str(out), "--checkpoint", str(checkpoint), "--overlap", "2"]
+    assert main(cmd) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "eval.overlap (--overlap 2): overlapping test windows" in err
+    assert "videopose3d protocol, not to the motionbert protocol" in err
+
+
 def test_gt_2d_errors(motionbert_data, tmp_path: Path, capsys) -> None:
     _, _, out = motionbert_data
     checkpoint = _tiny_checkpoint(tmp_path / "tiny_2_5d.safetensors", "image_2.5d")

@@ -21,11 +21,9 @@ from ssrstf.evaluation.protocol import (
     action_group,
     evaluate_model,
     evaluate_predictions,
-    format_csv,
-    format_markdown,
-    format_table,
     load_predictions,
 )
+from ssrstf.evaluation.tables import Column, Table, format_csv, format_markdown, format_text
 
 J = 17
 
@@ -248,8 +246,8 @@ def test_quick_mode_scores_every_nth_clip_and_says_so(golden) -> None:
     assert 0 < quick.frames < full.frames
     assert (
         "QUICK" in quick.label
-        and "QUICK" in format_table(quick)
-        and "QUICK" in format_markdown(quick)
+        and "QUICK" in format_text(quick.table())
+        and "QUICK" in format_markdown(quick.table())
     )
     assert quick.to_dict()["quick"] is True
     with pytest.raises(ValueError, match="every"):
@@ -304,6 +302,53 @@ def test_model_path_averages_errors_of_repeated_frames(rng: np.random.Generator)
     assert result.p1_mm == pytest.approx(np.mean([0.5, 2.5, 4.0]))
 
 
+@pytest.mark.parametrize("every", [1, 3])
+def test_overlapping_windows_stitch_predictions_as_inference_does(
+    rng: np.random.Generator, every: int
+) -> None:
+    """``overlap``: the protocol's frames are scored once each, on the triangle-weighted mean of
+    the windows that contain them (an independent loop here), in quick mode on the same frames
+    as without overlap; the label says so."""
+    window, overlap, lengths = 9, 5, {"S9/Posing/c": 40, "S11/Walking/c": 23, "S9/Eating/c": 6}
+    streams, stitched = [], {}
+    joint_1_x = np.zeros((J, 3))
+    joint_1_x[1, 0] = 1.0
+    for key, frames in lengths.items():
+        gt = rng.normal(size=(frames, J, 3)) * 300
+        windows = split_test_clips(frames, window, cover_all=True, overlap=overlap)
+        stream = _stream(
+            key, gt, window, inputs=gt / 2, output_scale=np.full(frames, 2.0), windows=windows
+        )
+        streams.append(stream)
+        # The "model" adds an error that depends on the frame's place in its window (of either
+        # sign, so that averaging predictions differs from averaging errors).
+        acc, total = np.zeros((frames, J, 3)), np.zeros(frames)
+        for clip in windows:
+            for t, f in enumerate(clip):
+                w = min(t + 1, window - t)
+                acc[f] += w * (gt[f] + 8.0 * (t - 4) * joint_1_x)
+                total[f] += w
+        stitched[key] = acc / total[:, None, None]
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        return x + 4.0 * (np.arange(window)[:, None, None] - 4) * joint_1_x
+
+    by_model = evaluate_model(VIDEOPOSE3D, streams, predict, every=every, overlap=overlap)
+    by_file = evaluate_predictions(VIDEOPOSE3D, streams, stitched, every=every)
+    assert by_model.p1_mm == pytest.approx(by_file.p1_mm, rel=1e-12)
+    assert by_model.p2_mm == pytest.approx(by_file.p2_mm, rel=1e-12)
+    assert "windows overlapping by 5 frames, stitched" in by_model.label
+    assert by_model.to_dict()["overlap"] == 5
+    disjoint = evaluate_model(VIDEOPOSE3D, streams, predict, every=every)
+    assert by_model.frames == by_file.frames == disjoint.frames  # the same frames
+    assert disjoint.p1_mm != pytest.approx(by_model.p1_mm)
+    for windows in (None, streams[0].windows[:2]):
+        with pytest.raises(ValueError, match="no overlapping windows cover its frames"):
+            evaluate_model(VIDEOPOSE3D, [replace(streams[0], windows=windows)], predict, overlap=2)
+    with pytest.raises(ValueError, match="not motionbert"):
+        evaluate_model(MOTIONBERT, streams, predict, overlap=overlap)
+
+
 def test_model_root_is_zeroed_by_motionbert_and_subtracted_by_videopose3d(
     rng: np.random.Generator,
 ) -> None:
@@ -322,13 +367,35 @@ def test_model_root_is_zeroed_by_motionbert_and_subtracted_by_videopose3d(
     assert evaluate_model(VIDEOPOSE3D, [stream], predict).p1_mm == pytest.approx(16.0)
 
 
+def test_table_rendering_golden() -> None:
+    """Terminal, Markdown and CSV renderings of one `Table`, character for character."""
+    table = Table(
+        label="L",
+        columns=(
+            Column("action", "action", 8),
+            Column("P1 (mm)", "p1_mm", 9),
+            Column("frames", "frames", 7, decimals=0),
+        ),
+        rows=(("Eat", 5.0, 3), ("Average", 12.3456789, 10)),
+        footer="note",
+    )
+    assert format_text(table) == (
+        "L\naction    P1 (mm) frames\nEat          5.00      3\nAverage     12.35     10\nnote"
+    )
+    assert format_markdown(table) == (
+        "**L**\n\n| Action | P1 (mm) | Frames |\n|---|---:|---:|\n| Eat | 5.00 | 3 |\n"
+        "| Average | 12.35 | 10 |\n"
+    )
+    assert format_csv(table) == "action,p1_mm,frames\nEat,5.0000,3\nAverage,12.3457,10\n"
+
+
 def test_tables(golden) -> None:
     make_streams, preds = golden
     result = evaluate_predictions(VIDEOPOSE3D, make_streams(True), preds)
-    lines = format_csv(result).splitlines()
+    lines = format_csv(result.table()).splitlines()
     assert lines[0] == "action,p1_mm,p2_mm,frames" and lines[-1].startswith("Average,")
     assert lines[1].startswith("Eating,5.0000,")
-    assert "| Walking | 2.00 |" in format_markdown(result)
+    assert "| Walking | 2.00 |" in format_markdown(result.table())
     data = result.to_dict()
     assert {"p1_mm", "p2_mm", "per_action", "frames", "quick", "label", "protocol"} <= data.keys()
     json.dumps(data)
@@ -373,6 +440,8 @@ def test_cli_evaluate_json_and_tables(synthetic_h36m: Path, tmp_path: Path, caps
     assert (tmp_path / "table.csv").read_text().startswith("action,p1_mm,p2_mm,frames")
     assert main([*args, "--every", "3", "--frames", "9"]) == 0
     assert "QUICK: 1 in 3 test clips" in capsys.readouterr().out
+    assert main([*args, "--frames", "9", "--overlap", "3"]) == 2
+    assert "--overlap applies to --checkpoint" in capsys.readouterr().err
 
 
 def test_cli_evaluate_motionbert_protocol(synthetic_h36m: Path, tmp_path: Path, capsys) -> None:

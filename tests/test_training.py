@@ -370,6 +370,52 @@ def test_evaluate_runs_a_model_at_another_frame_stride(
         main([*args, "--frame-stride", "0"])
 
 
+@pytest.mark.parametrize("frame_stride", [1, 2])
+def test_evaluate_with_overlap_scores_what_ssrstf_infer_lifts(
+    synthetic_h36m: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], frame_stride: int
+) -> None:
+    """``--overlap K`` / ``overlap=``: the figure of `Lifter(overlap=K)`'s stitched poses of every
+    test stream (the user's path), scored as stored predictions; refused where clips are fixed."""
+    from ssrstf.checkpoint import export_weights
+    from ssrstf.cli import main
+    from ssrstf.data.dataset import stream_clips
+    from ssrstf.data.h36m import load_streams
+    from ssrstf.evaluation.protocol import VIDEOPOSE3D, evaluate_predictions
+    from ssrstf.lifting.lifter import Lifter
+    from ssrstf.training.scoring import evaluate_checkpoint
+
+    cfg = tiny_cfg(synthetic_h36m, "model.layer_scale_init=1.0")  # blocks that mix frames
+    torch.manual_seed(0)
+    weights = export_weights(tmp_path / "model.safetensors", build_model(cfg.model), cfg)
+    result = evaluate_checkpoint(weights, synthetic_h36m, overlap=3, frame_stride=frame_stride)
+    streams = load_streams(synthetic_h36m, subjects=["S9", "S11"])
+    assert min(streams.lengths) >= 9 * frame_stride  # no stream padded (infer) or resampled
+    lifter = Lifter(weights, overlap=3, frame_stride=frame_stride)
+    predictions = {
+        key: lifter.lift(streams.poses_2d["gt"][streams.frames(i)], tuple(streams.image_size[i]))
+        for i, key in enumerate(streams.keys)
+    }
+    test = stream_clips(streams, ground_truth="camera", clip_len=9, cover_all=True)
+    reference = evaluate_predictions(VIDEOPOSE3D, test, predictions)
+    assert result.p1_mm == pytest.approx(reference.p1_mm, rel=1e-5)
+    assert result.p2_mm == pytest.approx(reference.p2_mm, rel=1e-5)
+    assert result.frames == reference.frames and "overlapping by 3 frames" in result.label
+    disjoint = evaluate_checkpoint(weights, synthetic_h36m, frame_stride=frame_stride)
+    assert abs(result.p1_mm - disjoint.p1_mm) > 1e-6  # other windows (untrained: barely)
+    capsys.readouterr()
+    args = ["evaluate", "--checkpoint", str(weights), "--data", str(synthetic_h36m)]
+    args += ["--frame-stride", str(frame_stride)]
+    assert main([*args, "--overlap", "3", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["p1_mm"] == pytest.approx(result.p1_mm, rel=1e-9)
+    for bad, message in (
+        (["--overlap", "9"], "eval.overlap (--overlap) must be < the clip length"),
+        (["--overlap", "-1"], "eval.overlap (--overlap) must be >= 0"),
+    ):
+        assert main([*args, *bad]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1
+
+
 def test_evaluate_checkpoint_cli_reproduces_the_final_training_figure(
     synthetic_h36m: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -380,6 +380,9 @@ class EvalConfig:
     """Quick evaluations during training score every N-th test clip (labelled as such)."""
     final_every: int = 1
     """The evaluation at the end of training: 1 = the full protocol; N > 1 = quick, labelled."""
+    overlap: int = 0
+    """Test windows overlapping by this many frames, their predictions stitched as ``ssrstf
+    infer`` stitches them (protocols that score every frame; labelled). 0: disjoint clips."""
     skip_sequences: tuple[str, ...] = ()
     """Extra ``subject/action`` sequences left out of evaluation, on top of the protocol's own
     skip list (``ssrstf.evaluation.protocol.PROTOCOLS``: MotionBERT's three S9 sequences,
@@ -393,6 +396,7 @@ class EvalConfig:
     def __post_init__(self) -> None:
         _check(self.every >= 1, "eval.every", "must be >= 1")
         _check(self.final_every >= 1, "eval.final_every", "must be >= 1")
+        _check(self.overlap >= 0, "eval.overlap", "(--overlap) must be >= 0")
         _check(self.batch_size >= 1, "eval.batch_size", "must be >= 1")
 
 
@@ -479,6 +483,18 @@ class ExperimentConfig:
             "eval.protocol",
             f"{self.eval.protocol!r} does not apply to data.dataset={self.data.dataset!r} "
             "(mpi_inf_3dhp data goes with the mpi_inf_3dhp protocol)",
+        )
+        scored_by = "mesh" if self.mesh.use_mesh_head else self.eval.protocol
+        _check(
+            not self.eval.overlap or scored_by == "videopose3d",
+            "eval.overlap",
+            f"(--overlap {self.eval.overlap}): overlapping test windows apply to a lifter on the "
+            f"videopose3d protocol, not to the {scored_by} protocol",
+        )
+        _check(
+            self.eval.overlap < self.model.num_frames,
+            "eval.overlap",
+            f"(--overlap) must be < the clip length model.num_frames={self.model.num_frames}",
         )
 
 

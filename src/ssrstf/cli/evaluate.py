@@ -10,9 +10,13 @@ from ssrstf.config import ConfigError
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from ssrstf.evaluation import mpi_inf_3dhp
-    from ssrstf.evaluation import protocol as ev
+    from ssrstf.evaluation.tables import format_text, write_tables
 
+    if args.overlap and not args.checkpoint:
+        raise ConfigError(
+            "--overlap applies to --checkpoint (a lifter): stored --predictions are per frame "
+            "and --mesh scores disjoint clips"
+        )
     if args.mesh:
         return _evaluate_mesh(args)
     dataset = args.dataset.replace("-", "_")
@@ -27,16 +31,15 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             args.checkpoint, args.data, protocol=args.protocol, dataset=dataset,
             input_source=args.input, flip_test=args.flip, every=args.every, device=args.device,
             gt_2d=args.gt_2d, predictor=_predictor_factory(args.backend, args.device),
-            frame_stride=args.frame_stride,
+            frame_stride=args.frame_stride, overlap=args.overlap,
         )  # fmt: skip
     elif dataset == "mpi_inf_3dhp":
         result = _evaluate_3dhp_predictions(args)
     else:
         result = _evaluate_predictions(args)
-    tables = mpi_inf_3dhp if isinstance(result, mpi_inf_3dhp.MPIInf3DHPResult) else ev
-    print(json.dumps(result.to_dict(), indent=2) if args.json else tables.format_table(result))
+    print(json.dumps(result.to_dict(), indent=2) if args.json else format_text(result.table()))
     if args.out:
-        tables.write_tables(result, args.out)
+        write_tables(result.table(), args.out)
     return 0
 
 
@@ -161,6 +164,11 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
         "--frame-stride", type=_positive_int, metavar="S",
         help="--checkpoint on every S-th frame instead of its training stride (a model trained "
         "at several strides, data.train_frame_strides, runs at each of them)",
+    )  # fmt: skip
+    p.add_argument(
+        "--overlap", type=int, default=0, metavar="K",
+        help="--checkpoint, videopose3d protocol: test windows overlapping by K frames, their "
+        "predictions stitched as `ssrstf infer` stitches them (default 0: disjoint clips)",
     )  # fmt: skip
     p.add_argument("--every", type=int, default=1, help="quick mode: score 1 in N test clips")
     p.add_argument(

@@ -371,6 +371,8 @@ class StreamClips:
         valid: (F,) bool, the frames evaluation may score, or None for all (MPI-INF-3DHP).
         action_label: The source's own action label (`Streams.action_label`) or ``""``.
         origin: The command that made the dataset (`Streams.origin`), for result labels.
+        windows: (K', T) int64 frame indices of overlapping windows whose stitched predictions
+            score the frames of ``clips`` (``stream_clips(..., overlap=)``), or None.
     """
 
     key: str
@@ -384,6 +386,7 @@ class StreamClips:
     valid: np.ndarray | None = None
     action_label: str = ""
     origin: str = ""
+    windows: np.ndarray | None = None
 
 
 def stream_clips(
@@ -397,6 +400,7 @@ def stream_clips(
     target_space: str = "camera",
     use_confidence: bool = True,
     frame_stride: int = 1,
+    overlap: int = 0,
 ) -> list[StreamClips]:
     """Per-stream evaluation views of a dataset.
 
@@ -412,6 +416,8 @@ def stream_clips(
         use_confidence: Confidence channel in the inputs.
         frame_stride: The model's input stride (``data.frame_stride``): clips of every
             ``frame_stride``-th frame, from every phase (`strided_clips`).
+        overlap: With ``cover_all``: also ``windows`` overlapping by this many frames
+            (`split_test_clips`), for an evaluation that stitches their predictions.
 
     Returns:
         One `StreamClips` per stream, sorted by key.
@@ -455,6 +461,11 @@ def stream_clips(
                 valid=None if streams.valid is None else streams.valid[frames],
                 action_label=str(streams.action_label[i]),
                 origin=streams.origin,
+                windows=None
+                if not overlap
+                else strided_clips(
+                    len(gt), clip_len, frame_stride, cover_all=cover_all, overlap=overlap
+                ),
             )
         )
     return sorted(out, key=lambda s: s.key)

@@ -27,8 +27,6 @@ type of `ssrstf.evaluation.protocol` plus ``valid`` (``ssrstf.data.dataset.Strea
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -44,7 +42,8 @@ from ssrstf.evaluation.metrics import (
     pck,
 )
 from ssrstf.evaluation.protocol import EvalStream, Predictor, ScoredResult
-from ssrstf.files import atomic_write, open_npz
+from ssrstf.evaluation.tables import Column, Table
+from ssrstf.files import open_npz
 from ssrstf.geometry import to_root_relative
 from ssrstf.skeleton import (
     H36M_COMPARABLE_JOINTS_MPI,
@@ -146,6 +145,25 @@ class MPIInf3DHPResult(ScoredResult):
     def metrics(self) -> dict[str, float]:
         """The headline figures, for training logs."""
         return {"mpjpe_mm": self.mpjpe_mm, "pck": self.pck, "auc": self.auc}
+
+    def table(self) -> Table:
+        """Per sequence, per scene and all: MPJPE, PCK, AUC, frames (`ssrstf.evaluation.tables`)."""
+        rows = [
+            (name, v["mpjpe_mm"], v["pck"], v["auc"], v["frames"])
+            for table in (self.per_sequence, self.per_scene)
+            for name, v in table.items()
+        ]
+        return Table(
+            label=self.label,
+            columns=(
+                Column("sequence", "sequence", 10),
+                Column("MPJPE (mm)", "mpjpe_mm", 12),
+                Column("PCK (%)", "pck", 10),
+                Column("AUC (%)", "auc", 10),
+                Column("frames", "frames", 9, decimals=0),
+            ),
+            rows=(*rows, ("All", self.mpjpe_mm, self.pck, self.auc, self.frames)),
+        )
 
 
 def _frame_scores(
@@ -361,59 +379,3 @@ def load_predictions(path: str | Path) -> dict[str, np.ndarray]:
                 raise ValueError(f"{path}[{key!r}] is not numeric ({array.dtype})")
             out[key] = array
     return out
-
-
-# ---------------------------------------------------------------------------------------------
-# Tables.
-
-
-def _rows(result: MPIInf3DHPResult) -> list[tuple[str, float, float, float, int]]:
-    rows = [
-        (name, v["mpjpe_mm"], v["pck"], v["auc"], int(v["frames"]))
-        for table in (result.per_sequence, result.per_scene)
-        for name, v in table.items()
-    ]
-    return [*rows, ("All", result.mpjpe_mm, result.pck, result.auc, result.frames)]
-
-
-def format_table(result: MPIInf3DHPResult) -> str:
-    """A plain-text table (per sequence, per scene, all) for the terminal."""
-    lines = [
-        result.label,
-        f"{'sequence':<10}{'MPJPE (mm)':>12}{'PCK (%)':>10}{'AUC (%)':>10}{'frames':>9}",
-    ]
-    for name, mpjpe_mm, pck_pc, auc_pc, frames in _rows(result):
-        lines.append(f"{name:<10}{mpjpe_mm:>12.2f}{pck_pc:>10.2f}{auc_pc:>10.2f}{frames:>9d}")
-    return "\n".join(lines)
-
-
-def format_markdown(result: MPIInf3DHPResult) -> str:
-    """The table as Markdown."""
-    lines = [
-        f"**{result.label}**",
-        "",
-        "| Sequence | MPJPE (mm) | PCK (%) | AUC (%) | Frames |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for name, mpjpe_mm, pck_pc, auc_pc, frames in _rows(result):
-        lines.append(f"| {name} | {mpjpe_mm:.2f} | {pck_pc:.2f} | {auc_pc:.2f} | {frames} |")
-    return "\n".join(lines) + "\n"
-
-
-def format_csv(result: MPIInf3DHPResult) -> str:
-    """The table as CSV (``sequence,mpjpe_mm,pck,auc,frames``; last row ``All``)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["sequence", "mpjpe_mm", "pck", "auc", "frames"])
-    for name, mpjpe_mm, pck_pc, auc_pc, frames in _rows(result):
-        writer.writerow([name, f"{mpjpe_mm:.4f}", f"{pck_pc:.4f}", f"{auc_pc:.4f}", frames])
-    return buffer.getvalue()
-
-
-def write_tables(result: MPIInf3DHPResult, path: str | Path) -> tuple[Path, Path]:
-    """Write ``<path>.md`` and ``<path>.csv`` (the suffix of ``path`` is replaced)."""
-    path = Path(path)
-    markdown, table = path.with_suffix(".md"), path.with_suffix(".csv")
-    for target, text in ((markdown, format_markdown(result)), (table, format_csv(result))):
-        atomic_write(target, lambda temp, text=text: temp.write_text(text))
-    return markdown, table

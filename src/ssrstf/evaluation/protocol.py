@@ -26,8 +26,6 @@ builds them from a prepared dataset.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -37,8 +35,10 @@ from typing import Literal, Protocol
 import numpy as np
 
 from ssrstf.config import H36M_TEST_SUBJECTS
+from ssrstf.data.clips import stitch_clips, window_weights
 from ssrstf.evaluation.metrics import mean_per_group, mpjpe, p_mpjpe
-from ssrstf.files import atomic_write, open_npz
+from ssrstf.evaluation.tables import Column, Table
+from ssrstf.files import open_npz
 from ssrstf.geometry import to_root_relative
 from ssrstf.skeleton import H36M_17, Skeleton
 
@@ -205,7 +205,8 @@ class EvalStream(Protocol):
     root-relative here); ``clips`` are (K, T) frame indices. ``inputs`` (F, J, C) and
     ``output_scale`` (F,) (model output units → mm) are needed by `evaluate_model` and by the
     ``gt_2d`` setting only. ``action_label`` (`report_group`) and ``origin`` (result labels) may
-    be ``""``.
+    be ``""``. ``windows`` (K', T) are the overlapping windows of `evaluate_model`'s ``overlap``
+    (None otherwise).
     """
 
     key: str
@@ -218,6 +219,7 @@ class EvalStream(Protocol):
     output_scale: np.ndarray | None
     action_label: str
     origin: str
+    windows: np.ndarray | None
 
 
 Predictor = Callable[[np.ndarray], np.ndarray]
@@ -274,6 +276,8 @@ class EvalResult(ScoredResult):
         skipped: Keys of streams left out by the protocol's skip list.
         gt_2d: MotionBERT's ``gt_2d`` setting: predicted x, y replaced by the input 2D.
         data_origin: The command(s) that made the scored data (`Streams.origin`).
+        overlap: Frames shared by consecutive test windows whose predictions were stitched
+            (`evaluate_model`); 0: non-overlapping clips.
         caveats: What the label adds to the protocol name (`H36MProtocol.caveats`).
     """
 
@@ -288,6 +292,7 @@ class EvalResult(ScoredResult):
     skipped: tuple[str, ...] = field(default_factory=tuple)
     gt_2d: bool = False
     data_origin: str = ""
+    overlap: int = 0
     caveats: tuple[str, ...] = field(default_factory=tuple)
 
     def title(self) -> str:
@@ -298,6 +303,22 @@ class EvalResult(ScoredResult):
     def metrics(self) -> dict[str, float]:
         """The headline figures, for training logs."""
         return {"p1_mm": self.p1_mm, "p2_mm": self.p2_mm}
+
+    def table(self) -> Table:
+        """Per action P1, P2 (mm) and frames, then the average (`ssrstf.evaluation.tables`)."""
+        rows = [(a, v["p1_mm"], v["p2_mm"], v["frames"]) for a, v in self.per_action.items()]
+        skipped = f"skipped streams: {len(self.skipped)} (protocol skip list)"
+        return Table(
+            label=self.label,
+            columns=(
+                Column("action", "action", 14),
+                Column("P1 (mm)", "p1_mm", 10),
+                Column("P2 (mm)", "p2_mm", 10),
+                Column("frames", "frames", 10, decimals=0),
+            ),
+            rows=(*rows, ("Average", self.p1_mm, self.p2_mm, self.frames)),
+            footer=skipped if self.skipped else "",
+        )
 
     def to_dict(self) -> dict[str, object]:
         """Plain data for JSON: the fields plus ``quick`` and ``label``."""
@@ -380,6 +401,7 @@ def _aggregate(
     every: int,
     skipped: list[str],
     gt_2d: bool,
+    overlap: int = 0,
 ) -> EvalResult:
     """Per-action frame-weighted means, then the unweighted mean over actions."""
     groups = [report_group(s) for s, e in zip(streams, p1, strict=True) for _ in range(len(e))]
@@ -409,7 +431,9 @@ def _aggregate(
         skipped=tuple(skipped),
         gt_2d=gt_2d,
         data_origin=", ".join(o for o in origins if o),
-        caveats=protocol.caveats(clip_len, origins, gt_2d=gt_2d),
+        overlap=overlap,
+        caveats=protocol.caveats(clip_len, origins, gt_2d=gt_2d)
+        + ((f"windows overlapping by {overlap} frames, stitched",) if overlap else ()),
     )
 
 
@@ -502,6 +526,7 @@ def evaluate_model(
     batch_size: int = 32,
     gt_2d: bool = False,
     skeleton: Skeleton = H36M_17,
+    overlap: int = 0,
 ) -> EvalResult:
     """Score a model with a protocol: run it on every scored clip.
 
@@ -512,6 +537,13 @@ def evaluate_model(
     MotionBERT's ``evaluate`` does; the inputs should then be the ground-truth 2D (``gt``
     source), which the caller chooses.
 
+    With ``overlap`` > 0 (protocols that score every frame) the model runs on each stream's
+    ``windows``, overlapping by that many frames (``stream_clips(..., overlap=)``), and the
+    frames of the protocol's clips are scored once on the *predictions* stitched as ``ssrstf
+    infer`` stitches them (triangular cross-fade, `window_weights`). The scored frames are those
+    of any overlap, in quick mode too (the frames of every ``every``-th clip, each stitched from
+    all the windows that contain it), so figures at different overlaps compare frame for frame.
+
     Args:
         protocol: The protocol.
         streams: Test streams with ``inputs`` and ``output_scale``.
@@ -520,7 +552,13 @@ def evaluate_model(
         batch_size: Clips per ``predict`` call.
         gt_2d: Replace the predicted x, y by the input x, y.
         skeleton: Supplies the root joint.
+        overlap: Frames shared by consecutive clips, whose predictions are stitched (0: none).
     """
+    if overlap and not protocol.cover_all_frames:
+        raise ValueError(
+            f"overlapping windows apply to protocols that score every frame (videopose3d), "
+            f"not {protocol.name}, whose clips are fixed"
+        )
     scored, skipped = select_streams(protocol, streams)
     if gt_2d:
         _check_gt_2d(protocol, scored)
@@ -529,18 +567,23 @@ def evaluate_model(
         if stream.inputs is None or stream.output_scale is None:
             raise ValueError(f"stream {stream.key!r} has no model inputs")
         num_frames = len(stream.ground_truth)
+        if overlap and len(clips):
+            frames = np.unique(clips)  # scored; run every window that holds one of them
+            if stream.windows is None or not np.isin(frames, stream.windows).all():
+                raise ValueError(f"stream {stream.key!r}: no overlapping windows cover its frames")
+            windows = stream.windows[np.isin(stream.windows, frames).any(axis=1)]
+            out = _predict_mm(protocol, stream, windows, predict, batch_size, gt_2d, skeleton)
+            weights = window_weights(windows.shape[1])  # ssrstf infer's cross-fade
+            stitched = stitch_clips(out, windows, num_frames, weights=weights)[frames]
+            e1, e2 = _frame_errors(stitched, stream.ground_truth[frames], skeleton.root)
+            p1.append(e1)
+            p2.append(e2)
+            continue
         sums = np.zeros((2, num_frames))
         counts = np.zeros(num_frames)
         for start in range(0, len(clips), batch_size):
             batch = clips[start : start + batch_size]
-            out = np.asarray(predict(stream.inputs[batch]), dtype=np.float64)
-            if out.shape != (*batch.shape, stream.ground_truth.shape[1], 3):
-                raise ValueError(f"predict returned {out.shape} for inputs {batch.shape}")
-            if protocol.model_root == "zero":
-                out[..., skeleton.root, :] = 0.0
-            if gt_2d:
-                out[..., :2] = stream.inputs[batch][..., :2]
-            out = out * stream.output_scale[batch][..., None, None]
+            out = _predict_mm(protocol, stream, batch, predict, batch_size, gt_2d, skeleton)
             e1, e2 = _frame_errors(out, stream.ground_truth[batch], skeleton.root)
             np.add.at(sums[0], batch.reshape(-1), e1.reshape(-1))
             np.add.at(sums[1], batch.reshape(-1), e2.reshape(-1))
@@ -548,7 +591,33 @@ def evaluate_model(
         seen = counts > 0
         p1.append(sums[0, seen] / counts[seen])
         p2.append(sums[1, seen] / counts[seen])
-    return _aggregate(protocol, scored, p1, p2, every=every, skipped=skipped, gt_2d=gt_2d)
+    return _aggregate(
+        protocol, scored, p1, p2, every=every, skipped=skipped, gt_2d=gt_2d, overlap=overlap
+    )
+
+
+def _predict_mm(
+    protocol: H36MProtocol,
+    stream: EvalStream,
+    clips: np.ndarray,
+    predict: Predictor,
+    batch_size: int,
+    gt_2d: bool,
+    skeleton: Skeleton,
+) -> np.ndarray:
+    """The model's output for clips (K, T) of one stream, in mm, (K, T, J, 3) float64."""
+    outs = []
+    for start in range(0, len(clips), batch_size):
+        batch = clips[start : start + batch_size]
+        out = np.asarray(predict(stream.inputs[batch]), dtype=np.float64)
+        if out.shape != (*batch.shape, stream.ground_truth.shape[1], 3):
+            raise ValueError(f"predict returned {out.shape} for inputs {batch.shape}")
+        if protocol.model_root == "zero":
+            out[..., skeleton.root, :] = 0.0
+        if gt_2d:
+            out[..., :2] = stream.inputs[batch][..., :2]
+        outs.append(out * stream.output_scale[batch][..., None, None])
+    return np.concatenate(outs)
 
 
 def _warn_extra(extra: set[str]) -> None:
@@ -578,58 +647,3 @@ def load_predictions(path: str | Path) -> dict[str, np.ndarray]:
                 raise ValueError(f"{path}[{key!r}] has NaN or infinite values")
             out[key] = array
     return out
-
-
-# ---------------------------------------------------------------------------------------------
-# Tables.
-
-
-def _rows(result: EvalResult) -> list[tuple[str, float, float, int]]:
-    rows = [(a, v["p1_mm"], v["p2_mm"], int(v["frames"])) for a, v in result.per_action.items()]
-    return [*rows, ("Average", result.p1_mm, result.p2_mm, result.frames)]
-
-
-def format_table(result: EvalResult) -> str:
-    """A plain-text per-action table (P1, P2 in mm) for the terminal."""
-    lines = [result.label, f"{'action':<14}{'P1 (mm)':>10}{'P2 (mm)':>10}{'frames':>10}"]
-    for action, p1, p2, frames in _rows(result):
-        lines.append(f"{action:<14}{p1:>10.2f}{p2:>10.2f}{frames:>10d}")
-    if result.skipped:
-        lines.append(f"skipped streams: {len(result.skipped)} (protocol skip list)")
-    return "\n".join(lines)
-
-
-def format_markdown(result: EvalResult) -> str:
-    """The per-action table as Markdown."""
-    lines = [
-        f"**{result.label}**",
-        "",
-        "| Action | P1 (mm) | P2 (mm) | Frames |",
-        "|---|---:|---:|---:|",
-    ]
-    for action, p1, p2, frames in _rows(result):
-        lines.append(f"| {action} | {p1:.2f} | {p2:.2f} | {frames} |")
-    return "\n".join(lines) + "\n"
-
-
-def format_csv(result: EvalResult) -> str:
-    """The per-action table as CSV (``action,p1_mm,p2_mm,frames``; last row ``Average``)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["action", "p1_mm", "p2_mm", "frames"])
-    for action, p1, p2, frames in _rows(result):
-        writer.writerow([action, f"{p1:.4f}", f"{p2:.4f}", frames])
-    return buffer.getvalue()
-
-
-def write_tables(result: EvalResult, path: str | Path) -> tuple[Path, Path]:
-    """Write ``<path>.md`` and ``<path>.csv`` (the suffix of ``path`` is replaced).
-
-    Returns:
-        The Markdown and CSV paths.
-    """
-    path = Path(path)
-    markdown, table = path.with_suffix(".md"), path.with_suffix(".csv")
-    for target, text in ((markdown, format_markdown(result)), (table, format_csv(result))):
-        atomic_write(target, lambda temp, text=text: temp.write_text(text))
-    return markdown, table

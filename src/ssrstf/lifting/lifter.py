@@ -29,6 +29,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ssrstf.checkpoint import load_model
+from ssrstf.data.clips import plan_windows, window_weights
 from ssrstf.data.transforms import normalize_keypoints, target_scale_mm
 from ssrstf.geometry import to_root_relative
 from ssrstf.lifting.backends import check_backend, load_onnx, make_backend_predictor
@@ -38,31 +39,6 @@ DEFAULT_OVERLAP_FRACTION = 6
 """The default overlap is ``T // 6`` frames: 1.17 windows per frame instead of T/3's 1.5, for
 10 % more acceleration error than T/3 and most of disjoint windows' border jitter removed
 (docs/design.md, "Inference", has the measurements)."""
-
-
-def plan_windows(num_frames: int, window: int, stride: int) -> list[int]:
-    """Start frames of the windows that cover ``[0, num_frames)``.
-
-    Windows start every ``stride`` frames; the last one ends exactly at ``num_frames`` (so it may
-    overlap its predecessor more). A sequence shorter than ``window`` gets one window at 0,
-    to be padded.
-    """
-    if num_frames < 1:
-        raise ValueError("cannot lift an empty sequence (0 frames)")
-    if not 1 <= stride <= window:
-        raise ValueError(f"stride must be in [1, {window}], got {stride}")
-    if num_frames <= window:
-        return [0]
-    starts = list(range(0, num_frames - window + 1, stride))
-    if starts[-1] != num_frames - window:
-        starts.append(num_frames - window)
-    return starts
-
-
-def window_weights(window: int) -> np.ndarray:
-    """Triangular stitching weights ``min(t + 1, T − t)`` of the frames of one window, (T,)."""
-    t = np.arange(window)
-    return np.minimum(t + 1, window - t).astype(np.float64)
 
 
 def _batches(starts: list[int], batch_size: int) -> Iterator[list[int]]:

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ssrstf.lifting.lifter import Lifter, plan_windows, window_weights
+from ssrstf.data.clips import plan_windows, window_weights
+from ssrstf.lifting.lifter import Lifter
 from ssrstf.mesh.body import SkinnedMesh
 from ssrstf.mesh.model import load_mesh_model
 from ssrstf.mesh.rotations import matrix_to_rotation_6d, rotation_6d_to_matrix

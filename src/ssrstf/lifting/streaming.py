@@ -4,7 +4,7 @@
 `StreamingLifter.push` lifts one window, the last ``T`` frames (at the start of a stream, the
 first frame repeated in front of them), and adds its prediction to the poses of the newest
 ``lookahead + 1`` frames with the triangular weight of their window position (as offline
-stitching does, `ssrstf.lifting.lifter.window_weights`). The pose of a frame is returned once
+stitching does, `ssrstf.data.clips.window_weights`). The pose of a frame is returned once
 ``lookahead`` later frames have arrived: it is then the weighted mean of the ``lookahead + 1``
 windows that ended at it and after it. ``lookahead = 0`` answers at once, from the window's last
 position (no future context); ``lookahead = T // 2`` puts the frame in the middle of its last
@@ -34,9 +34,10 @@ from typing import Any
 
 import numpy as np
 
+from ssrstf.data.clips import window_weights
 from ssrstf.data.transforms import target_scale_mm
 from ssrstf.geometry import to_root_relative
-from ssrstf.lifting.lifter import Lifter, window_weights
+from ssrstf.lifting.lifter import Lifter
 
 
 class StreamingLifter:

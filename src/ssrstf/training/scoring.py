@@ -143,6 +143,7 @@ def build_eval_streams(
         target_space=cfg.data.target_space,
         use_confidence=cfg.data.use_confidence,
         frame_stride=cfg.data.frame_stride,
+        overlap=cfg.eval.overlap,
     )
 
 
@@ -212,8 +213,9 @@ def evaluate_on_streams(
                 protocol, streams, predict, every=every, batch_size=cfg.eval.batch_size
             )
         return evaluate_model(
-            protocol, streams, predict, every=every, batch_size=cfg.eval.batch_size, gt_2d=gt_2d
-        )
+            protocol, streams, predict, every=every, batch_size=cfg.eval.batch_size, gt_2d=gt_2d,
+            overlap=cfg.eval.overlap,
+        )  # fmt: skip
 
 
 def evaluate_checkpoint(
@@ -230,6 +232,7 @@ def evaluate_checkpoint(
     gt_2d: bool = False,
     predictor: PredictorFactory | None = None,
     frame_stride: int | None = None,
+    overlap: int = 0,
 ) -> Result:
     """Evaluate a checkpoint (``"default"``, ``.pt`` or ``.safetensors``) on a prepared dataset.
 
@@ -242,6 +245,8 @@ def evaluate_checkpoint(
     the model runs (`PredictorFactory`; default: torch). ``frame_stride`` runs the model on
     every ``frame_stride``-th frame instead of its training stride (``data.frame_stride``), e.g.
     a model trained at several strides (``data.train_frame_strides``) at each of them.
+    ``overlap`` > 0 scores windows overlapping by that many frames, their predictions stitched
+    as ``ssrstf infer`` stitches them (``eval.overlap``; videopose3d protocol only).
 
     Raises:
         ValueError: For a cross-dataset evaluation of a model that predicts the 2.5D image
@@ -284,6 +289,7 @@ def evaluate_checkpoint(
         protocol=protocol or cfg.eval.protocol,
         flip_test=flip_test,
         batch_size=batch_size or cfg.eval.batch_size,
+        overlap=overlap,
     )
     cfg = replace(cfg, data=data, eval=evaluation)
     if dataset == "h36m" and cfg.model.skeleton != H36M_17.name:
