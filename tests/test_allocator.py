@@ -36,7 +36,8 @@ def test_freed_blocks_are_reused_without_page_faults() -> None:
     _, default = _faults("default")
     assert applied == "True"
     # By default every 64 MiB block is mmap'ed afresh: 16,384 pages faulted in per allocation
-    # (fewer with transparent huge pages); kept, the heap block is reused (at most one more
-    # block's faults were seen, once, on a loaded machine).
+    # (fewer with transparent huge pages); kept, the heap block is reused. On a loaded machine
+    # (a training run and an evaluation beside the tests) up to 5 of the 19 blocks were faulted
+    # in again (81,920 against 311,315 by default); without the setting it is all 19.
     assert default > 19 * 1000, default
-    assert kept < default / 4, (kept, default)
+    assert kept < default / 2, (kept, default)
