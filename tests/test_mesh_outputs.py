@@ -327,7 +327,7 @@ def test_mesh_protocol_on_synthetic_data(head_file: Path, synthetic_h36m: Path) 
     assert result.joints["mesh"]["p1_17"] > result.joints["lifter"]["p1_17"]  # random head
     assert 0 <= result.plausibility["feet_below_share"] <= 1
     assert set(result.shape_spread) == {"S9", "S11"}
-    assert "MPVE" in result.not_measured[0] and "mesh protocol" in result.table()
+    assert "MPVE" in result.not_measured[0] and "mesh protocol" in result.text()
 
 
 @pytest.mark.slow

@@ -54,7 +54,7 @@ def _evaluate_mesh(args: argparse.Namespace) -> int:
         device=args.device, every=args.every, sample_every=args.sample_every,
         with_flip=args.flip,
     )  # fmt: skip
-    print(json.dumps(result.to_dict(), indent=2) if args.json else result.table())
+    print(json.dumps(result.to_dict(), indent=2) if args.json else result.text())
     if args.out:
         write_mesh_result(result, f"{args.out}.json")
     return 0

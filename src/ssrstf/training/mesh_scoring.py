@@ -71,8 +71,8 @@ class MeshEvalResult:
         """Plain data (JSON)."""
         return asdict(self)
 
-    def table(self) -> str:
-        """A text table of the main figures."""
+    def text(self) -> str:
+        """The main figures as terminal text (a table and the plausibility lines)."""
         lines = [
             f"mesh protocol, {self.checkpoint}: Human3.6M S9/S11, {self.input_source} 2D, "
             f"{self.frames} frames, {self.streams} streams",
