@@ -1,0 +1,270 @@
+"""Is a finished training run the next packaged model? Full protocol, the declared rule, the export.
+
+Usage::
+
+    python benchmarks/release_candidate.py runs/long24h-27f_global-only --data data/h36m.npz \
+        --overlaps 0 9
+    python benchmarks/release_candidate.py runs/long24h-27f_global-only --data data/h36m.npz \
+        --export --note "trained on Human3.6M, research use; ..."
+
+Three steps; each evaluation already written is read back instead of run again, so an
+interrupted call continues where it stopped:
+
+1. **The full VideoPose3D protocol** (every test frame, flip TTA) of ``RUN/last.pt`` on every
+   2D input of ``--inputs`` (default ``gt sh``) at every ``--overlaps`` value (default 0: disjoint
+   27-frame clips; K > 0: windows overlapping by K frames, stitched as ``ssrstf infer`` does),
+   ``--workers`` evaluations at a time, one torch thread each (the two cores of this machine:
+   ~13 minutes for both inputs at overlap 0). Each is what ``ssrstf evaluate --checkpoint
+   RUN/last.pt --data DATA --input I --overlap K`` prints, written to
+   ``RUN/full/videopose3d_<input>[_overlap<K>].{json,md,csv}``.
+2. **The rule** declared before the run started (docs/results.md, "Decision rules", 4): the last
+   checkpoint replaces the packaged model only if its P1 at overlap 0 is lower than the packaged
+   model's on every input of ``--beat`` (default: the packaged model's own full-protocol figures,
+   `PACKAGED_P1`). Figures at other overlaps are reported, never used by the rule. Printed as a
+   Markdown table and written to ``RUN/full/decision.json``.
+3. ``--export`` (with ``--note``, the model card's line): when the rule says so, the weights are
+   written to ``--to`` (default: the packaged ``src/ssrstf/checkpoints/default.safetensors``),
+   atomically; when it does not, nothing is written. What to update after an export (the slow
+   test's figures, the README, docs/results.md) is printed.
+
+A run that has not ended (no ``final.json``: its cosine has not reached 0) is refused, since the
+rule is about the end of the schedule; ``--unfinished`` evaluates it anyway (figures for a look,
+never exported). ``--every N`` scores 1 in N test clips (quick mode, labelled; never exported).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGED = ROOT / "src" / "ssrstf" / "checkpoints" / "default.safetensors"
+PACKAGED_P1 = {"gt": 45.64, "sh": 68.92}
+"""Full-protocol P1 (mm, VideoPose3D protocol, flip TTA) of the packaged model on each 2D input:
+docs/results.md, "The models that ship" (GT checked by
+``tests/test_training.py::test_default_model_reproduces_the_documented_figure``)."""
+RULE = (
+    "the last checkpoint replaces the packaged model if its full-protocol P1 (VideoPose3D, flip "
+    "TTA, disjoint clips) is lower on every input (docs/results.md, Decision rules 4)"
+)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One full-protocol evaluation of the candidate."""
+
+    input_source: str
+    overlap: int
+
+    @property
+    def stem(self) -> str:
+        """File name without suffix, under ``RUN/full``."""
+        return f"videopose3d_{self.input_source}" + (
+            f"_overlap{self.overlap}" if self.overlap else ""
+        )
+
+
+def _one_thread() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def evaluate_job(
+    checkpoint: str, data: str, job: Job, out_dir: str, every: int
+) -> dict[str, object]:
+    """Run one evaluation (in a worker process) and write its JSON and tables atomically."""
+    from ssrstf.evaluation.tables import write_tables
+    from ssrstf.files import atomic_write
+    from ssrstf.training.scoring import evaluate_checkpoint
+
+    result = evaluate_checkpoint(
+        checkpoint, data, protocol="videopose3d", input_source=job.input_source,
+        flip_test=True, every=every, overlap=job.overlap,
+    )  # fmt: skip
+    stem = Path(out_dir) / job.stem
+    write_tables(result.table(), stem)
+    record = result.to_dict()
+    text = json.dumps(record, indent=2)
+    atomic_write(stem.with_suffix(".json"), lambda temp: temp.write_text(text))
+    return record
+
+
+def run_jobs(
+    checkpoint: Path, data: str, jobs: Sequence[Job], out_dir: Path, *, every: int, workers: int
+) -> dict[Job, dict]:
+    """Every job's result: read back when its JSON exists (with the same quick setting), else
+    evaluated, ``workers`` at a time."""
+    results: dict[Job, dict] = {}
+    todo = []
+    for job in jobs:
+        path = out_dir / f"{job.stem}.json"
+        if path.is_file():
+            record = json.loads(path.read_text())
+            if record.get("every") == every:
+                results[job] = record
+                print(f"{job.stem}: read back from {path}", flush=True)
+                continue
+        todo.append(job)
+    if not todo:
+        return results
+    out_dir.mkdir(parents=True, exist_ok=True)
+    start = time.monotonic()
+    pool = ProcessPoolExecutor(
+        max_workers=min(workers, len(todo)), mp_context=get_context("spawn"),
+        initializer=_one_thread,
+    )  # fmt: skip
+    with pool:
+        futures = {
+            pool.submit(evaluate_job, str(checkpoint), data, job, str(out_dir), every): job
+            for job in todo
+        }
+        for future in as_completed(futures):
+            job = futures[future]
+            results[job] = future.result()
+            minutes = (time.monotonic() - start) / 60
+            print(f"{job.stem}: P1 {results[job]['p1_mm']:.2f} mm ({minutes:.1f} min)", flush=True)
+    return results
+
+
+def decide(
+    results: Mapping[Job, dict], beat: Mapping[str, float], *, finished: bool = True
+) -> dict[str, object]:
+    """The rule on the overlap-0 figures: ship only if P1 is lower than ``beat`` on every input,
+    on full-protocol figures of a run that has ended (``reasons``: why not, else empty).
+
+    Raises:
+        ValueError: If an input of ``beat`` has no overlap-0 result.
+    """
+    p1 = {job.input_source: r["p1_mm"] for job, r in results.items() if job.overlap == 0}
+    missing = sorted(set(beat) - set(p1))
+    if missing:
+        raise ValueError(f"the rule needs overlap-0 figures on {', '.join(missing)}")
+    beats = {source: p1[source] < limit for source, limit in beat.items()}
+    reasons = [f"P1 not lower on {source}" for source, ok in beats.items() if not ok]
+    if any(r.get("quick") for r in results.values()):
+        reasons.append("quick-mode figures never decide")
+    if not finished:
+        reasons.append("the run has not ended")
+    return {
+        "rule": RULE,
+        "beat_p1_mm": dict(beat),
+        "p1_mm": {source: p1[source] for source in beat},
+        "beats": beats,
+        "reasons": reasons,
+        "ship": not reasons,
+    }
+
+
+def format_report(results: Mapping[Job, dict], decision: Mapping[str, object]) -> str:
+    """The figures as a Markdown table, then the decision."""
+    beat = decision["beat_p1_mm"]
+    lines = [
+        "| 2D input | test windows | P1 (mm) | P2 (mm) | packaged P1 (mm) | frames |",
+        "|---|---|---|---|---|---|",
+    ]
+    for job in sorted(results, key=lambda j: (j.input_source, j.overlap)):
+        r = results[job]
+        windows = f"overlapping by {job.overlap}, stitched" if job.overlap else "disjoint (rule)"
+        packaged = f"{beat[job.input_source]:.2f}" if job.input_source in beat else "—"
+        lines.append(
+            f"| {job.input_source} | {windows} | {r['p1_mm']:.2f} | {r['p2_mm']:.2f} | "
+            f"{packaged} | {r['frames']:,} |"
+        )
+    label = next(iter(results.values()))["label"]
+    if decision["ship"]:
+        verdict = f"SHIP: lower P1 than the packaged model on {', '.join(beat)}"
+    else:
+        verdict = f"KEEP the packaged model: {'; '.join(decision['reasons'])}"
+    return "\n".join([label, "", *lines, "", f"Rule: {RULE}.", verdict])
+
+
+def export(checkpoint: Path, to: Path, note: str) -> Path:
+    """Write the candidate's weights (safetensors, config and note), replacing ``to``."""
+    from ssrstf.checkpoint import export_weights, load_model
+
+    model, cfg = load_model(checkpoint)
+    return export_weights(to, model, cfg, source=checkpoint.name, note=note)
+
+
+def _beat(text: str) -> tuple[str, float]:
+    source, sep, value = text.partition("=")
+    try:
+        if not sep or not source:
+            raise ValueError
+        return source, float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected INPUT=P1_MM (e.g. gt=45.64), got {text!r}"
+        ) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path, help="a training run's folder (last.pt, final.json)")
+    parser.add_argument("--data", required=True, help="prepared Human3.6M .npz")
+    parser.add_argument("--inputs", nargs="+", default=list(PACKAGED_P1), metavar="SOURCE")
+    parser.add_argument("--overlaps", nargs="+", type=int, default=[0], metavar="K")
+    parser.add_argument(
+        "--beat", nargs="+", type=_beat, metavar="INPUT=P1",
+        help="the P1 to beat per input (default: the packaged model's, "
+        + " ".join(f"{k}={v}" for k, v in PACKAGED_P1.items()) + ")",
+    )  # fmt: skip
+    parser.add_argument("--workers", type=int, default=2, help="evaluations at a time")
+    parser.add_argument("--every", type=int, default=1, help="quick mode: 1 in N test clips")
+    parser.add_argument("--unfinished", action="store_true", help="evaluate a run still going")
+    parser.add_argument("--export", action="store_true", help="export when the rule says ship")
+    parser.add_argument("--to", type=Path, default=PACKAGED, help="where --export writes")
+    parser.add_argument("--note", default="", help="--export: the model card's line")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    checkpoint = args.run / "last.pt"
+    if not checkpoint.is_file():
+        raise SystemExit(f"{checkpoint} not found: not a training run's folder")
+    finished = (args.run / "final.json").is_file()
+    if not finished and not args.unfinished:
+        raise SystemExit(
+            f"{args.run} has not ended (no final.json: its schedule has not reached 0); the rule "
+            "is about its last checkpoint (--unfinished: evaluate it anyway, never exported)"
+        )
+    if args.export and not args.note:
+        raise SystemExit("--export needs --note: the model card's line (data, licence, training)")
+    if args.workers < 1 or args.every < 1 or min(args.overlaps) < 0:
+        raise SystemExit("--workers and --every must be >= 1, --overlaps >= 0")
+    beat = dict(args.beat) if args.beat else dict(PACKAGED_P1)
+    unknown = sorted(set(beat) - set(args.inputs))
+    if unknown:
+        raise SystemExit(f"--beat names inputs not in --inputs: {', '.join(unknown)}")
+    jobs = [Job(source, k) for k in dict.fromkeys([0, *args.overlaps]) for source in args.inputs]
+    out_dir = args.run / "full"
+    results = run_jobs(checkpoint, args.data, jobs, out_dir, every=args.every, workers=args.workers)
+    decision = decide(results, beat, finished=finished) | {"checkpoint": str(checkpoint)}
+    (out_dir / "decision.json").write_text(json.dumps(decision, indent=2) + "\n")
+    print()
+    print(format_report(results, decision))
+    if not args.export:
+        return 0
+    if not decision["ship"]:
+        print("--export: nothing written (the packaged model stays)", file=sys.stderr)
+        return 1
+    path = export(checkpoint, args.to, args.note)
+    print(
+        f"\nwrote {path}. Now update the packaged figures: PACKAGED_P1 here, "
+        "tests/test_training.py::test_default_model_reproduces_the_documented_figure, the "
+        "README and docs/results.md (The models that ship)."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
