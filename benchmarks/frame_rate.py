@@ -51,7 +51,7 @@ def strides_for(fps: float) -> list[int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     parser.add_argument("--data", default="data/h36m.npz")
     parser.add_argument("--checkpoint", default="default")
     parser.add_argument("--input", default="gt", help="2D input (poses_2d_<input>)")

@@ -6,14 +6,14 @@ Usage::
                                        [--checkpoint default] [--quick] [--json OUT]
 
 Measures the packaged default model on this machine as it is, now, and prints each figure, then
-the Markdown block (machine line and table) that README.md's "### Inference speed" shows; with
-``--json`` it also writes them. The rows:
+the Markdown block (machine line and table) that README.md's "### The packaged model: lifting,
+live streams, videos" shows; with ``--json`` it also writes them. The rows:
 
 * lifting (`benchmarks/lifting.py`'s settings ``default``, ``onnxruntime`` and ``no flip,
   disjoint windows``): frames per second of `Lifter.lift` on the built-in sample's motion,
-  repeated (keypoints in, mm poses out; the median of ``--repeats``); for the defaults also the
-  model's GFLOP/s and its share of the fp32 matrix-multiply rate. The ONNX Runtime row says
-  "not measured" without the ``onnx`` extra;
+  repeated (keypoints in, mm poses out; the median of 3 runs, 1 with ``--quick``); for the
+  defaults also the model's GFLOP/s and its share of the fp32 matrix-multiply rate. The ONNX
+  Runtime row says "not measured" without the ``onnx`` extra;
 * a live stream (`benchmarks/streaming.py`'s latency part, on the same synthetic keypoints, no
   dataset): the p50 compute time of one `StreamingLifter.push` at look-ahead 0 and at the
   default look-ahead;

@@ -1,10 +1,11 @@
 """Typed experiment configuration: dataclasses, the variant table, YAML loading and overrides.
 
 A configuration is a tree of frozen dataclasses (`ExperimentConfig` with `model`, `data`,
-`train` and `eval` sections). YAML files under ``configs/`` mirror that nesting exactly and
-``--set section.key=value`` overrides are parsed with ``yaml.safe_load``. Unknown keys and values
-of the wrong type are errors that name the key (`ConfigError`). The resolved configuration is
-plain data (`to_dict`) and is saved next to every run and inside every checkpoint.
+`train`, `eval` and `mesh` sections, and a ``seed``). YAML files under ``configs/`` mirror that
+nesting exactly and ``--set section.key=value`` overrides are parsed with ``yaml.safe_load``.
+Unknown keys and values of the wrong type are errors that name the key (`ConfigError`). The
+resolved configuration is plain data (`to_dict`) and is saved next to every run and inside every
+checkpoint.
 """
 
 from __future__ import annotations
