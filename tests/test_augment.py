@@ -200,6 +200,9 @@ def test_augment_clip_is_a_function_of_the_generator_seed() -> None:
     ]  # fmt: skip
     np.testing.assert_array_equal(draws[0][0], draws[1][0])
     np.testing.assert_array_equal(draws[0][1], draws[1][1])
+    other = augment_clip(_pixels(points), points, detector_pixels=None, intrinsics=INTRINSICS,
+                         up=UP, rng=np.random.default_rng(10), cfg=cfg)  # fmt: skip
+    assert not np.array_equal(other[0], draws[0][0])  # another seed, another draw
 
 
 # --- the shared missing-joint rule ----------------------------------------------------------

@@ -472,10 +472,10 @@ CASES: list[Case] = [
          _prepare("prepare-h36m", lambda w, d: existing(d, "raw"), "--quiet")),
     Case("data prepare-h36m", "--source", "empty folder", "not found",
          _prepare("prepare-h36m", lambda w, d: folder(d, "raw"), "--quiet")),
-    Case("data prepare-h36m", _3D, "empty file", _3D,
+    Case("data prepare-h36m", _3D, "empty file", "empty file",
          _prepare("prepare-h36m", lambda w, d: _raw_with(w, d, _3D,
          lambda p: p.write_bytes(b"")), "--quiet")),
-    Case("data prepare-h36m", _3D, "truncated npz", _3D,
+    Case("data prepare-h36m", _3D, "truncated npz", "not a readable",
          _prepare("prepare-h36m", lambda w, d: _raw_with(
              w, d, _3D, lambda p: p.write_bytes(p.read_bytes()[:500])), "--quiet")),
     Case("data prepare-h36m", _3D, "NaN values", "nan",
@@ -484,16 +484,16 @@ CASES: list[Case] = [
     Case("data prepare-h36m", _3D, "wrong joint count", "joints",
          _prepare("prepare-h36m", lambda w, d: _raw_with(w, d, _3D, lambda p: _npz_edit(
              p, lambda a: {k: v[:, :16] for k, v in a.items()})), "--quiet")),
-    Case("data prepare-h36m", _SH, "wrong shape", _SH,
+    Case("data prepare-h36m", _SH, "wrong shape", "expected (frames, 16, 2)",
          _prepare("prepare-h36m", lambda w, d: _raw_with(w, d, _SH, lambda p: _npz_edit(
              p, lambda a: {k: v[..., :1] for k, v in a.items()})), "--quiet")),
-    Case("data prepare-h36m", _CAM, "not UTF-8", _CAM,
+    Case("data prepare-h36m", _CAM, "not UTF-8", "not UTF-8",
          _prepare("prepare-h36m", lambda w, d: _raw_with(
              w, d, _CAM, lambda p: p.write_bytes(b"\xff\xfe{}")), "--quiet")),
-    Case("data prepare-h36m", _CAM, "valid JSON, wrong format", _CAM,
+    Case("data prepare-h36m", _CAM, "valid JSON, wrong format", "expected an object of cameras",
          _prepare("prepare-h36m", lambda w, d: _raw_with(w, d, _CAM,
          lambda p: p.write_text("[1, 2]")), "--quiet")),
-    Case("data prepare-h36m", _CAM, "truncated JSON", _CAM,
+    Case("data prepare-h36m", _CAM, "truncated JSON", "not valid JSON",
          _prepare("prepare-h36m", lambda w, d: _raw_with(
              w, d, _CAM, lambda p: p.write_text(p.read_text()[:100])), "--quiet")),
     Case("data prepare-h36m", "--out", "unwritable folder", "not writable",
@@ -517,7 +517,8 @@ CASES: list[Case] = [
          _vp3d("--cameras", lambda w, d: folder(d, "cams.json"))),
     Case("data convert-videopose3d", "--cameras", "not UTF-8", "utf-8",
          _vp3d("--cameras", lambda w, d: not_utf8(d, "cams.json"))),
-    Case("data convert-videopose3d", "--cameras", "valid JSON, wrong format", "cams.json",
+    Case("data convert-videopose3d", "--cameras", "valid JSON, wrong format",
+         "expected an object of cameras",
          _vp3d("--cameras", lambda w, d: as_json(d, "cams.json", {"S9/54138969": 3}))),
     # ----------------------------------------------------- data convert-motionbert
     Case("data convert-motionbert", "--pickle", "no --allow-pickle", "--allow-pickle",
@@ -535,12 +536,12 @@ CASES: list[Case] = [
     # ------------------------------------------------------------ data prepare-3dhp
     Case("data prepare-3dhp", "--source", "missing path", "not found",
          _prepare("prepare-3dhp", lambda w, d: missing(d, "mpi"))),
-    Case("data prepare-3dhp", "--source", "empty folder", "mpi",
+    Case("data prepare-3dhp", "--source", "empty folder", "found neither",
          _prepare("prepare-3dhp", lambda w, d: folder(d, "mpi"))),
     Case("data prepare-3dhp", "annot_data.mat", "garbage bytes", "not a matlab",
          _prepare("prepare-3dhp", lambda w, d: _mpi_with(w, d,
          lambda p: p.write_bytes(b"x" * 200)))),
-    Case("data prepare-3dhp", "annot_data.mat", "empty file", "annot_data.mat",
+    Case("data prepare-3dhp", "annot_data.mat", "empty file", "not a MATLAB",
          _prepare("prepare-3dhp", lambda w, d: _mpi_with(w, d, lambda p: p.write_bytes(b"")))),
     Case("data prepare-3dhp", "--source", "P-STMO npz, truncated", "not a readable",
          _prepare("prepare-3dhp", lambda w, d: truncated(w.prepared, d, "data_test_3dhp.npz"),
@@ -604,10 +605,10 @@ CASES: list[Case] = [
     Case("evaluate", "--predictions", "NaN values", "nan",
          _evaluate("--predictions", lambda w, d: _gt_predictions(w, d, lambda p: {
              k: np.full_like(v, np.nan) for k, v in p.items()}))),
-    Case("evaluate", "--predictions", "wrong joint count", "joints",
+    Case("evaluate", "--predictions", "wrong joint count", "has shape (44, 15, 3)",
          _evaluate("--predictions", lambda w, d: _gt_predictions(w, d, lambda p: {
              k: v[:, :15] for k, v in p.items()}))),
-    Case("evaluate", "--predictions", "0 frames", "frames",
+    Case("evaluate", "--predictions", "0 frames", "has shape (0, 17, 3)",
          _evaluate("--predictions", lambda w, d: _gt_predictions(w, d, lambda p: {
              k: v[:0] for k, v in p.items()}))),
     Case("evaluate", "--checkpoint", "missing path", "not found",

@@ -2,10 +2,12 @@
 random moments; every final path then holds nothing or a complete, loadable file, and
 ``train --resume`` continues, losing at most the checkpoint interval.
 
-``infer``, ``export`` and ``prepare`` run once to completion (measuring their duration T), then
-again and are killed at a random moment late in the run (uniform in [0.4 T, 1.1 T], where the
-files are written); ``train`` is killed a random 0-1.5 s after its first checkpoint. The moment
-is printed in failure messages; ``SSRSTF_CRASH_SEED`` replays it.
+``infer`` is killed while it writes one of its first three output files (chosen at random; the
+moment its temporary file appears). ``export`` and ``prepare`` run once to completion
+(measuring their duration T), then again and are killed at a random moment late in the run
+(uniform in [0.4 T, 1.1 T], where the files are written); ``train`` is killed a random 0-1.5 s
+after its first checkpoint. The moment is printed in failure messages; ``SSRSTF_CRASH_SEED``
+replays it.
 """
 
 from __future__ import annotations
@@ -58,6 +60,32 @@ def _kill_late(args: list[str], cwd: Path, duration: float) -> str:
     return f"{outcome} at {delay:.2f} s of {duration:.2f} s (SSRSTF_CRASH_SEED={SEED})"
 
 
+def _kill_while_writing(args: list[str], cwd: Path, out: Path, timeout: float) -> str:
+    """Start the command and SIGKILL it while it writes its n-th output file (n random among
+    the first three), i.e. as soon as the n-th distinct ``.*.tmp`` file appears in ``out``."""
+    target = RNG.randrange(3)
+    proc = subprocess.Popen(
+        _command(*args), cwd=cwd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            if out.is_dir():
+                for name in sorted(n for n in os.listdir(out) if n.endswith(".tmp")):
+                    if name not in seen:
+                        seen.append(name)
+                if len(seen) > target:
+                    proc.send_signal(signal.SIGKILL)
+                    return f"killed while writing {seen[target]} (SSRSTF_CRASH_SEED={SEED})"
+            time.sleep(0.0005)
+        return f"not killed: temporary files seen {seen} (SSRSTF_CRASH_SEED={SEED})"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
 def _final_files(folder: Path) -> list[Path]:
     """Files at final paths: not the hidden ``.*.tmp`` files and the lock a kill may leave."""
     from ssrstf.files import LOCK_NAME
@@ -80,8 +108,9 @@ def test_killed_infer_leaves_complete_files_or_none(tmp_path: Path) -> None:
     assert {"poses_3d.npz", "poses_3d.json", "poses_3d.bvh"} <= expected
     for attempt in range(1):
         out = tmp_path / f"out{attempt}"
-        moment = _kill_late([*args, "--out", out.name], tmp_path, duration)
-        for path in _final_files(out) if out.exists() else []:
+        moment = _kill_while_writing([*args, "--out", out.name], tmp_path, out, 3 * duration + 30)
+        assert moment.startswith("killed while writing"), moment
+        for path in _final_files(out):
             assert path.name in expected, (path, moment)
             _assert_complete(path, frames=600, moment=moment)
     # The killed run's lock does not block the next run into the same folder.

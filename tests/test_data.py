@@ -69,6 +69,10 @@ def test_test_clips_do_not_overlap_and_drop_the_tail(num_frames: int) -> None:
         assert clips.size == (num_frames // 9) * 9
         assert len(np.unique(clips)) == clips.size
         np.testing.assert_array_equal(clips.reshape(-1), np.arange(clips.size))
+    else:  # one clip of the stream's frames, in order, resampled to T
+        assert clips.shape == (1, 9) and set(clips[0]) == set(range(num_frames))
+        assert (np.diff(clips[0]) >= 0).all()
+        np.testing.assert_array_equal(clips[0], resample_indices(num_frames, 9))
 
 
 @pytest.mark.parametrize("num_frames", [1, 8, 9, 10, 17, 18, 100, 243, 1000])
@@ -132,7 +136,7 @@ def test_weighted_stitch_equals_a_per_frame_loop() -> None:
 def test_subsample_frames() -> None:
     np.testing.assert_array_equal(subsample_frames(7, 3), [0, 3, 6])
     np.testing.assert_array_equal(subsample_frames(7, 3, phase=2), [2, 5])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="frame_stride must be >= 1"):
         subsample_frames(7, 0)
     with pytest.raises(ValueError, match="phase must be in"):
         subsample_frames(7, 3, phase=3)

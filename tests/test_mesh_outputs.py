@@ -194,7 +194,9 @@ def test_mesh_glb_read_back_reproduces_mesh_npz(anny_body, head_file: Path, tmp_
     assert np.abs(vertices[-1] - vertices[0]).max() > 1.0
 
 
-def test_infer_mesh_cli_writes_files_and_never_overwrites(head_file: Path, tmp_path) -> None:
+def test_infer_mesh_cli_writes_files_and_never_overwrites(
+    head_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     sample = make_sample(seconds=0.3)
     keypoints = tmp_path / "keypoints.npy"
     np.save(keypoints, sample.keypoints.keypoints)
@@ -205,10 +207,13 @@ def test_infer_mesh_cli_writes_files_and_never_overwrites(head_file: Path, tmp_p
     assert main(args) == 0
     assert (out / "mesh.glb").stat().st_size > 0 and (out / "poses_3d.npz").is_file()
     before = (out / "mesh.npz").read_bytes()
+    capsys.readouterr()
     assert main(args) == 2  # refuses to replace the files
+    assert "--overwrite" in capsys.readouterr().err
     assert (out / "mesh.npz").read_bytes() == before
     wrong = [*args[:-3], "--body-model", "smpl", "--out", str(tmp_path / "other"), "--quiet"]
     assert main(wrong) == 2  # a head trained on anny cannot drive SMPL
+    assert "is a head for the anny body model" in capsys.readouterr().err
 
 
 def test_lift_mesh_python_api(anny_body, head_file: Path) -> None:
@@ -220,8 +225,15 @@ def test_lift_mesh_python_api(anny_body, head_file: Path) -> None:
     assert mesh.vertices.shape == (10, anny_body.num_vertices, 3)
     assert np.isfinite(mesh.vertices).all() and mesh.body_model == "anny"
     poses = ssrstf.lift(xy, (1000, 1000))
+
     # The mesh's joints and the skeleton it came from are in the same frame and units.
-    assert np.median(np.linalg.norm(mesh.joints - poses, axis=-1)) < 300
+    def median_distance(skeleton: np.ndarray) -> float:
+        return float(np.median(np.linalg.norm(mesh.joints - skeleton, axis=-1)))
+
+    own = median_distance(poses)
+    assert own < 300  # mm, not metres; the random head bends the limbs away from the skeleton
+    assert own < 0.8 * median_distance(poses[:, H36M_17.flip_permutation])  # sides kept
+    assert own < 0.5 * median_distance(poses * [1, -1, -1])  # camera axes, not Y up
 
 
 def test_mesh_posed_from_the_given_skeleton_follows_its_bones(anny_body, tmp_path) -> None:

@@ -14,6 +14,7 @@ from ssrstf.cli import main
 from ssrstf.data.clips import split_test_clips
 from ssrstf.data.dataset import StreamClips
 from ssrstf.data.h36m import load_streams
+from ssrstf.evaluation.metrics import p_mpjpe
 from ssrstf.evaluation.protocol import (
     MOTIONBERT,
     PROTOCOLS,
@@ -88,7 +89,17 @@ def test_videopose3d_golden_values(golden) -> None:
     assert result.p1_mm == pytest.approx((2.0 + 5.0 + 100.0) / 3)
     assert result.skipped == ("S11/Directions/c1",)
     assert result.frames == 11 and result.streams == 4
-    assert all(v["p2_mm"] > 0 for v in result.per_action.values())
+    # P2: Procrustes-aligned per frame (`p_mpjpe`, tested on its own), frame-weighted per action.
+    gt = {s.key: s.ground_truth for s in make_streams(True)}
+
+    def p2(*keys: str) -> float:
+        return float(np.concatenate([p_mpjpe(preds[k], gt[k]) for k in keys]).mean())
+
+    assert result.per_action["Eating"]["p2_mm"] == pytest.approx(p2("S9/Eating/c1"))
+    walking = p2("S9/Walking 1/c1", "S11/Walking/c1")
+    assert result.per_action["Walking"]["p2_mm"] == pytest.approx(walking)
+    assert walking > 0.1
+    assert result.p2_mm == pytest.approx(np.mean([v["p2_mm"] for v in result.per_action.values()]))
 
 
 def test_motionbert_skips_three_s9_sequences_and_drops_clip_tails(golden) -> None:

@@ -101,8 +101,14 @@ def test_bone_length_variation_known_values(rigid_poses: np.ndarray) -> None:
 
 
 def test_motion_statistics_summary(rigid_poses: np.ndarray) -> None:
-    stats = motion_statistics(_stretched(rigid_poses), trajectory=rigid_poses[:, 0])
+    stretched = _stretched(rigid_poses)
+    stats = motion_statistics(stretched, trajectory=rigid_poses[:, 0])
     assert len(stats.bone_length_cv) == 16 and stats.bone_names[0] == "pelvis-right_hip"
+    np.testing.assert_allclose(stats.bone_length_cv, bone_length_variation(stretched))
+    relative = stretched - stretched[:, :1]  # of the root-relative poses
+    assert stats.mean_acceleration_mm == pytest.approx(mean_acceleration(relative))
+    assert stats.trajectory_acceleration_mm == pytest.approx(mean_acceleration(rigid_poses[:, 0]))
+    assert stats.trajectory_acceleration_mm != pytest.approx(stats.mean_acceleration_mm)
     line = stats.summary()
     assert "mm/frame²" in line and "bone length variation: median" in line and "root path" in line
     data = stats.to_dict()

@@ -98,7 +98,8 @@ def test_a_stream_that_stops_flushes_its_last_poses(tiny_checkpoint: Path) -> No
         pushed, flushed = run(stream, keypoints[:count])
         returned = [p for p in pushed if p is not None] + flushed
         assert len(returned) == count and len(flushed) == min(4, count)
-        assert all(p.shape == (17, 3) and np.isfinite(p).all() for p in returned)
+        expected = reference_stream(stream.lifter, keypoints[:count], lookahead=4)
+        np.testing.assert_allclose(np.stack(returned), expected, atol=1e-3)  # mm
         assert stream.buffered == stream.pending == 0  # flush resets: the next push starts anew
 
 
@@ -121,13 +122,21 @@ def test_missing_joints_are_held_and_bad_input_is_refused(tiny_checkpoint: Path)
     stream = StreamingLifter(tiny_checkpoint, IMAGE_SIZE, lookahead=0)
     with pytest.raises(ValueError, match="first frame of a stream has no visible joint"):
         stream.push(np.full((17, 3), np.nan))
+    held = keypoints.copy()  # what the stream should lift: the gaps filled by hand
+    pushed = []
     for i, frame in enumerate(keypoints):
         frame = frame.copy()
         if i % 3 == 1:
-            frame[13, :2] = np.nan  # a missing wrist
+            frame[13, :2] = np.nan  # a missing wrist: held from the previous frame
+            held[i, 13] = (*held[i - 1, 13, :2], 0.0)
         if i == 5:
-            frame[:, 2] = 0.0  # nobody visible: the previous frame is held
-        assert np.isfinite(stream.push(frame)).all()
+            frame[:, 2] = 0.0  # nobody visible: the whole previous frame is held
+            held[i] = held[i - 1]
+            held[i, :, 2] = 0.0
+        pushed.append(stream.push(frame))
+    expected = reference_stream(stream.lifter, held, lookahead=0)
+    np.testing.assert_allclose(np.stack(pushed), expected, atol=1e-3)  # mm
+    assert not np.allclose(expected, reference_stream(stream.lifter, keypoints, lookahead=0))
     with pytest.raises(ValueError, match=r"shape \(17, 2 or 3\)"):
         stream.push(np.zeros((16, 3)))
     with pytest.raises(ValueError, match=r"lookahead must be in \[0, 4\]"):
@@ -136,7 +145,7 @@ def test_missing_joints_are_held_and_bad_input_is_refused(tiny_checkpoint: Path)
 
 def test_latency_percentiles() -> None:
     assert latency_percentiles_ms([0.001 * v for v in range(1, 101)]) == pytest.approx((50, 99))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="no latencies"):
         latency_percentiles_ms([])
 
 
@@ -161,7 +170,12 @@ def test_cli_stream_from_stdin_writes_json_lines(
     assert "15 frames lifted; compute latency per frame p50" in capsys.readouterr().err
     records = [json.loads(line) for line in out.read_text().splitlines()]
     assert [r["frame"] for r in records] == list(range(15))
-    assert all(np.array(r["pose_3d"]).shape == (17, 3) for r in records)
+    held = keypoints.copy()  # frame 7 has no keypoints: frame 6 held, confidence 0
+    held[7, :, :2], held[7, :, 2] = held[6, :, :2], 0.0
+    lifter = StreamingLifter(tiny_checkpoint, IMAGE_SIZE, lookahead=2).lifter
+    expected = reference_stream(lifter, held, lookahead=2)
+    np.testing.assert_allclose([r["pose_3d"] for r in records], expected, atol=0.051)  # 0.1 mm
+    assert np.abs(reference_stream(lifter, keypoints, lookahead=2) - expected).max() > 0.2
     # The same stream to standard output gives the same poses; an existing file is kept.
     monkeypatch.setattr(sys, "stdin", io.StringIO(_json_lines(keypoints, gap=7)))
     assert main(args) == 0

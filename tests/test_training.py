@@ -54,8 +54,29 @@ def test_losses_on_hand_built_values() -> None:
     assert velocity_loss(pred, target).item() == pytest.approx(0.0)
     gt = torch.randn(2, 5, 17, 3)
     assert n_mpjpe_loss(2.5 * gt, gt).item() == pytest.approx(0.0, abs=1e-5)
-    total, terms = LiftingLoss(mpjpe=1.0, n_mpjpe=0.5, velocity=20.0)(pred, target)
-    assert total.item() == pytest.approx(5.0 + 0.5 * terms["n_mpjpe"])
+    assert velocity_loss(pred[:, :1], target[:, :1]).item() == 0.0  # one frame: no velocity
+
+
+def test_losses_equal_the_reported_metrics() -> None:
+    """Each loss term equals its numpy metric (`ssrstf.evaluation.metrics`, written apart), and
+    the total weighs them as configured."""
+    from ssrstf.evaluation.metrics import mpjpe, mpjve, n_mpjpe
+
+    torch.manual_seed(0)
+    gt = torch.randn(2, 5, 17, 3, dtype=torch.float64)
+    pred = 0.8 * gt + 0.1 * torch.randn_like(gt)  # scaled and noisy: every term is non-zero
+    m = mpjpe(pred.numpy(), gt.numpy()).mean()
+    n = n_mpjpe(pred.numpy(), gt.numpy()).mean()
+    v = mpjve(pred.numpy(), gt.numpy()).mean()
+    assert min(m, n, v) > 0.01 and n < m
+    assert mpjpe_loss(pred, gt).item() == pytest.approx(m, rel=1e-12)
+    assert n_mpjpe_loss(pred, gt).item() == pytest.approx(n, rel=1e-12)
+    assert velocity_loss(pred, gt).item() == pytest.approx(v, rel=1e-12)
+    total, terms = LiftingLoss(mpjpe=1.0, n_mpjpe=0.5, velocity=20.0)(pred, gt)
+    assert terms == pytest.approx({"mpjpe": m, "n_mpjpe": n, "velocity": v}, rel=1e-12)
+    assert total.item() == pytest.approx(m + 0.5 * n + 20.0 * v, rel=1e-12)
+    total, terms = LiftingLoss(mpjpe=2.0, n_mpjpe=0.0, velocity=0.0)(pred, gt)
+    assert set(terms) == {"mpjpe"} and total.item() == pytest.approx(2.0 * m, rel=1e-12)
 
 
 def test_no_weight_decay_on_norms_biases_and_embeddings() -> None:

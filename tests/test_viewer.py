@@ -71,7 +71,8 @@ def test_page_is_self_contained_and_carries_the_poses(tmp_path: Path) -> None:
     data = _embedded(path)
     assert data["title"] == "walk </script> & co" and data["num_frames"] == 40
     (embedded,) = data["people"]
-    expected = animation_positions_mm(poses, trajectory)
+    expected = (poses + trajectory[:, None]) * [1, -1, -1]  # camera axes -> Y up, as the GLB
+    np.testing.assert_allclose(animation_positions_mm(poses, trajectory), expected, atol=1e-9)
     np.testing.assert_allclose(np.array(embedded["positions"]), expected, atol=0.5)
     assert embedded["valid"] == valid.astype(int).tolist() and embedded["has_path"]
     assert data["floor_mm"] == pytest.approx(expected[..., 1].min(), abs=0.1)
