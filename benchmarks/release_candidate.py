@@ -24,8 +24,8 @@ interrupted call continues where it stopped:
    Markdown table and written to ``RUN/full/decision.json``.
 3. ``--export`` (with ``--note``, the model card's line): when the rule says so, the weights are
    written to ``--to`` (default: the packaged ``src/ssrstf/checkpoints/default.safetensors``),
-   atomically; when it does not, nothing is written. What to update after an export (the slow
-   test's figures, the README, docs/results.md) is printed.
+   atomically; when it does not, nothing is written. What to do before committing an export
+   (the packaged mesh head, which runs on one backbone only; the figures) is printed.
 
 A run that has not ended (no ``final.json``: its cosine has not reached 0) is refused, since the
 rule is about the end of the schedule; ``--unfinished`` evaluates it anyway (figures for a look,
@@ -259,7 +259,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     path = export(checkpoint, args.to, args.note)
     print(
-        f"\nwrote {path}. Now update the packaged figures: PACKAGED_P1 here, "
+        f"\nwrote {path}. Before committing it: retrain the packaged mesh head on it (a head "
+        "records its backbone's SHA-256 and refuses any other: configs/mesh-anny_27f_h36m-mix.yaml)"
+        " and update the packaged figures: PACKAGED_P1 here, "
         "tests/test_training.py::test_default_model_reproduces_the_documented_figure, the "
         "README and docs/results.md (The models that ship)."
     )
