@@ -82,7 +82,7 @@ def evaluate_job(
 ) -> dict[str, object]:
     """Run one evaluation (in a worker process) and write its JSON and tables atomically."""
     from ssrstf.evaluation.tables import write_tables
-    from ssrstf.files import atomic_write
+    from ssrstf.files import atomic_write, file_sha256
     from ssrstf.training.scoring import evaluate_checkpoint
 
     result = evaluate_checkpoint(
@@ -91,7 +91,7 @@ def evaluate_job(
     )  # fmt: skip
     stem = Path(out_dir) / job.stem
     write_tables(result.table(), stem)
-    record = result.to_dict()
+    record = {**result.to_dict(), "checkpoint_sha256": file_sha256(checkpoint)}
     text = json.dumps(record, indent=2)
     atomic_write(stem.with_suffix(".json"), lambda temp: temp.write_text(text))
     return record
@@ -100,15 +100,19 @@ def evaluate_job(
 def run_jobs(
     checkpoint: Path, data: str, jobs: Sequence[Job], out_dir: Path, *, every: int, workers: int
 ) -> dict[Job, dict]:
-    """Every job's result: read back when its JSON exists (with the same quick setting), else
-    evaluated, ``workers`` at a time."""
+    """Every job's result: read back when its JSON exists for the same checkpoint file and quick
+    setting (a figure of an earlier ``last.pt`` is never reused), else evaluated, ``workers`` at
+    a time."""
+    from ssrstf.files import file_sha256
+
+    digest = file_sha256(checkpoint)
     results: dict[Job, dict] = {}
     todo = []
     for job in jobs:
         path = out_dir / f"{job.stem}.json"
         if path.is_file():
             record = json.loads(path.read_text())
-            if record.get("every") == every:
+            if record.get("every") == every and record.get("checkpoint_sha256") == digest:
                 results[job] = record
                 print(f"{job.stem}: read back from {path}", flush=True)
                 continue
