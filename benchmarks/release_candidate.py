@@ -16,7 +16,8 @@ interrupted call continues where it stopped:
    ``--workers`` evaluations at a time, one torch thread each (the two cores of this machine:
    ~13 minutes for both inputs at overlap 0). Each is what ``ssrstf evaluate --checkpoint
    RUN/last.pt --data DATA --input I --overlap K`` prints, written to
-   ``RUN/full/videopose3d_<input>[_overlap<K>].{json,md,csv}``.
+   ``RUN/full/videopose3d_<input>[_overlap<K>].{json,md,csv}`` (the per-joint table beside it,
+   ``..._joints.{md,csv}``).
 2. **The rule** declared before the run started (docs/results.md, "Decision rules", 4): the last
    checkpoint replaces the packaged model only if its P1 at overlap 0 is lower than the packaged
    model's on every input of ``--beat`` (default: the packaged model's own full-protocol figures,
@@ -81,7 +82,7 @@ def evaluate_job(
     checkpoint: str, data: str, job: Job, out_dir: str, every: int
 ) -> dict[str, object]:
     """Run one evaluation (in a worker process) and write its JSON and tables atomically."""
-    from ssrstf.evaluation.tables import write_tables
+    from ssrstf.evaluation.protocol import write_result_tables
     from ssrstf.files import atomic_write, file_sha256
     from ssrstf.training.scoring import evaluate_checkpoint
 
@@ -90,7 +91,7 @@ def evaluate_job(
         flip_test=True, every=every, overlap=job.overlap,
     )  # fmt: skip
     stem = Path(out_dir) / job.stem
-    write_tables(result.table(), stem)
+    write_result_tables(result, stem)
     record = {**result.to_dict(), "checkpoint_sha256": file_sha256(checkpoint)}
     text = json.dumps(record, indent=2)
     atomic_write(stem.with_suffix(".json"), lambda temp: temp.write_text(text))

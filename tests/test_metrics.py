@@ -21,6 +21,7 @@ from ssrstf.evaluation.metrics import (
     n_mpjpe,
     p_mpjpe,
     pck,
+    procrustes_joint_errors,
 )
 
 # A 14-of-17 subset for tests only (the real MPI-INF-3DHP lists live in ssrstf.skeleton).
@@ -252,6 +253,16 @@ def test_p_mpjpe_rejects_reflections(rng: np.random.Generator) -> None:
     assert np.all(errors > 10.0)
     expected = [ref_p_mpjpe(m, g) for m, g in zip(mirrored, gt, strict=True)]
     np.testing.assert_allclose(errors, expected, rtol=1e-9)
+
+
+def test_procrustes_joint_errors_per_joint_against_umeyama(rng: np.random.Generator) -> None:
+    gt = random_poses(rng, 6, 17)
+    pred = gt + rng.normal(scale=40.0, size=gt.shape)
+    errors = procrustes_joint_errors(pred, gt)
+    assert errors.shape == (6, 17)
+    for e, p, g in zip(errors, pred, gt, strict=True):
+        np.testing.assert_allclose(e, ref_joint_errors(ref_umeyama(p, g), g), rtol=1e-9)
+    np.testing.assert_allclose(errors.mean(axis=-1), p_mpjpe(pred, gt), rtol=1e-12)
 
 
 def test_p_mpjpe_degenerate_pred_aligns_to_centroid(rng: np.random.Generator) -> None:

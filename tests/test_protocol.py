@@ -25,6 +25,7 @@ from ssrstf.evaluation.protocol import (
     load_predictions,
 )
 from ssrstf.evaluation.tables import Column, Table, format_csv, format_markdown, format_text
+from ssrstf.skeleton import H36M_17
 
 J = 17
 
@@ -100,6 +101,46 @@ def test_videopose3d_golden_values(golden) -> None:
     assert result.per_action["Walking"]["p2_mm"] == pytest.approx(walking)
     assert walking > 0.1
     assert result.p2_mm == pytest.approx(np.mean([v["p2_mm"] for v in result.per_action.values()]))
+
+
+def _per_joint(result, key: str) -> np.ndarray:
+    assert list(result.per_joint) == list(H36M_17.joint_names)
+    return np.array([v[key] for v in result.per_joint.values()])
+
+
+def _assert_same_per_joint(a, b) -> None:
+    for key in ("p1_mm", "p2_mm"):
+        np.testing.assert_allclose(_per_joint(a, key), _per_joint(b, key), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("protocol", [VIDEOPOSE3D, MOTIONBERT], ids=lambda p: p.name)
+def test_per_joint_figures_are_averaged_as_the_headline(golden, protocol) -> None:
+    """Only joint 1 errs in `_case` (by 17 e): its P1 is 17 x the headline, every other joint's
+    0. P2 per joint equals an independent loop (Umeyama per frame, frame mean per action, mean
+    over actions); the mean over joints is the headline figure for both."""
+    from test_metrics import ref_umeyama
+
+    make_streams, preds = golden
+    streams = make_streams(protocol.cover_all_frames)
+    result = evaluate_predictions(protocol, streams, preds)
+    p1, p2 = _per_joint(result, "p1_mm"), _per_joint(result, "p2_mm")
+    assert p1[1] == pytest.approx(17.0 * result.p1_mm)
+    np.testing.assert_allclose(np.delete(p1, 1), 0.0, atol=1e-9)
+    assert p1.mean() == pytest.approx(result.p1_mm, rel=1e-12)
+    assert p2.mean() == pytest.approx(result.p2_mm, rel=1e-12)
+    by_action: dict[str, list[np.ndarray]] = {}
+    for stream in streams:
+        if stream.subject not in protocol.test_subjects or protocol.is_skipped(stream):
+            continue
+        frames = np.unique(stream.clips)
+        for f in frames:
+            pred = preds[stream.key][f] - preds[stream.key][f, :1]
+            gt = stream.ground_truth[f] - stream.ground_truth[f, :1]
+            error = np.linalg.norm(ref_umeyama(pred, gt) - gt, axis=-1)
+            by_action.setdefault(action_group(stream.action), []).append(error)
+    expected = np.mean([np.mean(v, axis=0) for v in by_action.values()], axis=0)
+    np.testing.assert_allclose(p2, expected, rtol=1e-9, atol=1e-9)
+    assert p2[1] > 0.1
 
 
 def test_motionbert_skips_three_s9_sequences_and_drops_clip_tails(golden) -> None:
@@ -290,6 +331,7 @@ def test_model_path_matches_prediction_path(golden) -> None:
             by_file.p2_mm
         )
         assert by_model.frames == by_file.frames
+        _assert_same_per_joint(by_model, by_file)
     assert calls and all(shape == (1, 2, J, 3) for shape in calls)
 
 
@@ -311,6 +353,7 @@ def test_model_path_averages_errors_of_repeated_frames(rng: np.random.Generator)
     result = evaluate_model(MOTIONBERT, [stream], predict)
     assert result.frames == 3
     assert result.p1_mm == pytest.approx(np.mean([0.5, 2.5, 4.0]))
+    assert result.per_joint["right_hip"]["p1_mm"] == pytest.approx(17.0 * result.p1_mm)
 
 
 @pytest.mark.parametrize("every", [1, 3])
@@ -348,6 +391,7 @@ def test_overlapping_windows_stitch_predictions_as_inference_does(
     by_file = evaluate_predictions(VIDEOPOSE3D, streams, stitched, every=every)
     assert by_model.p1_mm == pytest.approx(by_file.p1_mm, rel=1e-12)
     assert by_model.p2_mm == pytest.approx(by_file.p2_mm, rel=1e-12)
+    _assert_same_per_joint(by_model, by_file)
     assert "windows overlapping by 5 frames, stitched" in by_model.label
     assert by_model.to_dict()["overlap"] == 5
     disjoint = evaluate_model(VIDEOPOSE3D, streams, predict, every=every)
@@ -409,7 +453,13 @@ def test_tables(golden) -> None:
     assert "| Walking | 2.00 |" in format_markdown(result.table())
     data = result.to_dict()
     assert {"p1_mm", "p2_mm", "per_action", "frames", "quick", "label", "protocol"} <= data.keys()
+    assert data["per_joint"]["right_hip"] == result.per_joint["right_hip"]
     json.dumps(data)
+    joints = format_csv(result.joint_table()).splitlines()
+    assert joints[0] == "joint,p1_mm,p2_mm" and len(joints) == 1 + J + 1
+    assert joints[1] == f"pelvis,0.0000,{result.per_joint['pelvis']['p2_mm']:.4f}"
+    assert joints[-1] == f"Average,{result.p1_mm:.4f},{result.p2_mm:.4f}"
+    assert format_text(result.joint_table()).splitlines()[0].endswith("| per joint")
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -449,6 +499,18 @@ def test_cli_evaluate_json_and_tables(synthetic_h36m: Path, tmp_path: Path, caps
     assert {"p1_mm", "p2_mm"} <= result["per_action"]["Walking"].keys()
     assert (tmp_path / "table.md").read_text().startswith("**H36M videopose3d")
     assert (tmp_path / "table.csv").read_text().startswith("action,p1_mm,p2_mm,frames")
+    joints = (tmp_path / "table_joints.csv").read_text().splitlines()
+    assert joints[0] == "joint,p1_mm,p2_mm" and joints[1].startswith("pelvis,0.0000,")
+    assert joints[-1] == f"Average,{result['p1_mm']:.4f},{result['p2_mm']:.4f}"
+    assert "| per joint" in (tmp_path / "table_joints.md").read_text().splitlines()[0]
+    assert result["per_joint"]["pelvis"]["p1_mm"] == 0.0
+    assert main([*args, "--frames", "9", "--per-joint"]) == 0
+    printed = capsys.readouterr().out
+    assert "| per joint" in printed and "right_wrist" in printed and "Walking" in printed
+    assert main([*args, "--dataset", "mpi-inf-3dhp", "--per-joint"]) == 2
+    assert "--per-joint applies to a lifter or predictions on --dataset h36m" in (
+        capsys.readouterr().err
+    )
     assert main([*args, "--every", "3", "--frames", "9"]) == 0
     assert "QUICK: 1 in 3 test clips" in capsys.readouterr().out
     assert main([*args, "--frames", "9", "--overlap", "3"]) == 2

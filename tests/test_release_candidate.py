@@ -59,7 +59,7 @@ def test_figures_rule_and_export(rc, finished_run: Path, synthetic_h36m: Path, t
     names = sorted(p.name for p in full.iterdir())
     for stem in ("videopose3d_gt", "videopose3d_sh", "videopose3d_gt_overlap3",
                  "videopose3d_sh_overlap3"):  # fmt: skip
-        assert {f"{stem}.json", f"{stem}.md", f"{stem}.csv"} <= set(names)
+        assert {f"{stem}.json", f"{stem}.md", f"{stem}.csv", f"{stem}_joints.csv"} <= set(names)
     # Each figure is what `ssrstf evaluate --checkpoint RUN/last.pt --input I --overlap K` gives.
     for source, overlap in (("sh", 0), ("gt", 3)):
         stem = f"videopose3d_{source}" + (f"_overlap{overlap}" if overlap else "")

@@ -10,6 +10,7 @@ from ssrstf.config import ConfigError
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from ssrstf.evaluation.protocol import EvalResult, write_result_tables
     from ssrstf.evaluation.tables import format_text, write_tables
 
     if args.overlap and not args.checkpoint:
@@ -17,9 +18,11 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             "--overlap applies to --checkpoint (a lifter): stored --predictions are per frame "
             "and --mesh scores disjoint clips"
         )
+    dataset = args.dataset.replace("-", "_")
+    if args.per_joint and (args.mesh or dataset != "h36m"):
+        raise ConfigError("--per-joint applies to a lifter or predictions on --dataset h36m")
     if args.mesh:
         return _evaluate_mesh(args)
-    dataset = args.dataset.replace("-", "_")
     if dataset == "mpi_inf_3dhp" and args.protocol:
         raise ConfigError("--protocol applies to --dataset h36m only")
     if args.gt_2d and dataset == "mpi_inf_3dhp":
@@ -37,9 +40,18 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         result = _evaluate_3dhp_predictions(args)
     else:
         result = _evaluate_predictions(args)
-    print(json.dumps(result.to_dict(), indent=2) if args.json else format_text(result.table()))
+    by_joint = isinstance(result, EvalResult)  # H36M protocols; MPI-INF-3DHP reports its own
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(format_text(result.table()))
+        if args.per_joint:
+            print(format_text(result.joint_table()))
     if args.out:
-        write_tables(result.table(), args.out)
+        if by_joint:
+            write_result_tables(result, args.out)
+        else:
+            write_tables(result.table(), args.out)
     return 0
 
 
@@ -179,8 +191,15 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
         "--body-model-path", metavar="DIR",
         help="--mesh with an SMPL-trained head: the folder of SMPL_NEUTRAL.npz/.pkl",
     )  # fmt: skip
+    p.add_argument(
+        "--per-joint", action="store_true",
+        help="H36M: also print P1 and P2 per joint (averaged as the headline: per action, then "
+        "over actions); --json and --out always include them",
+    )  # fmt: skip
     p.add_argument("--json", action="store_true", help="print a JSON object instead of a table")
     p.add_argument(
-        "--out", metavar="FILE", help="also write FILE.md and FILE.csv tables (--mesh: FILE.json)"
-    )
+        "--out", metavar="FILE",
+        help="also write FILE.md and FILE.csv tables (H36M: and FILE_joints.md/.csv per joint; "
+        "--mesh: FILE.json)",
+    )  # fmt: skip
     p.set_defaults(func=_cmd_evaluate)

@@ -165,9 +165,25 @@ def p_mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
     Raises:
         ValueError: On mismatched shapes, C != 3, no joints, or NaN / inf input.
     """
+    return procrustes_joint_errors(pred, gt).mean(axis=-1)
+
+
+def procrustes_joint_errors(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Per-joint errors after `p_mpjpe`'s per-frame similarity alignment (their mean is P2).
+
+    Args:
+        pred: Predicted poses, (..., J, 3).
+        gt: Ground-truth poses, (..., J, 3), same unit as ``pred``.
+
+    Returns:
+        Euclidean distance per joint of the aligned prediction, (..., J), float64.
+
+    Raises:
+        ValueError: On mismatched shapes, C != 3, no joints, or NaN / inf input.
+    """
     pred_arr, gt_arr = _check_pair(pred, gt)
     aligned = _procrustes_align(pred_arr, gt_arr)
-    return np.linalg.norm(aligned - gt_arr, axis=-1).mean(axis=-1)
+    return np.linalg.norm(aligned - gt_arr, axis=-1)
 
 
 def n_mpjpe(pred: np.ndarray, gt: np.ndarray) -> np.ndarray:

@@ -2,6 +2,8 @@
 
 Both protocols score root-relative poses in millimetres with P1 (MPJPE) and P2 (P-MPJPE) from
 `ssrstf.evaluation.metrics`, average per action and then take the unweighted mean over actions.
+Each joint's errors are averaged the same way (`EvalResult.per_joint`), so the mean over joints
+of the per-joint figures is the headline figure.
 They differ in which frames count and in the ground truth (docs/evaluation.md has the evidence):
 
 * ``videopose3d`` (VideoPose3D ``run.py``; P-STMO, STCFormer, MixSTE, ...): every frame of the
@@ -36,8 +38,8 @@ import numpy as np
 
 from ssrstf.config import H36M_TEST_SUBJECTS
 from ssrstf.data.clips import stitch_clips, window_weights
-from ssrstf.evaluation.metrics import mean_per_group, mpjpe, p_mpjpe
-from ssrstf.evaluation.tables import Column, Table
+from ssrstf.evaluation.metrics import joint_errors, mean_per_group, procrustes_joint_errors
+from ssrstf.evaluation.tables import Column, Table, write_tables
 from ssrstf.files import open_npz
 from ssrstf.geometry import to_root_relative
 from ssrstf.skeleton import H36M_17, Skeleton
@@ -279,6 +281,9 @@ class EvalResult(ScoredResult):
         overlap: Frames shared by consecutive test windows whose predictions were stitched
             (`evaluate_model`); 0: non-overlapping clips.
         caveats: What the label adds to the protocol name (`H36MProtocol.caveats`).
+        per_joint: Joint name → ``{"p1_mm", "p2_mm"}``, in the skeleton's order, averaged as the
+            headline (per action over its frames, then over actions): their mean over joints is
+            ``p1_mm`` / ``p2_mm`` (the root's P1 is 0: poses are root-relative).
     """
 
     protocol: str
@@ -294,6 +299,7 @@ class EvalResult(ScoredResult):
     data_origin: str = ""
     overlap: int = 0
     caveats: tuple[str, ...] = field(default_factory=tuple)
+    per_joint: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def title(self) -> str:
         """Protocol name and clip length, then the caveats."""
@@ -320,9 +326,34 @@ class EvalResult(ScoredResult):
             footer=skipped if self.skipped else "",
         )
 
+    def joint_table(self) -> Table:
+        """Per joint P1, P2 (mm), then the average over joints (= the headline figures)."""
+        rows = [(name, v["p1_mm"], v["p2_mm"]) for name, v in self.per_joint.items()]
+        return Table(
+            label=f"{self.label} | per joint",
+            columns=(
+                Column("joint", "joint", 16),
+                Column("P1 (mm)", "p1_mm", 10),
+                Column("P2 (mm)", "p2_mm", 10),
+            ),
+            rows=(*rows, ("Average", self.p1_mm, self.p2_mm)),
+        )
+
     def to_dict(self) -> dict[str, object]:
         """Plain data for JSON: the fields plus ``quick`` and ``label``."""
         return {**super().to_dict(), "skipped": list(self.skipped), "caveats": list(self.caveats)}
+
+
+def write_result_tables(result: EvalResult, path: str | Path) -> list[Path]:
+    """Write the per-action tables ``<path>.md`` / ``.csv`` and the per-joint tables
+    ``<path>_joints.md`` / ``.csv`` (the suffix of ``path`` is replaced).
+
+    Returns:
+        The four paths written.
+    """
+    path = Path(path)
+    joints = path.with_name(f"{path.stem}_joints")
+    return [*write_tables(result.table(), path), *write_tables(result.joint_table(), joints)]
 
 
 def select_streams(
@@ -386,10 +417,33 @@ def _selected_clips(streams: Sequence[EvalStream], every: int) -> list[np.ndarra
 def _frame_errors(
     pred_mm: np.ndarray, gt_mm: np.ndarray, root: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Per-frame P1 and P2 of root-relative poses, (...,) float64 each."""
+    """Per-joint P1 and P2 errors of root-relative poses, (..., J) float64 each (their means
+    over joints are the frame's MPJPE and P-MPJPE)."""
     pred_rel = to_root_relative(np.asarray(pred_mm, dtype=np.float64), root)
     gt_rel = to_root_relative(np.asarray(gt_mm, dtype=np.float64), root)
-    return mpjpe(pred_rel, gt_rel), p_mpjpe(pred_rel, gt_rel)
+    return joint_errors(pred_rel, gt_rel), procrustes_joint_errors(pred_rel, gt_rel)
+
+
+def _per_joint(
+    p1: np.ndarray, p2: np.ndarray, groups: Sequence[str], names: Sequence[str]
+) -> dict[str, dict[str, float]]:
+    """Per joint: the frame mean within each group, then the unweighted mean over groups."""
+    labels, inverse = np.unique(np.asarray(groups), return_inverse=True)
+    frames = np.bincount(inverse, minlength=len(labels))[:, None]
+
+    def means(errors: np.ndarray) -> np.ndarray:  # (N, J) → (J,)
+        sums = np.stack(
+            [np.bincount(inverse, weights=errors[:, j], minlength=len(labels))
+             for j in range(errors.shape[1])], axis=1,
+        )  # fmt: skip
+        return (sums / frames).mean(axis=0)
+
+    if len(names) != p1.shape[1]:
+        names = [f"joint {j}" for j in range(p1.shape[1])]
+    return {
+        name: {"p1_mm": float(a), "p2_mm": float(b)}
+        for name, a, b in zip(names, means(p1), means(p2), strict=True)
+    }
 
 
 def _aggregate(
@@ -401,15 +455,17 @@ def _aggregate(
     every: int,
     skipped: list[str],
     gt_2d: bool,
+    joint_names: Sequence[str],
     overlap: int = 0,
 ) -> EvalResult:
-    """Per-action frame-weighted means, then the unweighted mean over actions."""
+    """Per-action frame-weighted means, then the unweighted mean over actions; ``p1``, ``p2``
+    hold per-joint errors (F, J) per stream."""
     groups = [report_group(s) for s, e in zip(streams, p1, strict=True) for _ in range(len(e))]
     if not groups:
         raise ValueError("no frames to evaluate (no test streams or no clips selected)")
     p1_all, p2_all = np.concatenate(p1), np.concatenate(p2)
-    p1_action = mean_per_group(p1_all, groups)
-    p2_action = mean_per_group(p2_all, groups)
+    p1_action = mean_per_group(p1_all.mean(axis=-1), groups)
+    p2_action = mean_per_group(p2_all.mean(axis=-1), groups)
     counts = {g: 0 for g in p1_action}
     for g in groups:
         counts[g] += 1
@@ -434,6 +490,7 @@ def _aggregate(
         overlap=overlap,
         caveats=protocol.caveats(clip_len, origins, gt_2d=gt_2d)
         + ((f"windows overlapping by {overlap} frames, stitched",) if overlap else ()),
+        per_joint=_per_joint(p1_all, p2_all, groups, joint_names),
     )
 
 
@@ -514,7 +571,10 @@ def evaluate_predictions(
         e1, e2 = _frame_errors(pred[frames], stream.ground_truth[frames], skeleton.root)
         p1.append(e1)
         p2.append(e2)
-    return _aggregate(protocol, scored, p1, p2, every=every, skipped=skipped, gt_2d=gt_2d)
+    return _aggregate(
+        protocol, scored, p1, p2, every=every, skipped=skipped, gt_2d=gt_2d,
+        joint_names=skeleton.joint_names,
+    )  # fmt: skip
 
 
 def evaluate_model(
@@ -579,21 +639,23 @@ def evaluate_model(
             p1.append(e1)
             p2.append(e2)
             continue
-        sums = np.zeros((2, num_frames))
+        num_joints = stream.ground_truth.shape[1]
+        sums = np.zeros((2, num_frames, num_joints))
         counts = np.zeros(num_frames)
         for start in range(0, len(clips), batch_size):
             batch = clips[start : start + batch_size]
             out = _predict_mm(protocol, stream, batch, predict, batch_size, gt_2d, skeleton)
             e1, e2 = _frame_errors(out, stream.ground_truth[batch], skeleton.root)
-            np.add.at(sums[0], batch.reshape(-1), e1.reshape(-1))
-            np.add.at(sums[1], batch.reshape(-1), e2.reshape(-1))
+            np.add.at(sums[0], batch.reshape(-1), e1.reshape(-1, num_joints))
+            np.add.at(sums[1], batch.reshape(-1), e2.reshape(-1, num_joints))
             np.add.at(counts, batch.reshape(-1), 1.0)
         seen = counts > 0
-        p1.append(sums[0, seen] / counts[seen])
-        p2.append(sums[1, seen] / counts[seen])
+        p1.append(sums[0, seen] / counts[seen, None])
+        p2.append(sums[1, seen] / counts[seen, None])
     return _aggregate(
-        protocol, scored, p1, p2, every=every, skipped=skipped, gt_2d=gt_2d, overlap=overlap
-    )
+        protocol, scored, p1, p2, every=every, skipped=skipped, gt_2d=gt_2d,
+        joint_names=skeleton.joint_names, overlap=overlap,
+    )  # fmt: skip
 
 
 def _predict_mm(
