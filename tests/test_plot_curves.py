@@ -45,3 +45,13 @@ def test_table_aligns_runs_by_step_and_leaves_out_final_figures(tmp_path: Path) 
     assert rows[3] == ["500", "9.1", "104.9 / 116.5", "—", "—"]
     assert len(rows) == 4  # the final evaluation (another test subset) is not a curve point
     assert "c: no evaluation yet" in stderr
+
+
+def test_p2_table_reads_the_p2_figures(tmp_path: Path) -> None:
+    a = _run_dir(tmp_path, "a", [
+        {"step": 250, "elapsed_min": 4.5, "p1_mm": 135.84, "p1_mm_sh": 141.76, "p2_mm": 90.04,
+         "p2_mm_sh": 99.96},
+    ])  # fmt: skip
+    rows, _ = _table(a, "--metric", "p2")
+    assert rows[0] == ["step", "a: min", "a: P2 gt / sh"]
+    assert rows[2] == ["250", "4.5", "90.0 / 100.0"]
