@@ -7,7 +7,7 @@ Usage::
     python benchmarks/plot_curves.py runs/abl120-* --table     # the same curves as a Markdown table
     python benchmarks/plot_curves.py runs/long24h-27f_global-only --table --metric p2
 
-The table has a row per evaluated step and, per run, its training minutes and P1 on every
+The table has a row per evaluated step and, per run, its training minutes and P1 (P2) on every
 evaluated 2D source at that step (``GT / SH`` for the robust recipe), so runs compare at equal
 steps along a row and at equal training time by the minutes.
 

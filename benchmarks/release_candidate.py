@@ -113,7 +113,8 @@ def run_jobs(
         path = out_dir / f"{job.stem}.json"
         if path.is_file():
             record = json.loads(path.read_text())
-            if record.get("every") == every and record.get("checkpoint_sha256") == digest:
+            same = record.get("every") == every and record.get("checkpoint_sha256") == digest
+            if same and "per_joint" in record:  # older records lack the per-joint tables
                 results[job] = record
                 print(f"{job.stem}: read back from {path}", flush=True)
                 continue

@@ -1,13 +1,15 @@
-"""Crash safety: SIGKILL ``infer``, ``export``, ``data prepare-h36m`` and ``train`` at
-random moments; every final path then holds nothing or a complete, loadable file, and
-``train --resume`` continues, losing at most the checkpoint interval.
+"""Crash safety: SIGKILL ``infer``, ``export`` and ``data prepare-h36m`` while they write a
+file, and ``train`` after a checkpoint; every final path then holds nothing or a complete,
+loadable file, and ``train --resume`` continues, losing at most the checkpoint interval.
 
 ``infer`` is killed while it writes one of its first three output files (chosen at random),
 ``export`` and ``prepare`` while they write their one file: the moment the file's temporary
-twin appears. A write of a few milliseconds can finish between two looks, so those two commands
-are retried (up to 20 times) until one kill lands inside the write. ``train`` is killed a random
-0-1.5 s after its first checkpoint. The moment is printed in failure messages;
-``SSRSTF_CRASH_SEED`` replays the choices.
+twin appears. A kill counts as inside the write only when the process died of it and the
+temporary file is still there (a write that finished would have renamed or removed it); a write
+of a few milliseconds can finish between two looks, so each command is retried (up to 20 times)
+until a kill lands inside its write, every attempt checked. ``train`` is killed a random 0-1.5 s
+after its first checkpoint. The moment is printed in failure messages; ``SSRSTF_CRASH_SEED``
+replays the choices.
 """
 
 from __future__ import annotations
@@ -46,10 +48,15 @@ def _run(args: list[str], cwd: Path) -> float:
 
 def _kill_while_writing(
     args: list[str], cwd: Path, out: Path, timeout: float, *, names: set[str], target: int
-) -> str:
+) -> tuple[bool, str]:
     """Start the command and SIGKILL it while it writes its ``target``-th output file (from 0),
     i.e. as soon as the temporary file of the ``target``-th distinct one of ``names`` appears in
-    ``out`` (``.NAME.*.tmp``; the writability probe's temporary file is not an output)."""
+    ``out`` (``.NAME.*.tmp``; the writability probe's temporary file is not an output).
+
+    Returns:
+        Whether the kill landed inside that write (the process died of SIGKILL and the temporary
+        file is still there), and the moment, for messages.
+    """
     proc = subprocess.Popen(
         _command(*args), cwd=cwd, env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -63,13 +70,41 @@ def _kill_while_writing(
                         seen.append(name)
                 if len(seen) > target:
                     proc.send_signal(signal.SIGKILL)
-                    return f"killed while writing {seen[target]} (SSRSTF_CRASH_SEED={SEED})"
+                    proc.wait()
+                    left = (out / seen[target]).exists()
+                    landed = proc.returncode == -signal.SIGKILL and left
+                    return landed, (
+                        f"killed while writing {seen[target]} (exit status {proc.returncode}, "
+                        f"temporary file {'left' if left else 'gone'}; SSRSTF_CRASH_SEED={SEED})"
+                    )
             time.sleep(0.0005)
-        return f"not killed: temporary files seen {seen} (SSRSTF_CRASH_SEED={SEED})"
+        return False, (
+            f"not killed: exit status {proc.poll()}, temporary files seen {seen} "
+            f"(SSRSTF_CRASH_SEED={SEED})"
+        )
     finally:
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+
+
+def _kill_inside_a_write(
+    args: list[str], cwd: Path, timeout: float, *, names: set[str], out_for, check
+) -> Path:
+    """`_kill_while_writing` into a fresh folder ``out_for(attempt)`` (its ``--out`` argument
+    made by the caller: ``args(out)``), ``check(folder, moment)`` after every attempt, until a
+    kill lands inside a write (at most 20 attempts). Returns the folder of that attempt."""
+    moments = []
+    for attempt in range(20):
+        out = out_for(attempt)
+        landed, moment = _kill_while_writing(
+            args(out), cwd, out, timeout, names=names, target=RNG.randrange(len(names))
+        )
+        moments.append(moment)
+        check(out, moment)
+        if landed:
+            return out
+    raise AssertionError(f"no kill landed inside a write: {moments}")
 
 
 def _temporary_of(name: str, names: set[str]) -> bool:
@@ -96,20 +131,21 @@ def test_killed_infer_leaves_complete_files_or_none(tmp_path: Path) -> None:
     args = ["infer", "kp.npy", "--image-size", "1000x1000", "--skeleton", "h36m", "--quiet"]
     duration = _run([*args, "--out", "reference"], tmp_path)
     expected = {p.name for p in _final_files(tmp_path / "reference")}
-    assert {"poses_3d.npz", "poses_3d.json", "poses_3d.bvh"} <= expected
-    for attempt in range(1):
-        out = tmp_path / f"out{attempt}"
-        moment = _kill_while_writing(
-            [*args, "--out", out.name], tmp_path, out, 3 * duration + 30,
-            names=expected, target=RNG.randrange(3),
-        )  # fmt: skip
-        assert moment.startswith("killed while writing"), moment
-        for path in _final_files(out):
+    first_three = {"poses_3d.npz", "poses_3d.json", "poses_3d.bvh"}
+    assert first_three <= expected
+
+    def check(out: Path, moment: str) -> None:
+        for path in _final_files(out) if out.is_dir() else []:
             assert path.name in expected, (path, moment)
             _assert_complete(path, frames=600, moment=moment)
+
+    killed = _kill_inside_a_write(
+        lambda out: [*args, "--out", out.name], tmp_path, 3 * duration + 30,
+        names=first_three, out_for=lambda attempt: tmp_path / f"out{attempt}", check=check,
+    )  # fmt: skip
     # The killed run's lock does not block the next run into the same folder.
-    _run([*args, "--out", "out0", "--overwrite"], tmp_path)
-    assert {p.name for p in _final_files(tmp_path / "out0")} == expected
+    _run([*args, "--out", killed.name, "--overwrite"], tmp_path)
+    assert {p.name for p in _final_files(killed)} == expected
 
 
 def _assert_complete(path: Path, *, frames: int, moment: str) -> None:
@@ -143,22 +179,18 @@ def test_killed_export_and_prepare_leave_complete_files_or_none(
         (prepare, "prepared.npz", load_streams),
     ):
         duration = _run([*args, "--out", f"reference_{name}"], tmp_path)
-        moments = []
-        for attempt in range(20):
-            out = tmp_path / f"killed-{name}-{attempt}" / name  # one folder per attempt
-            moment = _kill_while_writing(
-                [*args, "--out", str(out)], tmp_path, out.parent, 3 * duration + 30,
-                names={name}, target=0,
-            )  # fmt: skip
-            moments.append(moment)
-            if out.exists():
-                load(out)  # complete and loadable
-            leftovers = [p.name for p in _final_files(out.parent)] if out.parent.exists() else []
+
+        def check(out: Path, moment: str, name: str = name, load=load) -> None:
+            if (out / name).exists():
+                load(out / name)  # complete and loadable
+            leftovers = [p.name for p in _final_files(out)] if out.is_dir() else []
             assert set(leftovers) <= {name}, (leftovers, moment)
-            if moment.startswith("killed while writing"):
-                break
-        else:
-            raise AssertionError(f"{name}: no kill landed inside the write: {moments}")
+
+        _kill_inside_a_write(
+            lambda out, args=args, name=name: [*args, "--out", str(out / name)], tmp_path,
+            3 * duration + 30, names={name},
+            out_for=lambda attempt, name=name: tmp_path / f"killed-{name}-{attempt}", check=check,
+        )  # fmt: skip
 
 
 def test_killed_training_resumes_from_its_last_checkpoint(

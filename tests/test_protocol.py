@@ -23,6 +23,7 @@ from ssrstf.evaluation.protocol import (
     evaluate_model,
     evaluate_predictions,
     load_predictions,
+    write_result_tables,
 )
 from ssrstf.evaluation.tables import Column, Table, format_csv, format_markdown, format_text
 from ssrstf.skeleton import H36M_17
@@ -444,7 +445,7 @@ def test_table_rendering_golden() -> None:
     assert format_csv(table) == "action,p1_mm,frames\nEat,5.0000,3\nAverage,12.3457,10\n"
 
 
-def test_tables(golden) -> None:
+def test_tables(golden, tmp_path: Path) -> None:
     make_streams, preds = golden
     result = evaluate_predictions(VIDEOPOSE3D, make_streams(True), preds)
     lines = format_csv(result.table()).splitlines()
@@ -460,6 +461,11 @@ def test_tables(golden) -> None:
     assert joints[1] == f"pelvis,0.0000,{result.per_joint['pelvis']['p2_mm']:.4f}"
     assert joints[-1] == f"Average,{result.p1_mm:.4f},{result.p2_mm:.4f}"
     assert format_text(result.joint_table()).splitlines()[0].endswith("| per joint")
+    # The per-joint files sit beside the per-action ones, whatever dots the name has.
+    written = write_result_tables(result, tmp_path / "run.v1.final")
+    assert [p.name for p in written] == ["run.v1.md", "run.v1.csv", "run.v1_joints.md",
+                                         "run.v1_joints.csv"]  # fmt: skip
+    assert written[3].read_text() == format_csv(result.joint_table())
 
 
 # ----------------------------------------------------------------------------- CLI

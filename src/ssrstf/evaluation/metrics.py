@@ -5,8 +5,9 @@ One numpy implementation of each metric. All of them
 * accept ``pred`` and ``gt`` of identical shape ``(..., J, 3)`` in the same unit (mm for reported
   numbers), batched over any leading dimensions;
 * compute in float64, whatever the input dtype;
-* return **per-frame** values of shape ``(...)``; averaging over frames, sequences or actions is the
-  caller's explicit choice (see `mean_per_group` for the frame-weighted group mean).
+* return **per-frame** values of shape ``(...)`` (``joint_errors`` and
+  ``procrustes_joint_errors``: per joint, ``(..., J)``); averaging over frames, sequences or
+  actions is the caller's explicit choice (see `mean_per_group` for the frame-weighted group mean).
 
 Definitions follow the reference code bases (VideoPose3D, MotionBERT, MotionAGFormer and the
 official MPI-INF-3DHP MATLAB evaluation); see ``docs/reference-codebases.md`` §3.1 and §3.4. Joint

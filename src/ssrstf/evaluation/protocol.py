@@ -352,7 +352,7 @@ def write_result_tables(result: EvalResult, path: str | Path) -> list[Path]:
         The four paths written.
     """
     path = Path(path)
-    joints = path.with_name(f"{path.stem}_joints")
+    joints = path.with_name(f"{path.stem}_joints{path.suffix}")  # the same suffix replaced
     return [*write_tables(result.table(), path), *write_tables(result.joint_table(), joints)]
 
 
