@@ -82,7 +82,7 @@ def evaluate_job(
     checkpoint: str, data: str, job: Job, out_dir: str, every: int
 ) -> dict[str, object]:
     """Run one evaluation (in a worker process) and write its JSON and tables atomically."""
-    from ssrstf.evaluation.protocol import write_result_tables
+    from ssrstf.evaluation.results import write_result_tables
     from ssrstf.files import atomic_write, file_sha256
     from ssrstf.training.scoring import evaluate_checkpoint
 

@@ -23,8 +23,8 @@ from ssrstf.evaluation.protocol import (
     evaluate_model,
     evaluate_predictions,
     load_predictions,
-    write_result_tables,
 )
+from ssrstf.evaluation.results import write_result_tables
 from ssrstf.evaluation.tables import Column, Table, format_csv, format_markdown, format_text
 from ssrstf.skeleton import H36M_17
 

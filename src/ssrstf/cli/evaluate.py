@@ -10,7 +10,7 @@ from ssrstf.config import ConfigError
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from ssrstf.evaluation.protocol import EvalResult, write_result_tables
+    from ssrstf.evaluation.results import EvalResult, write_result_tables
     from ssrstf.evaluation.tables import format_text, write_tables
 
     if args.overlap and not args.checkpoint:

@@ -41,7 +41,8 @@ from ssrstf.evaluation.metrics import (
     mean_per_group,
     pck,
 )
-from ssrstf.evaluation.protocol import EvalStream, Predictor, ScoredResult
+from ssrstf.evaluation.protocol import EvalStream, Predictor
+from ssrstf.evaluation.results import ScoredResult
 from ssrstf.evaluation.tables import Column, Table
 from ssrstf.files import open_npz
 from ssrstf.geometry import to_root_relative

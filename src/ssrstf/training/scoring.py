@@ -23,7 +23,8 @@ from ssrstf.config import ExperimentConfig
 from ssrstf.data.dataset import DATASET_JOINT_LAYOUTS, StreamClips, check_joint_layout, stream_clips
 from ssrstf.data.h36m import Streams, ground_truth_arrays, load_streams
 from ssrstf.evaluation import mpi_inf_3dhp
-from ssrstf.evaluation.protocol import PROTOCOLS, EvalResult, H36MProtocol, evaluate_model
+from ssrstf.evaluation.protocol import PROTOCOLS, H36MProtocol, evaluate_model
+from ssrstf.evaluation.results import EvalResult
 from ssrstf.models.tta import make_predictor
 from ssrstf.skeleton import (
     H36M_17,
