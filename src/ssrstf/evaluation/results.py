@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ssrstf.evaluation.metrics import mean_per_group
 from ssrstf.evaluation.tables import Column, Table, write_tables
 
 
@@ -148,19 +149,15 @@ def per_joint_means(
 ) -> dict[str, dict[str, float]]:
     """Per joint: the frame mean within each group (action), then the unweighted mean over
     groups, of P1 and P2 errors ``(N, J)``; joint name → ``{"p1_mm", "p2_mm"}``."""
-    labels, inverse = np.unique(np.asarray(groups), return_inverse=True)
-    frames = np.bincount(inverse, minlength=len(labels))[:, None]
 
-    def means(errors: np.ndarray) -> np.ndarray:  # (N, J) → (J,)
-        sums = np.stack(
-            [np.bincount(inverse, weights=errors[:, j], minlength=len(labels))
-             for j in range(errors.shape[1])], axis=1,
-        )  # fmt: skip
-        return (sums / frames).mean(axis=0)
+    def means(errors: np.ndarray) -> list[float]:  # (N, J) → J figures, as the headline's
+        return [
+            float(np.mean(list(mean_per_group(column, groups).values()))) for column in errors.T
+        ]
 
     if len(names) != p1.shape[1]:
         names = [f"joint {j}" for j in range(p1.shape[1])]
     return {
-        name: {"p1_mm": float(a), "p2_mm": float(b)}
+        name: {"p1_mm": a, "p2_mm": b}
         for name, a, b in zip(names, means(p1), means(p2), strict=True)
     }
