@@ -3,11 +3,11 @@
 Usage::
 
     python benchmarks/release_candidate.py runs/long24h-27f_global-only --data data/h36m.npz \
-        --overlaps 0 9
+        --overlaps 0 9 --baseline default
     python benchmarks/release_candidate.py runs/long24h-27f_global-only --data data/h36m.npz \
         --export --note "trained on Human3.6M, research use; ..."
 
-Three steps; each evaluation already written is read back instead of run again, so an
+Four steps; each evaluation already written is read back instead of run again, so an
 interrupted call continues where it stopped:
 
 1. **The full VideoPose3D protocol** (every test frame, flip TTA) of ``RUN/last.pt`` on every
@@ -23,7 +23,12 @@ interrupted call continues where it stopped:
    model's on every input of ``--beat`` (default: the packaged model's own full-protocol figures,
    `PACKAGED_P1`). Figures at other overlaps are reported, never used by the rule. Printed as a
    Markdown table and written to ``RUN/full/decision.json``.
-3. ``--export`` (with ``--note``, the model card's line): when the rule says so, the weights are
+3. ``--baseline CHECKPOINT`` (``default``: the packaged model): the same overlap-0 evaluations of
+   another model (under ``RUN/full/baseline/``, also read back), then where the candidate gains
+   or loses against it, per joint and per action, on every input (``RUN/full/vs_baseline.md``).
+   With the packaged model as baseline, its P1 is also checked against the figures the rule uses
+   (`PACKAGED_P1`): a mismatch means those figures are stale, and the run stops before any export.
+4. ``--export`` (with ``--note``, the model card's line): when the rule says so, the weights are
    written to ``--to`` (default: the packaged ``src/ssrstf/checkpoints/default.safetensors``),
    atomically; when it does not, nothing is written. What to do before committing an export
    (the packaged mesh head, which runs on one backbone only; the figures) is printed.
@@ -99,8 +104,9 @@ def evaluate_job(
 
 
 def run_jobs(
-    checkpoint: Path, data: str, jobs: Sequence[Job], out_dir: Path, *, every: int, workers: int
-) -> dict[Job, dict]:
+    checkpoint: str | Path, data: str, jobs: Sequence[Job], out_dir: Path, *, every: int,
+    workers: int,
+) -> dict[Job, dict]:  # fmt: skip
     """Every job's result: read back when its JSON exists for the same checkpoint file and quick
     setting (a figure of an earlier ``last.pt`` is never reused), else evaluated, ``workers`` at
     a time."""
@@ -192,6 +198,58 @@ def format_report(results: Mapping[Job, dict], decision: Mapping[str, object]) -
     return "\n".join([label, "", *lines, "", f"Rule: {RULE}.", verdict])
 
 
+def compare(
+    candidate: Mapping[Job, dict], baseline: Mapping[Job, dict], key: str
+) -> dict[str, dict[str, tuple[float, float]]]:
+    """Input → row (joint or action) → (candidate P1, baseline P1), on the overlap-0 figures of
+    the inputs both have; ``key`` is ``"per_joint"`` or ``"per_action"``; the last row,
+    ``Average``, holds the headline figures."""
+    out: dict[str, dict[str, tuple[float, float]]] = {}
+    for job, mine in candidate.items():
+        theirs = baseline.get(job)
+        if job.overlap or theirs is None:
+            continue
+        rows = {
+            name: (value["p1_mm"], theirs[key][name]["p1_mm"])
+            for name, value in mine[key].items()
+            if name in theirs[key]
+        }
+        out[job.input_source] = rows | {"Average": (mine["p1_mm"], theirs["p1_mm"])}
+    return out
+
+
+def format_comparison(candidate: Mapping[Job, dict], baseline: Mapping[Job, dict]) -> str:
+    """Per joint, then per action: each input's candidate P1, baseline P1 and their difference
+    (mm; negative: the candidate is better), as Markdown."""
+    sections = []
+    for key, what in (("per_joint", "joint"), ("per_action", "action")):
+        table = compare(candidate, baseline, key)
+        if not table:
+            continue
+        inputs = sorted(table)
+        header = " | ".join(f"{s} P1 | {s} baseline | {s} Δ" for s in inputs)
+        lines = [f"| {what} | {header} |", "|---|" + "---:|" * (3 * len(inputs))]
+        for name in table[inputs[0]]:
+            cells = []
+            for source in inputs:
+                mine, theirs = table[source].get(name, (float("nan"), float("nan")))
+                cells.append(f"{mine:.2f} | {theirs:.2f} | {mine - theirs:+.2f}")
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        sections.append("\n".join([f"P1 (mm) {key.replace('_', ' ')}:", "", *lines]))
+    return "\n\n".join(sections)
+
+
+def stale_beat(baseline: Mapping[Job, dict], beat: Mapping[str, float]) -> list[str]:
+    """Inputs whose baseline P1 (overlap 0), rounded to the hundredth as documented, is not the
+    figure the rule compares against."""
+    p1 = {job.input_source: r["p1_mm"] for job, r in baseline.items() if job.overlap == 0}
+    return [
+        f"{source}: baseline {p1[source]:.2f} against {limit:.2f}"
+        for source, limit in beat.items()
+        if source in p1 and abs(round(p1[source], 2) - limit) > 1e-9
+    ]
+
+
 def export(checkpoint: Path, to: Path, note: str) -> Path:
     """Write the candidate's weights (safetensors, config and note), replacing ``to``."""
     from ssrstf.checkpoint import export_weights, load_model
@@ -223,6 +281,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="the P1 to beat per input (default: the packaged model's, "
         + " ".join(f"{k}={v}" for k, v in PACKAGED_P1.items()) + ")",
     )  # fmt: skip
+    parser.add_argument(
+        "--baseline", metavar="CHECKPOINT",
+        help="compare per joint and per action with this model (default: the packaged one)",
+    )  # fmt: skip
     parser.add_argument("--workers", type=int, default=2, help="evaluations at a time")
     parser.add_argument("--every", type=int, default=1, help="quick mode: 1 in N test clips")
     parser.add_argument("--unfinished", action="store_true", help="evaluate a run still going")
@@ -251,13 +313,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = sorted(set(beat) - set(args.inputs))
     if unknown:
         raise SystemExit(f"--beat names inputs not in --inputs: {', '.join(unknown)}")
+    baseline_path = PACKAGED if args.baseline == "default" else Path(args.baseline or ".")
+    if args.baseline and not baseline_path.is_file():
+        raise SystemExit(f"--baseline {args.baseline}: no such checkpoint file")
     jobs = [Job(source, k) for k in dict.fromkeys([0, *args.overlaps]) for source in args.inputs]
     out_dir = args.run / "full"
     results = run_jobs(checkpoint, args.data, jobs, out_dir, every=args.every, workers=args.workers)
     decision = decide(results, beat, finished=finished) | {"checkpoint": str(checkpoint)}
+    stale: list[str] = []
+    if args.baseline:
+        base_jobs = [Job(source, 0) for source in args.inputs]
+        baseline = run_jobs(
+            baseline_path, args.data, base_jobs, out_dir / "baseline", every=args.every,
+            workers=args.workers,
+        )  # fmt: skip
+        comparison = format_comparison(results, baseline)
+        text = f"Candidate {checkpoint} against baseline {baseline_path}\n\n{comparison}\n"
+        (out_dir / "vs_baseline.md").write_text(text)
+        print(f"\n{text}")
+        if baseline_path.resolve() == PACKAGED.resolve() and not args.beat and args.every == 1:
+            stale = stale_beat(baseline, beat)
+            if stale:
+                decision["reasons"].append("the rule's packaged figures are stale")
+                decision["ship"] = False
     (out_dir / "decision.json").write_text(json.dumps(decision, indent=2) + "\n")
     print()
     print(format_report(results, decision))
+    if stale:
+        print(
+            "The packaged model's own figures are not the rule's (PACKAGED_P1): "
+            + "; ".join(stale), file=sys.stderr,
+        )  # fmt: skip
     if not args.export:
         return 0
     if not decision["ship"]:

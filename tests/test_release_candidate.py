@@ -103,6 +103,8 @@ def test_refusals(rc, synthetic_h36m: Path, finished_run: Path, tmp_path: Path) 
         rc.main([*args, "--unfinished", "--inputs", "gt"])
     with pytest.raises(SystemExit):
         rc.main([*args, "--beat", "gt"])
+    with pytest.raises(SystemExit, match="--baseline nowhere.pt: no such checkpoint file"):
+        rc.main([*args, "--unfinished", "--baseline", "nowhere.pt"])
 
 
 def test_rule_on_stored_figures(rc) -> None:
@@ -122,3 +124,64 @@ def test_rule_on_stored_figures(rc) -> None:
     report = rc.format_report(results, rc.decide(results, beat))
     assert "| sh | overlapping by 9, stitched | 60.00 | 33.00 | 68.92 | 10 |" in report
     assert "| gt | disjoint (rule) | 44.00 | 33.00 | 45.64 | 10 |" in report
+
+
+def test_comparison_with_a_baseline(rc, finished_run: Path, synthetic_h36m: Path,
+                                    capsys: pytest.CaptureFixture[str],
+                                    monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    # The candidate itself as the "packaged" baseline: every difference is 0, and the rule's
+    # packaged figures (which no tiny model has) are found stale, so nothing may ship.
+    monkeypatch.setattr(rc, "PACKAGED", finished_run / "last.pt")
+    monkeypatch.setattr(rc, "PACKAGED_P1", {"gt": 45.64, "sh": 68.92})
+    args = [str(finished_run), "--data", str(synthetic_h36m), "--baseline", "default"]
+    assert rc.main(args) == 0
+    captured = capsys.readouterr()
+    assert "the rule's packaged figures are stale" in captured.out
+    assert "gt: baseline" in captured.err and "against 45.64" in captured.err
+    decision = json.loads((finished_run / "full" / "decision.json").read_text())
+    assert decision["ship"] is False
+    text = (finished_run / "full" / "vs_baseline.md").read_text()
+    candidate = json.loads((finished_run / "full" / "videopose3d_sh.json").read_text())
+    baseline = json.loads((finished_run / "full" / "baseline" / "videopose3d_sh.json").read_text())
+    assert baseline["p1_mm"] == pytest.approx(candidate["p1_mm"], rel=1e-9)
+    lines = text.splitlines()
+    first = lines.index("|---|" + "---:|" * 6) + 1  # the joints' table: gt, then sh
+    joints = lines[first : first + 18]  # 17 joints, then the average
+    assert joints[0].startswith("| pelvis |") and joints[-1].startswith("| Average |")
+    assert all(line.count("| +0.00 |") + line.count("| -0.00 |") == 2 for line in joints)
+    # Figures that match the rule's: nothing stale.
+    gt = json.loads((finished_run / "full" / "videopose3d_gt.json").read_text())["p1_mm"]
+    beat = {"gt": round(gt, 2), "sh": round(candidate["p1_mm"], 2)}
+    monkeypatch.setattr(rc, "PACKAGED_P1", beat)
+    assert rc.main(args) == 0
+    assert "stale" not in capsys.readouterr().out
+
+
+def test_comparison_tables(rc) -> None:
+    def record(p1: float, joints: dict[str, float], actions: dict[str, float]) -> dict:
+        return {
+            "p1_mm": p1,
+            "per_joint": {k: {"p1_mm": v, "p2_mm": 0.0} for k, v in joints.items()},
+            "per_action": {k: {"p1_mm": v, "p2_mm": 0.0, "frames": 5} for k, v in actions.items()},
+        }
+
+    gt, sh, sh9 = rc.Job("gt", 0), rc.Job("sh", 0), rc.Job("sh", 9)
+    candidate = {
+        gt: record(40.0, {"hip": 0.0, "wrist": 80.0}, {"Walk": 40.0}),
+        sh: record(55.0, {"hip": 0.0, "wrist": 110.0}, {"Walk": 55.0}),
+        sh9: record(1.0, {"hip": 0.0, "wrist": 2.0}, {"Walk": 1.0}),  # never compared
+    }
+    baseline = {
+        gt: record(45.0, {"hip": 0.0, "wrist": 90.0}, {"Walk": 45.0}),
+        sh: record(68.0, {"hip": 0.0, "wrist": 136.0}, {"Walk": 68.0}),
+    }
+    table = rc.compare(candidate, baseline, "per_joint")
+    assert table == {
+        "gt": {"hip": (0.0, 0.0), "wrist": (80.0, 90.0), "Average": (40.0, 45.0)},
+        "sh": {"hip": (0.0, 0.0), "wrist": (110.0, 136.0), "Average": (55.0, 68.0)},
+    }
+    text = rc.format_comparison(candidate, baseline)
+    assert "| wrist | 80.00 | 90.00 | -10.00 | 110.00 | 136.00 | -26.00 |" in text
+    assert "| Walk | 40.00 | 45.00 | -5.00 | 55.00 | 68.00 | -13.00 |" in text
+    assert rc.stale_beat(baseline, {"gt": 45.0, "sh": 68.0}) == []
+    assert rc.stale_beat(baseline, {"gt": 45.01}) == ["gt: baseline 45.00 against 45.01"]
