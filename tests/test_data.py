@@ -422,3 +422,7 @@ def test_strided_test_clips_follow_the_videopose3d_protocol(synthetic_h36m: Path
     for s in strided:
         check_clips(VIDEOPOSE3D, s)  # raises unless every frame is in some clip
         assert (np.diff(s.clips, axis=1) == 3).all()
+    empty = replace(strided[0], ground_truth=strided[0].ground_truth[:0],
+                                clips=strided[0].clips[:0])  # fmt: skip
+    with pytest.raises(ValueError, match=f"stream {empty.key!r} has no frames"):
+        check_clips(VIDEOPOSE3D, empty)

@@ -259,6 +259,8 @@ def check_clips(protocol: H36MProtocol, stream: EvalStream) -> None:
         ValueError: Naming the stream and the protocol.
     """
     num_frames = len(stream.ground_truth)
+    if num_frames == 0:
+        raise ValueError(f"stream {stream.key!r} has no frames: nothing to score")
     num_clips, clip_len = stream.clips.shape
     covered = np.unique(stream.clips)
     if protocol.cover_all_frames:
