@@ -197,6 +197,94 @@ def test_prepared_file_round_trip(synthetic_h36m: Path, tmp_path: Path) -> None:
         np.testing.assert_array_equal(again.has_2d[source], streams.has_2d[source])
 
 
+_BREAK_ONE_ARRAY = {  # what is changed in a prepared file → what the error must say
+    "a stream field too short": (
+        lambda a: a | {"stream_action": a["stream_action"][:-1]},
+        "stream_action has shape (23,), not one entry per stream (24)",
+    ),
+    "image sizes of 3 numbers": (
+        lambda a: a | {"stream_image_size": np.zeros((24, 3), np.int32)},
+        "image_size must be",
+    ),
+    "intrinsics of 4 numbers": (
+        lambda a: a | {"stream_intrinsics": np.zeros((24, 4))},
+        "intrinsics must be (24, 9)",
+    ),
+    "an up vector of 2 numbers": (lambda a: a | {"stream_up": np.zeros((24, 2))}, "up must be"),
+    "one camera for all": (
+        lambda a: a | {"stream_camera": np.full(24, "c")},
+        "keys subject/action/camera must be",
+    ),
+    "a frame too few": (
+        lambda a: a | {"poses_3d": a["poses_3d"][:-1]},
+        "poses_3d has shape (959, 17, 3), not one entry per frame (960, by stream_offsets)",
+    ),
+    "2D-shaped 3D poses": (lambda a: a | {"poses_3d": a["poses_3d"][..., :2]}, "poses_3d must be"),
+    "a float mask": (lambda a: a | {"valid": np.ones(len(a["poses_3d"]))}, "valid must be a"),
+    "a 2D source of 2 channels": (
+        lambda a: a | {"poses_2d_sh": a["poses_2d_sh"][..., :2]},
+        "poses_2d['sh'] must be",
+    ),
+    "a has-2D flag per frame": (
+        lambda a: a | {"has_2d_sh": np.ones(len(a["poses_3d"]), bool)},
+        "has_2d_sh has shape (960,), not one entry per stream (24)",
+    ),
+    "a 2D source name with capitals": (
+        lambda a: a | {"poses_2d_SH": a["poses_2d_sh"], "has_2d_SH": a["has_2d_sh"]},
+        "2D source name 'SH' must match",
+    ),
+    "an unknown joint layout": (
+        lambda a: a | {"joint_layout": np.asarray("h36m_18")},
+        "unknown joint_layout 'h36m_18'",
+    ),
+    "another format version": (
+        lambda a: a | {"format_version": np.asarray(99)},
+        "format_version 99, this code reads",
+    ),
+    "decreasing offsets": (
+        lambda a: a | {"stream_offsets": a["stream_offsets"][::-1].copy()},
+        "stream_offsets must be (25,) increasing integers",
+    ),
+    "no scale for the 2.5D poses": (
+        lambda a: {k: v for k, v in a.items() if k != "scale_2_5d"},
+        "poses_3d_image and scale_2_5d come together",
+    ),
+    "NaN in a scored 3D pose": (
+        lambda a: (
+            a
+            | {
+                "poses_3d": np.where(
+                    np.arange(len(a["poses_3d"]))[:, None, None] == 5, np.nan, a["poses_3d"]
+                )
+            }
+        ),  # fmt: skip
+        "poses_3d has NaN or inf in 1 frame(s) (first: frame 5)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(_BREAK_ONE_ARRAY))
+def test_a_malformed_prepared_file_names_the_problem(
+    case: str, synthetic_h36m: Path, tmp_path: Path
+) -> None:
+    """Every check of `Streams` and `load_streams` on a file broken in one array: a ValueError
+    that names the file and the problem (never a numpy or torch traceback from later on)."""
+    with np.load(synthetic_h36m) as data:
+        arrays = {k: data[k] for k in data.files}
+    assert {"stream_intrinsics", "poses_3d_image", "scale_2_5d", "poses_2d_sh"} <= set(arrays)
+    arrays.setdefault("stream_up", np.tile([0.0, 0.0, 1.0], (24, 1)))
+    arrays.setdefault("valid", np.ones(len(arrays["poses_3d"]), bool))
+    intact = tmp_path / "intact.npz"
+    np.savez(intact, **arrays)
+    load_streams(intact)  # the additions themselves are valid
+    change, message = _BREAK_ONE_ARRAY[case]
+    broken = tmp_path / "broken.npz"
+    np.savez(broken, **change(arrays))
+    with pytest.raises(ValueError) as error:
+        load_streams(broken)
+    assert str(error.value).startswith(str(broken)) and message in str(error.value)
+
+
 def test_load_can_select_subjects_and_arrays(synthetic_h36m: Path) -> None:
     full = load_streams(synthetic_h36m)
     part = load_streams(synthetic_h36m, subjects=["S9"], arrays=["poses_3d"])

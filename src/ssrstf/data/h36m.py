@@ -415,13 +415,27 @@ def _read_streams(
                 f"{path}: stream_offsets must be ({len(subject) + 1},) increasing integers "
                 f"from 0, got {offsets.dtype} {offsets.shape}"
             )
+        for key in sorted(files):  # per-stream arrays: one entry per stream
+            if key.startswith(("stream_", "has_2d_")) and key != "stream_offsets":
+                shape = data[key].shape
+                if not shape or shape[0] != len(subject):
+                    raise ValueError(
+                        f"{path}: {key} has shape {shape}, not one entry per stream "
+                        f"({len(subject)})"
+                    )
         frame_keep = np.repeat(keep, np.diff(offsets))
         everything = keep.all()
 
-        def frames(key: str) -> np.ndarray | None:
-            if key not in files or (arrays is not None and key not in arrays):
+        def frames(key: str, *, always: bool = False) -> np.ndarray | None:
+            """The kept frames of a per-frame array; None when absent or not asked for."""
+            if key not in files or (arrays is not None and key not in arrays and not always):
                 return None
             array = data[key]
+            if not array.shape or array.shape[0] != len(frame_keep):
+                raise ValueError(
+                    f"{path}: {key} has shape {array.shape}, not one entry per frame "
+                    f"({len(frame_keep)}, by stream_offsets)"
+                )
             return array if everything else array[frame_keep]
 
         lengths = np.diff(offsets)[keep]
@@ -446,10 +460,10 @@ def _read_streams(
             has_2d={s: data[f"has_2d_{s}"][keep] for s in sources},
             poses_3d=frames("poses_3d"),
             poses_3d_image=image_3d,
-            scale_2_5d=data["scale_2_5d"][frame_keep] if image_3d is not None else None,
+            scale_2_5d=frames("scale_2_5d", always=True) if image_3d is not None else None,
             poses_2_5d=frames("poses_2_5d"),
             provenance=str(data["provenance"]) if "provenance" in files else "",
-            valid=data["valid"][frame_keep] if "valid" in files else None,
+            valid=frames("valid", always=True),
             joint_layout=str(data["joint_layout"]) if "joint_layout" in files else JOINT_LAYOUT,
         )
 
