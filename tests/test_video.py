@@ -213,20 +213,25 @@ def _draw_figure(shift: int) -> np.ndarray:
     return np.asarray(image)
 
 
-def test_detect_keypoints_finds_a_drawn_figure(tmp_path: Path) -> None:
-    """The detector (video extra) finds a synthetic person, follows it, and keeps its sides."""
+def _figure_clip(path: Path, shifts: np.ndarray) -> Path:
+    """A 10-fps clip (256 × 384) of the drawn figure, moved right by ``shifts`` pixels."""
     pytest.importorskip("mediapipe", reason="the detector needs the video extra")
     pytest.importorskip("PIL", reason="drawing the figure needs Pillow (extras viz/dev)")
-    path = tmp_path / "figure.mp4"
     writer = _needs_ffmpeg().write_frames(
         str(path), (256, 384), fps=10.0, codec="libx264", pix_fmt_out="yuv420p",
         macro_block_size=1, ffmpeg_log_level="error", output_params=["-crf", "12"],
     )  # fmt: skip
     writer.send(None)
-    shifts = 3 * np.arange(8)
     for shift in shifts:
         writer.send(_draw_figure(int(shift)))
     writer.close()
+    return path
+
+
+def test_detect_keypoints_finds_a_drawn_figure(tmp_path: Path) -> None:
+    """The detector (video extra) finds a synthetic person, follows it, and keeps its sides."""
+    shifts = 3 * np.arange(8)
+    path = _figure_clip(tmp_path / "figure.mp4", shifts)
     kp = detect_keypoints(path, progress=False)
     assert kp.num_frames == 8 and kp.valid.all() and kp.image_size == (256, 384)
     names = list(_FIGURE_JOINTS)
@@ -238,6 +243,26 @@ def test_detect_keypoints_finds_a_drawn_figure(tmp_path: Path) -> None:
     nose = kp.keypoints[:, BLAZEPOSE_33.index("nose"), :2]
     assert np.abs(nose[:, 1] - _FIGURE_HEAD[1]).max() < 20  # head at the top
     assert np.allclose(np.diff(nose[:, 0]), 3.0, atol=2.5)  # follows the figure to the right
+
+
+def test_a_streamed_video_gives_the_offline_detections(tmp_path: Path) -> None:
+    """``ssrstf infer --stream VIDEO``: the file played at its frame rate through the same
+    detector, frame by frame, gives exactly the offline detections in H36M-17."""
+    import time
+
+    from ssrstf.keypoints.streams import stream_keypoints
+    from ssrstf.skeleton import MAPPINGS_TO_H36M, convert_keypoints
+
+    path = _figure_clip(tmp_path / "figure.mp4", 3 * np.arange(8))
+    offline = detect_keypoints(path, progress=False)
+    start = time.perf_counter()
+    frames = list(stream_keypoints(str(path)))
+    elapsed = time.perf_counter() - start
+    assert [f.index for f in frames] == list(range(8))
+    assert all(f.image_size == (256, 384) for f in frames) and offline.valid.all()
+    expected = convert_keypoints(offline.keypoints, MAPPINGS_TO_H36M[BLAZEPOSE_33.name])
+    np.testing.assert_allclose(np.stack([f.keypoints for f in frames]), expected, atol=1e-9)
+    assert elapsed >= 0.7  # played as if live: frame 7 is released 0.7 s after frame 0
 
 
 @pytest.mark.dataset
