@@ -138,6 +138,27 @@ def test_checkpoint_round_trip_and_errors(tmp_path: Path) -> None:
     save_checkpoint(tmp_path / "mismatch.pt", {"config": to_dict(cfg), "model": other.state_dict()})
     with pytest.raises(ValueError, match="do not match the model architecture"):
         load_model(tmp_path / "mismatch.pt")
+    for version, message in (("2", "format_version is not a number"), (99, "format 99 is newer")):
+        torch.save({"format_version": version, "model": {}}, tmp_path / "v.pt")
+        with pytest.raises(ValueError, match=message):
+            load_checkpoint(tmp_path / "v.pt")
+    save_checkpoint(tmp_path / "odd.pt", {"config": to_dict(cfg), "model": [torch.zeros(1)]})
+    with pytest.raises(ValueError, match="the weights are not a mapping of names to tensors"):
+        load_model(tmp_path / "odd.pt")
+    from safetensors.torch import save_file
+
+    save_file({"w": torch.zeros(1)}, str(tmp_path / "foreign.safetensors"))
+    with pytest.raises(ValueError, match="safetensors file without an ssrstf config"):
+        load_model(tmp_path / "foreign.safetensors")
+    meta = {"format": "ssrstf", "config": "{not json"}
+    save_file({"w": torch.zeros(1)}, str(tmp_path / "j.safetensors"), metadata=meta)
+    with pytest.raises(ValueError, match="the stored config is not valid JSON"):
+        load_model(tmp_path / "j.safetensors")
+    from ssrstf.checkpoint import resolve_packaged
+
+    with pytest.raises(FileNotFoundError, match="the packaged mesh head is missing: "):
+        resolve_packaged("default", tmp_path / "none.safetensors", "mesh head")
+    assert resolve_packaged("j.safetensors", tmp_path / "none", "x") == Path("j.safetensors")
     with pytest.raises(FileNotFoundError):
         load_model(tmp_path / "missing.pt")
 
