@@ -219,6 +219,33 @@ def test_atomic_write_without_overwrite_never_replaces(tmp_path: Path) -> None:
     assert path.read_text() == "second" and len(list(tmp_path.iterdir())) == 1
 
 
+def test_atomic_write_on_a_file_system_without_hard_links(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No hard links (EPERM, e.g. some network and FAT file systems): the move falls back to a
+    rename that still never replaces an existing file; any other link error is raised."""
+    import errno
+    import os
+
+    def no_links(source, target):
+        raise OSError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    path = tmp_path / "a.txt"
+    atomic_write(path, lambda p: p.write_text("first"), overwrite=False)
+    with pytest.raises(FileExistsError, match="already exists; pass --overwrite"):
+        atomic_write(path, lambda p: p.write_text("second"), overwrite=False)
+    assert path.read_text() == "first" and [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+    def broken_disk(source, target):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "link", broken_disk)
+    with pytest.raises(OSError, match="Input/output error"):
+        atomic_write(tmp_path / "b.txt", lambda p: p.write_text("x"), overwrite=False)
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]  # no temporary file left
+
+
 # ------------------------------------------------------------------------ output-folder locks
 
 
