@@ -331,3 +331,26 @@ def test_cli_demo_writes_outputs_and_rendering(
     assert 1000 < np.median(height) < 2200
     assert main(["demo", "--out", str(out), "--quiet"]) == 2
     assert "--overwrite" in capsys.readouterr().err
+
+
+def test_array_keypoints_of_the_python_api() -> None:
+    """An array handed to the pipeline: confidence from finiteness without a third channel,
+    missing joints zeroed, and one-line errors for a wrong shape, no frames, NaN kept confident."""
+    from ssrstf.keypoints.inputs import array_keypoints
+
+    xy = np.random.default_rng(0).uniform(0, 640, size=(4, 17, 2))
+    xy[1, 5] = np.nan  # a joint the detector missed
+    kp = array_keypoints(xy, "h36m", (640, 480))
+    assert kp.keypoints.shape == (4, 17, 3) and kp.image_size == (640, 480)
+    assert kp.keypoints[1, 5].tolist() == [0.0, 0.0, 0.0]
+    assert (np.delete(kp.keypoints[..., 2].ravel(), 1 * 17 + 5) == 1.0).all()
+    np.testing.assert_array_equal(kp.keypoints[0, :, :2], xy[0])
+    with pytest.raises(ValueError, match=r"must have shape \(frames, 17, 2 or 3\) for skeleton"):
+        array_keypoints(xy[..., :1], "h36m", None)
+    with pytest.raises(ValueError, match="keypoints have 0 frames"):
+        array_keypoints(xy[:0], "h36m", None)
+    confident = np.concatenate([xy, np.ones((4, 17, 1))], axis=-1)
+    with pytest.raises(ValueError, match=r"NaN/inf coordinates and confidence > 0 .*\(1, 5\)"):
+        array_keypoints(confident, "h36m", None)
+    coco = array_keypoints(np.zeros((2, 17, 3)) + [100.0, 100.0, 1.0], "coco", (640, 480))
+    assert coco.skeleton.name == COCO_17.name

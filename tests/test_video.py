@@ -263,6 +263,13 @@ def test_a_streamed_video_gives_the_offline_detections(tmp_path: Path) -> None:
     expected = convert_keypoints(offline.keypoints, MAPPINGS_TO_H36M[BLAZEPOSE_33.name])
     np.testing.assert_allclose(np.stack([f.keypoints for f in frames]), expected, atol=1e-9)
     assert elapsed >= 0.7  # played as if live: frame 7 is released 0.7 s after frame 0
+    # The Python API's reader of a video: the same detections, the frame rate overridden.
+    from ssrstf.keypoints.inputs import load_keypoints
+
+    seconds: dict[str, float] = {}
+    loaded = load_keypoints(path, fps=25.0, progress=False, seconds=seconds)
+    np.testing.assert_array_equal(loaded.keypoints, offline.keypoints)
+    assert loaded.fps == 25.0 and offline.fps == 10.0 and seconds["detect"] > 0
 
 
 @pytest.mark.dataset
