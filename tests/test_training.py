@@ -148,12 +148,16 @@ def test_checkpoint_round_trip_and_errors(tmp_path: Path) -> None:
     from safetensors.torch import save_file
 
     save_file({"w": torch.zeros(1)}, str(tmp_path / "foreign.safetensors"))
-    with pytest.raises(ValueError, match="safetensors file without an ssrstf config"):
+    with pytest.raises(ValueError, match="not an ssrstf checkpoint \\(no 'ssrstf' config in its"):
         load_model(tmp_path / "foreign.safetensors")
     meta = {"format": "ssrstf", "config": "{not json"}
     save_file({"w": torch.zeros(1)}, str(tmp_path / "j.safetensors"), metadata=meta)
     with pytest.raises(ValueError, match="the stored config is not valid JSON"):
         load_model(tmp_path / "j.safetensors")
+    from ssrstf.mesh.model import load_mesh_model
+
+    with pytest.raises(ValueError, match="not an ssrstf mesh model \\(no 'ssrstf-mesh' config"):
+        load_mesh_model(tmp_path / "w.safetensors")  # a lifter's weights
     from ssrstf.checkpoint import resolve_packaged
 
     with pytest.raises(FileNotFoundError, match="the packaged mesh head is missing: "):

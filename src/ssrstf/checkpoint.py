@@ -125,7 +125,7 @@ def read_weights(spec: str | Path) -> tuple[Path, ExperimentConfig, dict[str, to
     """
     path = resolve_checkpoint(spec)
     if path.suffix == ".safetensors":
-        cfg, state = _read_safetensors(path)
+        cfg, state, _ = read_safetensors(path)
     else:
         ckpt = load_checkpoint(path)
         cfg, state = stored_config(ckpt.get("config"), source=path), ckpt["model"]
@@ -182,21 +182,33 @@ def stored_config(data: Any, *, source: str | Path) -> ExperimentConfig:
         raise ValueError(f"{source}: invalid stored config: {exc}") from None
 
 
-def _read_safetensors(path: Path) -> tuple[ExperimentConfig, dict[str, torch.Tensor]]:
-    check_input_file(path, "checkpoint")
+def read_safetensors(
+    path: Path, *, fmt: str = "ssrstf", what: str = "checkpoint"
+) -> tuple[ExperimentConfig, dict[str, torch.Tensor], dict[str, str]]:
+    """The stored config, tensors and metadata of a ``.safetensors`` file whose metadata says
+    ``format: fmt`` (``"ssrstf"``: a lifter; ``"ssrstf-mesh"``: a mesh model, ``what`` naming
+    it in errors).
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ValueError: If it is unreadable, of another format, or its config is not JSON.
+    """
+    check_input_file(path, what)
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise ValueError(f"{path}: not a readable safetensors file ({exc})") from None
-    if metadata.get("format") != "ssrstf" or "config" not in metadata:
-        raise ValueError(f"{path}: safetensors file without an ssrstf config in its metadata")
+    if metadata.get("format") != fmt or "config" not in metadata:
+        raise ValueError(
+            f"{path}: not an ssrstf {what} (no {fmt!r} config in its safetensors metadata)"
+        )
     try:
         config = json.loads(metadata["config"])
     except ValueError:
         raise ValueError(f"{path}: the stored config is not valid JSON") from None
-    return stored_config(config, source=path), state
+    return stored_config(config, source=path), state, metadata
 
 
 def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], *, source: str) -> None:

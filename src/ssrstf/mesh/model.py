@@ -16,8 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, safe_open, save_file
+from safetensors.torch import save_file
 from torch import nn
 
 from ssrstf.checkpoint import (
@@ -25,6 +24,7 @@ from ssrstf.checkpoint import (
     load_model,
     load_weights,
     model_differences,
+    read_safetensors,
     resolve_checkpoint,
     resolve_packaged,
     stored_config,
@@ -141,21 +141,7 @@ def _read(path: Path) -> tuple[ExperimentConfig, dict[str, torch.Tensor], dict[s
     if path.suffix != ".safetensors":
         ckpt = load_checkpoint(path)
         return stored_config(ckpt.get("config"), source=path), ckpt["model"], {}
-    if not path.is_file():
-        raise FileNotFoundError(f"mesh checkpoint not found: {path}")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            metadata = f.metadata() or {}
-        state = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise ValueError(f"{path}: not a readable safetensors file ({exc})") from None
-    if metadata.get("format") != MESH_FORMAT or "config" not in metadata:
-        raise ValueError(f"{path}: not an ssrstf mesh model (no {MESH_FORMAT} metadata)")
-    try:
-        config = json.loads(metadata["config"])
-    except ValueError:
-        raise ValueError(f"{path}: the stored config is not valid JSON") from None
-    return stored_config(config, source=path), state, metadata
+    return read_safetensors(path, fmt=MESH_FORMAT, what="mesh model")
 
 
 def load_mesh_model(
