@@ -240,13 +240,13 @@ def format_comparison(candidate: Mapping[Job, dict], baseline: Mapping[Job, dict
 
 
 def stale_beat(baseline: Mapping[Job, dict], beat: Mapping[str, float]) -> list[str]:
-    """Inputs whose baseline P1 (overlap 0), rounded to the hundredth as documented, is not the
-    figure the rule compares against."""
+    """Inputs whose baseline P1 (overlap 0) is not the figure the rule compares against, to the
+    hundredth it is documented with (±0.005 mm: a last digit may flip with the thread count)."""
     p1 = {job.input_source: r["p1_mm"] for job, r in baseline.items() if job.overlap == 0}
     return [
         f"{source}: baseline {p1[source]:.2f} against {limit:.2f}"
         for source, limit in beat.items()
-        if source in p1 and abs(round(p1[source], 2) - limit) > 1e-9
+        if source in p1 and abs(p1[source] - limit) > 0.005 + 1e-9
     ]
 
 
@@ -283,7 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument(
         "--baseline", metavar="CHECKPOINT",
-        help="compare per joint and per action with this model (default: the packaged one)",
+        help="also evaluate this model ('default': the packaged one) and compare per joint and "
+        "per action (no comparison without the option)",
     )  # fmt: skip
     parser.add_argument("--workers", type=int, default=2, help="evaluations at a time")
     parser.add_argument("--every", type=int, default=1, help="quick mode: 1 in N test clips")
@@ -313,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = sorted(set(beat) - set(args.inputs))
     if unknown:
         raise SystemExit(f"--beat names inputs not in --inputs: {', '.join(unknown)}")
-    baseline_path = PACKAGED if args.baseline == "default" else Path(args.baseline or ".")
+    baseline_path = PACKAGED if args.baseline == "default" else Path(args.baseline or "")
     if args.baseline and not baseline_path.is_file():
         raise SystemExit(f"--baseline {args.baseline}: no such checkpoint file")
     jobs = [Job(source, k) for k in dict.fromkeys([0, *args.overlaps]) for source in args.inputs]

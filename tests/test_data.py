@@ -242,7 +242,7 @@ _BREAK_ONE_ARRAY = {  # what is changed in a prepared file → what the error mu
         "format_version 99, this code reads",
     ),
     "decreasing offsets": (
-        lambda a: a | {"stream_offsets": a["stream_offsets"][::-1].copy()},
+        lambda a: a | {"stream_offsets": a["stream_offsets"][[0, 2, 1, *range(3, 25)]]},
         "stream_offsets must be (25,) increasing integers",
     ),
     "no scale for the 2.5D poses": (
@@ -271,6 +271,8 @@ def test_a_malformed_prepared_file_names_the_problem(
     that names the file and the problem (never a numpy or torch traceback from later on)."""
     with np.load(synthetic_h36m) as data:
         arrays = {k: data[k] for k in data.files}
+    shape = (len(arrays["stream_subject"]), int(arrays["stream_offsets"][-1]))
+    assert shape == (24, 960), "the cases above are written for 24 streams of 960 frames in all"
     assert {"stream_intrinsics", "poses_3d_image", "scale_2_5d", "poses_2d_sh"} <= set(arrays)
     arrays.setdefault("stream_up", np.tile([0.0, 0.0, 1.0], (24, 1)))
     arrays.setdefault("valid", np.ones(len(arrays["poses_3d"]), bool))

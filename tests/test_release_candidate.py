@@ -155,6 +155,14 @@ def test_comparison_with_a_baseline(rc, finished_run: Path, synthetic_h36m: Path
     monkeypatch.setattr(rc, "PACKAGED_P1", beat)
     assert rc.main(args) == 0
     assert "stale" not in capsys.readouterr().out
+    # Stale figures block an export that the rule alone would allow.
+    monkeypatch.setattr(rc, "PACKAGED_P1", {"gt": 1e9, "sh": 1e9})
+    to = finished_run / "packaged.safetensors"
+    assert rc.main([*args, "--export", "--note", "x", "--to", str(to)]) == 1
+    assert not to.exists()
+    decision = json.loads((finished_run / "full" / "decision.json").read_text())
+    assert decision["beats"] == {"gt": True, "sh": True}
+    assert decision["reasons"] == ["the rule's packaged figures are stale"]
 
 
 def test_comparison_tables(rc) -> None:

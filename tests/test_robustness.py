@@ -233,9 +233,16 @@ def test_atomic_write_on_a_file_system_without_hard_links(
     monkeypatch.setattr(os, "link", no_links)
     path = tmp_path / "a.txt"
     atomic_write(path, lambda p: p.write_text("first"), overwrite=False)
+    assert path.read_text() == "first"
+    path.unlink()
+
+    def racing(temp: Path) -> None:  # another process creates the file while we write
+        temp.write_text("ours")
+        path.write_text("theirs")
+
     with pytest.raises(FileExistsError, match="already exists; pass --overwrite"):
-        atomic_write(path, lambda p: p.write_text("second"), overwrite=False)
-    assert path.read_text() == "first" and [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+        atomic_write(path, racing, overwrite=False)
+    assert path.read_text() == "theirs" and [p.name for p in tmp_path.iterdir()] == ["a.txt"]
 
     def broken_disk(source, target):
         raise OSError(errno.EIO, "Input/output error")

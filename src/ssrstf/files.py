@@ -203,7 +203,8 @@ def commit(temp: str | Path, path: str | Path, *, overwrite: bool = True) -> Pat
     """Move a finished temporary file to ``path`` (flushed to disk first).
 
     Without ``overwrite`` the move is a hard link, which fails when ``path`` appeared meanwhile
-    (another process), so an existing file is never replaced.
+    (another process), so an existing file is never replaced. On a file system without hard
+    links it is a check, then a rename: a file created between the two would be replaced.
     """
     temp, path = Path(temp), Path(path)
     _sync(temp)
