@@ -8,7 +8,9 @@ a prepared ``.npz`` in the project format (docs/data-format.md).
 
 from __future__ import annotations
 
+import importlib
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,8 @@ import pytest
 
 from ssrstf.geometry import H36M_CAMERA_IDS, H36M_CAMERA_RESOLUTIONS
 from ssrstf.skeleton import H36M_17, STACKED_HOURGLASS_16
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 
 SUBJECTS = ("S1", "S9", "S11")
 ACTIONS = ("Directions", "Walking 1")
@@ -162,3 +166,17 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("ckpt") / "tiny.safetensors"
     export_weights(path, model, cfg)
     return path
+
+
+@pytest.fixture(scope="session")
+def benchmark_script():
+    """``benchmark_script("NAME")``: the script ``benchmarks/NAME.py`` as the module ``NAME``.
+
+    ``benchmarks/`` is on ``sys.path`` (last, for the session), so the processes a script spawns
+    and the dataclasses and pickles it makes find it by name as well.
+    """
+    sys.path.append(str(BENCHMARKS))
+    try:
+        yield importlib.import_module
+    finally:
+        sys.path.remove(str(BENCHMARKS))

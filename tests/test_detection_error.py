@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -16,17 +14,10 @@ from ssrstf.data.h36m import load_streams, save_streams
 from ssrstf.evaluation.protocol import VIDEOPOSE3D
 from ssrstf.skeleton import H36M_17, SKELETONS
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture(scope="module")
-def de():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        yield importlib.import_module("detection_error")
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
-        sys.modules.pop("detection_error", None)
+def de(benchmark_script):
+    return benchmark_script("detection_error")
 
 
 def _with_detections(path: Path, offset) -> object:

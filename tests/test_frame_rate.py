@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "frame_rate.py"
-
 
 @pytest.fixture(scope="module")
-def frame_rate():
-    spec = importlib.util.spec_from_file_location("frame_rate", SCRIPT)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def frame_rate(benchmark_script):
+    return benchmark_script("frame_rate")
 
 
 def test_resample_is_linear_interpolation_in_time(frame_rate):

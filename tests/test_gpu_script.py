@@ -7,10 +7,8 @@ The pack must rebuild the prepared dataset within its documented error (3D quant
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,18 +19,11 @@ from ssrstf.data.h36m import load_streams, save_streams
 from ssrstf.data.prepare import RAW_KEYPOINTS_SH, RAW_POSES_3D, prepare_h36m
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "benchmarks" / "gpu_paper_scale.py"
 
 
 @pytest.fixture(scope="module")
-def gpu():
-    """The script as a module."""
-    spec = importlib.util.spec_from_file_location("gpu_paper_scale", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gpu_paper_scale"] = module  # dataclasses and pickling look modules up
-    spec.loader.exec_module(module)
-    return module
+def gpu(benchmark_script):
+    return benchmark_script("gpu_paper_scale")
 
 
 @pytest.mark.parametrize("order", [1, 2])

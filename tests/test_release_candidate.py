@@ -3,9 +3,7 @@ the export, on a tiny run trained on the synthetic dataset."""
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,14 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def rc():
-    """The script as a module; on sys.path so that its spawned workers import it too."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        yield importlib.import_module("release_candidate")
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
-        sys.modules.pop("release_candidate", None)
+def rc(benchmark_script):
+    return benchmark_script("release_candidate")
 
 
 @pytest.fixture
