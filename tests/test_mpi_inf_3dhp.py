@@ -567,3 +567,76 @@ def test_comparable_joints_evidence_on_real_frames() -> None:
     assert abs(head_mpi.mean() - nose_h36m.mean()) < 25
     assert MPI_INF_3DHP_17.joint_names[0] == "head_top" and 0 not in H36M_COMPARABLE_JOINTS_MPI
     assert len(H36M_COMPARABLE_JOINTS_MPI) == 16
+
+
+def _pstmo_file(path: Path, data: object) -> Path:
+    np.savez(path, data=np.array(data, dtype=object))
+    return path
+
+
+def _test_entry(frames: int = 3, valid: int | None = None) -> dict:
+    return {"data_2d": np.zeros((frames, 17, 2)), "data_3d": np.zeros((frames, 17, 3)),
+            "valid": np.ones(frames if valid is None else valid)}  # fmt: skip
+
+
+def _train_entry(frames_2d: int = 3, frames_3d: int = 3) -> list:
+    camera = {"data_2d": np.zeros((frames_2d, 17, 2)), "data_3d": np.zeros((frames_3d, 17, 3))}
+    return [{"0": camera}, 25.0]
+
+
+_BAD_PSTMO = {  # (file name, its "data") → what the error says
+    "unknown test sequence": (
+        "data_test_3dhp.npz", {"TS9": _test_entry()}, r"\['TS9'\]: unknown test sequence"
+    ),
+    "test frame counts differ": (
+        "data_test_3dhp.npz", {"TS1": _test_entry(valid=2)}, "differ in frame count"
+    ),
+    "data not a dict": ("data_test_3dhp.npz", [1, 2], "'data' must be a dict keyed by sequence"),
+    "train key not a sequence": (
+        "data_train_3dhp.npz", {"S1 SeqX": _train_entry()}, "is not 'S<i> Seq<j>'"
+    ),
+    "train value not [cameras, fps]": (
+        "data_train_3dhp.npz", {"S1 Seq1": {"0": {}}}, "→ \\[cameras, fps\\]"
+    ),
+    "unknown training sequence": (
+        "data_train_3dhp.npz", {"S9 Seq1": _train_entry()}, "unknown training sequence S9/Seq1"
+    ),
+    "camera without 3D": (
+        "data_train_3dhp.npz", {"S1 Seq1": [{"0": {"data_2d": np.zeros((3, 17, 2))}}, 25.0]},
+        r"\['S1 Seq1'\]\['0'\]: needs keys 'data_2d' and 'data_3d'",
+    ),
+    "train frame counts differ": (
+        "data_train_3dhp.npz", {"S1 Seq1": _train_entry(3, 2)}, "data_2d has 3 frames, data_3d 2"
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(_BAD_PSTMO))
+def test_malformed_pstmo_files_name_the_entry(case: str, tmp_path: Path) -> None:
+    name, data, message = _BAD_PSTMO[case]
+    path = _pstmo_file(tmp_path / name, data)
+    with pytest.raises(ValueError, match=message) as error:
+        prepare_mpi_inf_3dhp(path, allow_pickle=True)
+    assert str(path.name) in str(error.value)
+
+
+def test_pstmo_files_unreadable_pickled_or_with_nan(tmp_path: Path) -> None:
+    garbage = tmp_path / "data_test_3dhp.npz"
+    garbage.write_bytes(b"not a zip archive")
+    with pytest.raises(ValueError, match="not a readable .npz file"):
+        prepare_mpi_inf_3dhp(garbage, allow_pickle=True)
+    path = _pstmo_file(tmp_path / "data_test_3dhp.npz", {"TS1": _test_entry(4)})
+    with pytest.raises(ValueError, match="pass --allow-pickle"):
+        prepare_mpi_inf_3dhp(path)
+    # NaN in a scored frame is refused; in a frame the protocol never scores it becomes a
+    # harmless zero with confidence 0 (it may still be context of a model's input clip).
+    entry = _test_entry(4)
+    entry["data_3d"][2, 5] = np.nan
+    with pytest.raises(ValueError, match="1 valid frames have NaN or inf"):
+        prepare_mpi_inf_3dhp(_pstmo_file(path, {"TS1": entry}), allow_pickle=True)
+    entry["valid"][2] = 0
+    entry["data_2d"][2] += 100.0
+    streams = prepare_mpi_inf_3dhp(_pstmo_file(path, {"TS1": entry}), allow_pickle=True)
+    assert streams.valid.tolist() == [True, True, False, True]
+    assert (streams.poses_2d["gt"][2] == 0).all() and (streams.poses_3d[2] == 0).all()
+    assert (streams.poses_2d["gt"][[0, 1, 3], :, 2] == 1).all()
