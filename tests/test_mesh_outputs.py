@@ -6,6 +6,7 @@ conftest.py); the GLB is read back with an independent reader (pygltflib, dev ex
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -357,3 +358,24 @@ def test_self_intersection_detects_an_arm_through_the_chest(anny_body) -> None:
     crossed = anny_body(pose, shape).vertices[0]
     counts = detector(torch.stack([rest, crossed]))
     assert counts[0] == 0 and counts[1] > 0
+
+
+def test_evaluate_mesh_command_prints_and_writes_the_result(
+    head_file: Path, synthetic_h36m: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``ssrstf evaluate --mesh``: the JSON printed is the file written; other protocols and
+    datasets are refused in one line before any work."""
+    from ssrstf.cli import main
+
+    out = tmp_path / "mesh_result"
+    args = ["evaluate", "--mesh", str(head_file), "--data", str(synthetic_h36m),
+            "--sample-every", "50", "--json", "--out", str(out)]  # fmt: skip
+    assert main(args) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert json.loads(out.with_suffix(".json").read_text()) == printed
+    assert set(printed["joints"]) >= {"mesh", "lifter"}
+    for refused in (["--protocol", "motionbert"], ["--dataset", "mpi-inf-3dhp"]):
+        assert main([*args, *refused]) == 2
+        assert "--mesh scores Human3.6M with the videopose3d protocol only" in (
+            capsys.readouterr().err
+        )
