@@ -272,6 +272,24 @@ def test_a_streamed_video_gives_the_offline_detections(tmp_path: Path) -> None:
     assert loaded.fps == 25.0 and offline.fps == 10.0 and seconds["detect"] > 0
 
 
+def test_infer_stream_of_a_video_keeps_standard_output_to_its_json_lines(tmp_path: Path) -> None:
+    """``ssrstf infer --stream VIDEO`` in a real process: every line on standard output is one
+    pose (the detector's native log lines stay off it), one per frame, and the summary goes to
+    standard error."""
+    import json
+    import subprocess
+
+    path = _figure_clip(tmp_path / "figure.mp4", 3 * np.arange(8))
+    done = subprocess.run(
+        [sys.executable, "-m", "ssrstf", "infer", "--stream", str(path), "--lookahead", "0"],
+        capture_output=True, text=True, check=True, timeout=300,
+    )  # fmt: skip
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["frame"] for r in records] == list(range(8))
+    assert all(np.asarray(r["pose_3d"]).shape == (17, 3) for r in records)
+    assert "8 frames lifted" in done.stderr
+
+
 @pytest.mark.dataset
 def test_detect_keypoints_matches_tfjs_on_the_squats_clip() -> None:
     """On pose_squats.mp4 the landmarks agree with the BlazePose-full output tfjs-models ships."""
