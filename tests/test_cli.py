@@ -84,3 +84,27 @@ def test_unknown_variant_is_a_one_line_error(capsys: pytest.CaptureFixture[str])
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0
     assert err == "error: unknown variant 'huge'; valid: xsmall, small, base, large"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["infer", "walk.mp4", "--stream", "-"], "an input file or --stream SOURCE, not both"),
+        (["infer", "--stream", "-", "--workers", "2"], "are for several inputs, not --stream"),
+        (["infer", "--stream", "-", "--shard", "1/2"], "are for several inputs, not --stream"),
+        (["infer"], "infer needs an input (video, keypoint file or folder) or --stream"),
+        (["infer", "a.json", "b.json", "--mesh"], "--mesh lifts one input at a time"),
+        (["infer", "--stream", "-", "--render"], "--render needs a whole input"),
+        (["evaluate", "--dataset", "mpi-inf-3dhp", "--data", "x.npz", "--protocol",
+          "videopose3d", "--checkpoint", "default"], "--protocol applies to --dataset h36m only"),
+        (["evaluate", "--dataset", "mpi-inf-3dhp", "--data", "x.npz", "--gt-2d",
+          "--checkpoint", "default"], "--gt-2d applies to --dataset h36m --protocol motionbert"),
+    ],
+)  # fmt: skip
+def test_option_combinations_that_cannot_work_are_refused_in_one_line(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Refused before any file is read or model loaded (no such files exist here)."""
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
