@@ -177,3 +177,45 @@ def test_bad_inputs_are_named(poses: np.ndarray) -> None:
         solve_root_translation(keypoints, bad, K)
     with pytest.raises(ValueError, match="fps must be positive"):
         solve_root_translation(keypoints, poses, K, fps=0)
+
+
+def test_frames_without_a_person_at_the_ends_hold_still(poses: np.ndarray) -> None:
+    """A person who walks in late and leaves early: the frames around them hold the first and
+    last solved positions (the prior alone would carry the end velocities on for ever, here
+    behind the camera), in every smoothing setting."""
+    path = np.array([0.0, 0.0, 3000.0]) + np.arange(len(poses))[:, None] * [0.0, 0.0, 30.0]
+    keypoints = np.concatenate(
+        [K.project(poses + path[:, None]), np.ones((len(poses), 17, 1))], axis=-1
+    )
+    keypoints[:20, :, 2] = keypoints[45:, :, 2] = 0.0  # seen in frames 20-44 only
+    for smoothing, lateral in ((1e3, 1e2), (0.0, 0.0), (1e3, 0.0), (0.0, 1e2)):
+        estimate = solve_root_translation(
+            keypoints, poses, K, fps=50, smoothing=smoothing, lateral_smoothing=lateral
+        )
+        assert (estimate[:20] == estimate[20]).all() and (estimate[45:] == estimate[44]).all()
+        assert np.abs(estimate[20:45] - path[20:45]).max() < 1e-2  # constant velocity: exact
+
+
+def test_one_frame_with_a_person_or_a_gap_on_an_unsmoothed_axis(poses: np.ndarray) -> None:
+    path = _path(len(poses))
+    keypoints = np.concatenate(
+        [K.project(poses + path[:, None]), np.ones((len(poses), 17, 1))], axis=-1
+    )
+    # One frame with a person, even with only two of its joints: that frame's solution everywhere.
+    single = keypoints.copy()
+    single[np.arange(len(poses)) != 5, :, 2] = 0.0
+    single[5, 2:, 2] = 0.0
+    for joints in (slice(None), slice(0, 2)):
+        frame = single.copy()
+        frame[5, joints, 2] = 1.0
+        estimate = solve_root_translation(frame, poses, K, fps=50)
+        assert np.isfinite(estimate).all() and (estimate == estimate[5]).all()
+        assert estimate[5, 2] > 0
+    # A gap on the axes without the prior (lateral 0): x and y interpolated, never 0.
+    gap = keypoints.copy()
+    gap[20:23, :, 2] = 0.0
+    estimate = solve_root_translation(gap, poses, K, fps=50, smoothing=1e3, lateral_smoothing=0)
+    for k in (0, 1):
+        expected = np.interp([20, 21, 22], [19, 23], estimate[[19, 23], k])
+        np.testing.assert_allclose(estimate[20:23, k], expected, atol=1e-9)
+    assert np.abs(estimate[20:23, :2] - path[20:23, :2]).max() < 60  # mm, not hundreds

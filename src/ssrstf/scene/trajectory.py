@@ -24,8 +24,11 @@ a path of constant velocity). The prior matters most for depth, which the image 
 through the pose's apparent size, and each direction is weighted by its own certainty; the
 prior is also stronger in depth (``λ_z = smoothing``) than sideways and up (``λ_x = λ_y =
 lateral_smoothing``), as measured best on Human3.6M training subjects. Frames
-with fewer than two confident joints are filled by the prior (a smooth interpolation; linear
-interpolation with smoothing 0). Scaling λ by ``(fps / 50)⁴`` makes the amount of smoothing in
+with fewer than two confident joints are filled by the prior between frames that have them (a
+smooth interpolation; linear interpolation on an axis with smoothing 0); before the first and
+after the last frame with a person the path holds still (the prior alone would carry the last
+velocity on for ever), and a smoothed path that would pass behind the camera falls back to
+frame-by-frame solutions. Scaling λ by ``(fps / 50)⁴`` makes the amount of smoothing in
 seconds independent of the frame rate (the default was chosen on Human3.6M training subjects;
 docs/design.md).
 
@@ -297,7 +300,9 @@ def solve_root_translation(
 
     Returns:
         (F, 3) root positions in mm, camera axes; ``poses_3d + trajectory[:, None]`` are the
-        absolute poses.
+        absolute poses. Frames without two confident joints are interpolated (by the prior
+        between frames that have them); those before the first and after the last such frame
+        hold its position.
 
     Raises:
         ValueError: On shape mismatches, non-finite poses, or no confident keypoint at all.
@@ -314,10 +319,41 @@ def solve_root_translation(
     determined = (confidence > 0).sum(-1) >= 2  # two joints fix the three unknowns
     if not determined.any():
         raise ValueError("no frame has two confident keypoints: the trajectory is undetermined")
-    smooth = lam.max() > 0 and len(poses) >= 3
-    if not smooth:  # frame by frame; frames without enough joints are interpolated below
-        ab, confidence, poses = ab[determined], confidence[determined], poses[determined]
-    lam = lam if smooth else np.zeros(3)
+    frames = np.arange(len(poses))
+    first, last = frames[determined][[0, -1]]
+    if lam.max() > 0 and last - first >= 2:  # the smoothed path between the first and last
+        span = slice(first, last + 1)  # frames with a person; outside it nothing would hold
+        translation = _solve(ab[span], confidence[span], poses[span], focal, lam, iterations)
+        inside = determined[span]
+        for k in np.flatnonzero(lam == 0):  # an axis without the prior: its gaps interpolated
+            translation[:, k] = np.interp(
+                frames[span], frames[span][inside], translation[inside, k]
+            )
+        if (translation[:, 2] > 0).all():
+            return np.concatenate(
+                [np.repeat(translation[:1], first, 0), translation,
+                 np.repeat(translation[-1:], len(poses) - 1 - last, 0)]
+            )  # fmt: skip
+    # Frame by frame (also when the smoothed path would pass behind the camera): frames
+    # without two confident joints interpolated, the ends held.
+    translation = _solve(
+        ab[determined], confidence[determined], poses[determined], focal, np.zeros(3), iterations
+    )
+    return np.stack(
+        [np.interp(frames, frames[determined], translation[:, k]) for k in range(3)], axis=-1
+    )
+
+
+def _solve(
+    ab: np.ndarray,
+    confidence: np.ndarray,
+    poses: np.ndarray,
+    focal: np.ndarray,
+    lam: np.ndarray,
+    iterations: int,
+) -> np.ndarray:
+    """`solve_root_translation`'s cost minimised over consecutive frames (``lam`` > 0) or frame
+    by frame (``lam`` = 0): the linear start, then Gauss-Newton."""
     depth = _initial_depth(ab, confidence, poses)
     for _ in range(2):  # the linear (algebraic) solution, reweighted once by its depths
         blocks, rhs = _normal_equations(ab, confidence, poses, focal, depth)
@@ -328,12 +364,7 @@ def solve_root_translation(
         translation = translation + step
         if np.abs(step).max() < 1e-4:
             break
-    if smooth:
-        return translation
-    frames = np.arange(len(determined))
-    return np.stack(
-        [np.interp(frames, frames[determined], translation[:, k]) for k in range(3)], axis=-1
-    )
+    return translation
 
 
 def reprojection_error(
