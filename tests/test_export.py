@@ -263,10 +263,41 @@ def test_euler_zxy_decomposition_including_gimbal_lock() -> None:
     gimbal = _axis_rotation("Z", np.array([30.0, -50.0])) @ _axis_rotation(
         "X", np.array([90.0, -90.0])
     )
-    for rot in (rotations, gimbal):
+    # Within 0.003° of the lock (the thigh horizontal in a squat): still exact, not rebuilt
+    # as if locked (a 450 mm bone would move by 0.01 mm).
+    near = np.degrees(np.arcsin(1 - np.array([9e-10, 1e-8, 1e-6])))
+    close = (
+        _axis_rotation("Z", np.array([30.0, -120.0, 75.0]))
+        @ _axis_rotation("X", np.concatenate([near[:2], -near[2:]]))
+        @ _axis_rotation("Y", np.array([40.0, 10.0, -160.0]))
+    )
+    for rot in (rotations, gimbal, close):
         z, x, y = np.moveaxis(_euler_zxy(rot), -1, 0)
         rebuilt = _axis_rotation("Z", z) @ _axis_rotation("X", x) @ _axis_rotation("Y", y)
-        np.testing.assert_allclose(rebuilt, rot, atol=1e-6)
+        np.testing.assert_allclose(rebuilt, rot, atol=1e-12)
+
+
+def test_bvh_angles_are_continuous_across_frames_and_blocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A joint turning on past ±180°: its channels unwrap (no 360° jump between frames, also
+    across the writer's blocks), and the file still gives back every joint."""
+    import ssrstf.outputs.bvh as bvh
+
+    monkeypatch.setattr(bvh, "_MOTION_BLOCK", 7)
+    frames = 40
+    poses = np.repeat(_fk_poses(np.random.default_rng(2), 1, scale=0.3), frames, axis=0)
+    turn = _axis_rotation("Y", np.linspace(0.0, 700.0, frames))  # the whole body, 2 turns
+    poses = np.einsum("fij,fkj->fki", turn, poses - poses[:, :1]) + [0.0, 0.0, 3000.0]
+    write_bvh(tmp_path / "turn.bvh", poses, 25.0, units="mm")
+    text = (tmp_path / "turn.bvh").read_text()
+    motion = np.array(
+        [[float(v) for v in line.split()] for line in text.split("Frame Time:")[1].splitlines()[1:]]
+    )
+    assert motion.shape[0] == frames and np.abs(np.diff(motion, axis=0)).max() < 180.0
+    assert np.abs(motion).max() > 360.0  # the root's turn, unwrapped
+    read = read_bvh(tmp_path / "turn.bvh", units="mm", joints=NAMES).positions_mm
+    np.testing.assert_allclose(read, poses, atol=1e-3)
 
 
 def test_bvh_input_errors(tmp_path: Path) -> None:
@@ -274,8 +305,13 @@ def test_bvh_input_errors(tmp_path: Path) -> None:
         write_bvh(tmp_path / "x.bvh", np.zeros((3, 16, 3)), 30.0)
     with pytest.raises(ValueError, match="finite"):
         write_bvh(tmp_path / "x.bvh", np.full((3, 17, 3), np.nan), 30.0)
-    with pytest.raises(ValueError, match="fps must be positive"):
-        write_bvh(tmp_path / "x.bvh", np.zeros((3, 17, 3)), 0.0)
+    for fps in (0.0, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="fps must be positive and finite"):
+            write_bvh(tmp_path / "x.bvh", np.zeros((3, 17, 3)), fps)
+    mirror = np.diag([-1.0, 1.0, 1.0, 1.0])  # orthogonal, but a left-handed file frame
+    for matrix in (mirror, np.full((4, 4), np.nan), np.eye(3)):
+        with pytest.raises(ValueError, match="world_from_camera must be a"):
+            write_bvh(tmp_path / "x.bvh", np.zeros((3, 17, 3)), 30.0, world_from_camera=matrix)
     with pytest.raises(ValueError, match="units must be one of"):
         write_bvh(tmp_path / "x.bvh", np.zeros((3, 17, 3)), 30.0, units="inch")
     assert not (tmp_path / "x.bvh").exists()
@@ -360,6 +396,8 @@ def test_writer_input_errors(tmp_path: Path) -> None:
         write_json(tmp_path / "a.json", poses_3d * np.nan, poses_2d, valid, 30.0, names)
     with pytest.raises(ValueError, match=r"poses_2d must be \(3, 17, 2\|3\)"):
         write_json(tmp_path / "a.json", poses_3d, poses_2d[:, :5], valid, 30.0, names)
+    with pytest.raises(ValueError, match="fps must be positive and finite"):
+        write_npz(tmp_path / "a.npz", poses_3d, poses_2d, valid, float("inf"), names)
     assert not list(tmp_path.iterdir())
 
 

@@ -302,8 +302,10 @@ def test_keypoints2d_validates_its_fields() -> None:
         Keypoints2D(np.zeros((2, 17, 2)), COCO_17, np.ones(2, bool), None, None, "t")
     with pytest.raises(ValueError, match=r"valid must be \(2,\)"):
         Keypoints2D(np.zeros((2, 17, 3)), COCO_17, np.ones(3, bool), None, None, "t")
-    with pytest.raises(ValueError, match="fps must be positive"):
-        Keypoints2D(np.zeros((2, 17, 3)), COCO_17, np.ones(2, bool), None, 0.0, "t")
+    for fps in (0.0, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="fps must be positive and finite"):
+            Keypoints2D(np.zeros((2, 17, 3)), COCO_17, np.ones(2, bool), None, fps, "t")
+    assert Keypoints2D(np.zeros((2, 17, 3)), COCO_17, np.ones(2, bool), None, 25, "t").fps == 25.0
     assert resolve_skeleton("OpenPose-Body25") is OPENPOSE_BODY_25
 
 

@@ -277,3 +277,41 @@ def image_space_poses(
     scale = depth[..., root] / float(np.mean(focal))
     rel_depth = (depth - depth[..., root : root + 1]) / scale[..., None]
     return np.concatenate([np.asarray(pixels, np.float64), rel_depth[..., None]], axis=-1), scale
+
+
+def check_rigid_transform(matrix: np.ndarray, name: str = "world_from_camera") -> np.ndarray:
+    """``matrix`` as a float (4, 4) rigid transform: finite, a proper rotation (det +1, no
+    mirroring), bottom row ``[0, 0, 0, 1]``.
+
+    Raises:
+        ValueError: Naming ``name`` and what is wrong.
+    """
+    matrix = np.asarray(matrix, dtype=np.float64)
+    if matrix.shape != (4, 4) or not np.isfinite(matrix).all():
+        raise ValueError(f"{name} must be a finite 4x4 matrix, got shape {matrix.shape}")
+    rotation = matrix[:3, :3]
+    orthogonal = np.allclose(rotation @ rotation.T, np.eye(3), atol=1e-6)
+    proper = orthogonal and np.linalg.det(rotation) > 0
+    if not proper or not np.array_equal(matrix[3], [0.0, 0.0, 0.0, 1.0]):
+        raise ValueError(
+            f"{name} must be a rigid transform: a proper rotation (no mirroring) and a "
+            "translation, bottom row [0, 0, 0, 1]"
+        )
+    return matrix
+
+
+def check_fps(fps: float | None, *, optional: bool = False) -> float | None:
+    """A frame rate: finite and positive (None allowed with ``optional``).
+
+    Raises:
+        ValueError: For 0, a negative, NaN or infinite rate, or None unless ``optional``.
+    """
+    if fps is None and optional:
+        return None
+    try:
+        value = float(fps)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"fps must be a positive number, got {fps!r}") from None
+    if not (np.isfinite(value) and value > 0):
+        raise ValueError(f"fps must be positive and finite, got {fps}")
+    return value

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ssrstf.geometry import check_fps
 from ssrstf.skeleton import (
     BLAZEPOSE_33,
     COCO_17,
@@ -83,8 +84,7 @@ class Keypoints2D:
             if not (w > 0 and h > 0):
                 raise ValueError(f"image size must be positive, got {w}x{h}")
             object.__setattr__(self, "image_size", (int(w), int(h)))
-        if self.fps is not None and not self.fps > 0:
-            raise ValueError(f"fps must be positive, got {self.fps}")
+        object.__setattr__(self, "fps", check_fps(self.fps, optional=True))
         object.__setattr__(self, "keypoints", kp)
         object.__setattr__(self, "valid", valid)
 

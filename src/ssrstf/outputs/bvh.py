@@ -30,6 +30,7 @@ from typing import IO, NamedTuple
 
 import numpy as np
 
+from ssrstf.geometry import check_fps, check_rigid_transform
 from ssrstf.outputs.npz_json import _atomic_write
 from ssrstf.outputs.rig import fit_rest, forward_kinematics, pose_rig
 from ssrstf.skeleton import H36M_17, Skeleton
@@ -50,13 +51,23 @@ _MOTION_BLOCK = 1000
 
 def _euler_zxy(rot: np.ndarray) -> np.ndarray:
     """(..., 3) angles (z, x, y) in degrees with ``rot = Rz(z) · Rx(x) · Ry(y)``."""
-    sin_x = np.clip(rot[..., 2, 1], -1.0, 1.0)
-    x = np.arcsin(sin_x)
-    regular = np.abs(sin_x) < 1 - 1e-9
+    cos_x = np.hypot(rot[..., 2, 0], rot[..., 2, 2])  # |cos x|, exact also near x = ±90°
+    x = np.arctan2(rot[..., 2, 1], cos_x)
+    regular = cos_x > 1e-12
     z = np.where(regular, np.arctan2(-rot[..., 0, 1], rot[..., 1, 1]), 0.0)
     y = np.where(regular, np.arctan2(-rot[..., 2, 0], rot[..., 2, 2]), 0.0)
     z = np.where(regular, z, np.arctan2(rot[..., 1, 0], rot[..., 0, 0]))  # gimbal lock: y = 0
     return np.degrees(np.stack([z, x, y], axis=-1))
+
+
+def _continuous(angles: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
+    """(F, ..., 3) degrees, each channel shifted by whole turns so that it never jumps by more
+    than 180° from one frame to the next (starting from ``previous``, the frame before): the
+    same rotations, for tools that interpolate the channels."""
+    if previous is not None:
+        angles = np.concatenate([previous[None], angles])
+    unwrapped = np.degrees(np.unwrap(np.radians(angles), axis=0))
+    return unwrapped[1:] if previous is not None else unwrapped
 
 
 # ----------------------------------------------------------------------------------------- BVH
@@ -103,16 +114,12 @@ def write_bvh(
         raise ValueError(f"poses_mm must be (F, {skeleton.num_joints}, 3), got {poses_mm.shape}")
     if len(poses_mm) == 0 or not np.isfinite(poses_mm).all():
         raise ValueError("poses_mm must have at least one frame and only finite values")
-    if not fps > 0:
-        raise ValueError(f"fps must be positive, got {fps}")
+    fps = check_fps(fps)
     if units not in BVH_UNITS:
         raise ValueError(f"units must be one of {sorted(BVH_UNITS)}, got {units!r}")
     if world_from_camera is not None:
-        matrix = np.asarray(world_from_camera, dtype=np.float64)
-        rotation = matrix[:3, :3] if matrix.shape == (4, 4) else np.zeros((3, 3))
-        if not (np.allclose(rotation @ rotation.T, np.eye(3), atol=1e-6) and matrix[3, 3] == 1):
-            raise ValueError("world_from_camera must be a 4x4 rigid transform")
-        pts = poses_mm @ rotation.T + matrix[:3, 3]
+        matrix = check_rigid_transform(world_from_camera)
+        pts = poses_mm @ matrix[:3, :3].T + matrix[:3, 3]
     else:
         pts = poses_mm @ CAMERA_TO_BVH.T
     rest = fit_rest(pts, skeleton)
@@ -149,11 +156,13 @@ def write_bvh(
 
     emit(skeleton.root, 0)
     order = list(hierarchy.order)
-    lines.extend(["MOTION", f"Frames: {len(pts)}", f"Frame Time: {1.0 / fps:.10f}"])
+    lines.extend(["MOTION", f"Frames: {len(pts)}", f"Frame Time: {1.0 / fps:.17g}"])
     head = ("\n".join(lines) + "\n").encode("utf-8")
     errors = []
+    last_angles = None  # the previous block's last frame, for continuous angles
 
     def write(handle: IO[bytes]) -> None:
+        nonlocal last_angles
         handle.write(head)
         # The motion block by block: rotations and text of a long clip are never in memory
         # at once (frames are independent given the rest pose).
@@ -162,7 +171,8 @@ def write_bvh(
             local, translations = pose_rig(block, rest)
             fk = forward_kinematics(local, translations, hierarchy)[:, : skeleton.num_joints]
             errors.append(float(np.linalg.norm(fk - block, axis=-1).max()))
-            angles = _euler_zxy(local)  # (f, N, 3)
+            angles = _continuous(_euler_zxy(local), last_angles)  # (f, N, 3)
+            last_angles = angles[-1]
             columns = []
             for node in order:
                 if positioned[node]:

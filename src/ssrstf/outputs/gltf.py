@@ -36,6 +36,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ssrstf.files import atomic_write
+from ssrstf.geometry import check_fps, check_rigid_transform
 from ssrstf.outputs.bvh import CAMERA_TO_BVH
 from ssrstf.outputs.colours import side_colours
 from ssrstf.outputs.rig import RigHierarchy, fit_rest, pose_rig
@@ -111,7 +112,7 @@ def _glb_chunks(document: dict[str, Any], binary: bytes | bytearray) -> list[byt
 
     Pieces, so that a long animation's binary chunk is written without another copy of it.
     """
-    text = json.dumps(document, separators=(",", ":")).encode("utf-8")
+    text = json.dumps(document, separators=(",", ":"), allow_nan=False).encode("utf-8")
     text += b" " * (-len(text) % 4)
     padding = b"\0" * (-len(binary) % 4)
     size = len(binary) + len(padding)
@@ -273,20 +274,13 @@ def _check_inputs(
         raise ValueError(f"poses_mm must be (F, {skeleton.num_joints}, 3), got {poses_mm.shape}")
     if frames == 0 or not np.isfinite(poses_mm).all():
         raise ValueError("poses_mm must have at least one frame and only finite values")
-    if not fps > 0:
-        raise ValueError(f"fps must be positive, got {fps}")
+    check_fps(fps)
     if trajectory_mm is not None and (
         trajectory_mm.shape != (frames, 3) or not np.isfinite(trajectory_mm).all()
     ):
         raise ValueError(f"trajectory_mm must be finite ({frames}, 3), got {trajectory_mm.shape}")
     if world_from_camera is not None:
-        if world_from_camera.shape != (4, 4) or not np.isfinite(world_from_camera).all():
-            raise ValueError(
-                f"world_from_camera must be a 4x4 matrix, got {world_from_camera.shape}"
-            )
-        rot = world_from_camera[:3, :3]
-        if not np.allclose(rot @ rot.T, np.eye(3), atol=1e-6) or np.linalg.det(rot) < 0:
-            raise ValueError("world_from_camera must be a rigid transform (a proper rotation)")
+        check_rigid_transform(world_from_camera)
 
 
 _FRAMES_PER_BLOCK = 1000

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ssrstf.files import atomic_write
+from ssrstf.geometry import check_fps
 from ssrstf.lifting.meshes import MeshSequence
 from ssrstf.outputs.bvh import CAMERA_TO_BVH
 from ssrstf.outputs.gltf import ANIMATION_NAME, _Buffer, _continuous, _glb_bytes, _quaternions
@@ -78,8 +79,7 @@ def _skin_sets(bones: np.ndarray, weights: np.ndarray) -> list[tuple[np.ndarray,
 
 def mesh_glb_document(mesh: MeshSequence, fps: float) -> bytes:
     """The ``.glb`` bytes of `write_mesh_glb` (same arguments, no file)."""
-    if not fps > 0:
-        raise ValueError(f"fps must be positive, got {fps}")
+    check_fps(fps)
     skin = mesh.skinned
     k = len(skin.bone_names)
     vertices = skin.rest_vertices

@@ -19,6 +19,7 @@ from typing import IO
 import numpy as np
 
 from ssrstf.files import atomic_write
+from ssrstf.geometry import check_fps
 from ssrstf.outputs.rig import RIGID_TOLERANCE_MM, bone_directions
 from ssrstf.skeleton import H36M_17, Skeleton
 
@@ -66,8 +67,7 @@ def _check_results(
     valid = np.asarray(valid, dtype=bool)
     if valid.shape != (frames,):
         raise ValueError(f"valid must be ({frames},), got {valid.shape}")
-    if fps is not None and not fps > 0:
-        raise ValueError(f"fps must be positive, got {fps}")
+    check_fps(fps, optional=True)
     return poses_3d, poses_2d, valid
 
 
