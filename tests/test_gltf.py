@@ -207,6 +207,8 @@ def test_glb_input_errors_and_overwrite(tmp_path: Path) -> None:
         write_glb(tmp_path / "a.glb", poses[:, :5], 30.0)
     with pytest.raises(ValueError, match="finite"):
         write_glb(tmp_path / "a.glb", np.full_like(poses, np.nan), 30.0)
+    with pytest.raises(ValueError, match="every bone of the rest pose has zero length"):
+        write_glb(tmp_path / "a.glb", np.zeros_like(poses), 30.0)
     for fps in (0.0, float("inf")):  # infinity: every key time 0, and invalid JSON
         with pytest.raises(ValueError, match="fps must be positive and finite"):
             write_glb(tmp_path / "a.glb", poses, fps)

@@ -341,6 +341,8 @@ def _mesh(buffer: _Buffer, rig: _Rig, skeleton: Skeleton) -> tuple[dict[str, Any
     positions, normals, colours, joint_ids, weights = _bone_mesh(
         rig.rest_global * _M, skeleton, rig.hierarchy
     )
+    if not len(positions):  # glTF has no empty accessors
+        raise ValueError("every bone of the rest pose has zero length: no skeleton to draw")
     primitive = {
         "attributes": {
             "POSITION": buffer.add(positions, "VEC3", target=_ARRAY_BUFFER, bounds=True),
