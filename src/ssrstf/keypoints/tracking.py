@@ -4,6 +4,9 @@ Keypoint files from multi-person detectors (COCO results, AlphaPose/Halpe JSON, 
 every person of a frame without saying who is who. `track_people` assigns identities frame by
 frame, greedily in time and optimally within a frame:
 
+0. a person listed twice in a frame (two detections whose keypoints match, OKS ≥
+   `DUPLICATE_OKS`, as top-down detectors give for overlapping boxes) is kept once, with the
+   better score;
 1. every live track predicts where its joints are now, from its last observation moved on by its
    velocity (per joint, pixels per frame, exponentially smoothed over observations), so two
    people who cross are told apart by where they are heading, not only by where they are;
@@ -35,6 +38,9 @@ MIN_TRACK_FRAMES = 10
 """Default ``min_frames``: tracks seen in fewer frames are dropped (capped at the file length)."""
 MAX_GAP = 15
 """Default ``max_gap``: frames a track may go unseen before it ends."""
+DUPLICATE_OKS = 0.9
+"""Two detections of one frame this similar (OKS) are one person listed twice: the lower-scored
+is dropped before tracking (top-down detectors list a person once per overlapping box)."""
 MIN_SIMILARITY = 0.2
 """Default ``min_similarity`` of a (track, detection) match."""
 OKS_SIGMA = 0.1
@@ -103,6 +109,22 @@ def keypoint_similarity(predicted: np.ndarray, detected: np.ndarray) -> np.ndarr
     oks = np.exp(-d2 / (2 * scale * OKS_SIGMA**2))
     shared = both.sum(-1)
     return np.where(shared > 0, (oks * both).sum(-1) / np.maximum(shared, 1), 0.0)
+
+
+def _distinct_people(people: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Indices of the detections (K, J, 3) of one frame that are kept: those with a confident
+    joint, best score first, without one whose keypoints match a better-scored detection's
+    (OKS ≥ `DUPLICATE_OKS`), in their order in the file."""
+    candidates = np.flatnonzero((people[:, :, 2] > 0).any(-1)) if len(people) else np.zeros(0, int)
+    if len(candidates) < 2:
+        return candidates
+    order = candidates[np.argsort(-np.nan_to_num(scores[candidates], nan=-np.inf), kind="stable")]
+    similar = keypoint_similarity(people[order], people[order]) >= DUPLICATE_OKS
+    kept: list[int] = []
+    for rank in range(len(order)):
+        if not any(similar[rank, other] or similar[other, rank] for other in kept):
+            kept.append(rank)
+    return np.sort(order[kept])
 
 
 def _assign(similarity: np.ndarray, min_similarity: float) -> list[tuple[int, int]]:
@@ -190,7 +212,8 @@ def track_people(
         still = [t for t in live if frame - t.frames[-1] <= max_gap + 1]
         ended.extend(t for t in live if frame - t.frames[-1] > max_gap + 1)
         live = still
-        people = people[(people[:, :, 2] > 0).any(-1)] if len(people) else people
+        original = _distinct_people(people, detections.scores[frame])
+        people = people[original]
         matched: dict[int, int] = {}
         if live and len(people):
             predicted = np.stack([t.predict(frame) for t in live])
@@ -199,7 +222,6 @@ def track_people(
                 predicted, people
             )
             matched = {d: t for t, d in _assign(similarity, min_similarity)}
-        original = np.flatnonzero((detections.people[frame][:, :, 2] > 0).any(-1))
         for d in range(len(people)):
             index = int(original[d])  # index within the file's frame
             if d in matched:
