@@ -379,3 +379,11 @@ def test_evaluate_mesh_command_prints_and_writes_the_result(
         assert "--mesh scores Human3.6M with the videopose3d protocol only" in (
             capsys.readouterr().err
         )
+
+
+def test_mesh_recovery_refuses_a_strided_lifter(head_file: Path) -> None:
+    from ssrstf.lifting.lifter import Lifter
+    from ssrstf.lifting.meshes import MeshRecoverer
+
+    with pytest.raises(ValueError, match="mesh recovery runs on consecutive frames"):
+        MeshRecoverer(head_file, lifter=Lifter("default", frame_stride=3))

@@ -10,7 +10,9 @@ arrays explicit (``lib/utils/utils_data.split_clips``):
 * a stream shorter than ``T`` gives one clip of its frames resampled to ``T`` (`resample_indices`);
 * test windows may overlap (``overlap``: windows every ``T − overlap`` frames, the last flush
   with the end, `plan_windows`), their per-frame values then stitched with the triangular
-  weights `window_weights` (`stitch_clips`): inference and the evaluation share this logic;
+  weights `window_weights` (`stitch_clips`): inference and the evaluation share this logic
+  (except for a sequence shorter than ``T``: `ssrstf.lifting.lifter.Lifter` pads it with its
+  last frame, the evaluation resamples it);
 * with a frame stride ``s`` (``data.frame_stride``: T inputs spanning (T - 1) s + 1 frames) the
   stream splits into its ``s`` phases (frames p, p + s, ...), each clipped as above
   (`strided_clips`), so training and the full-protocol evaluation still see every frame.

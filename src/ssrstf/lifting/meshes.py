@@ -76,7 +76,8 @@ class MeshRecoverer:
         checkpoint: ``"default"`` (the packaged head), a mesh run's ``.pt`` or an exported
             ``.safetensors``.
         lifter: The `Lifter` whose input normalisation to use; its model must be the mesh
-            model's backbone configuration (checked). Default: the mesh model's backbone.
+            model's backbone configuration, on consecutive frames (both checked). Default: the
+            mesh model's backbone.
         device: ``"cpu"``, ``"cuda"``, ...
         overlap: Frames shared by consecutive windows (default ``T // 3``).
         batch_size: Windows per forward pass.
@@ -105,6 +106,11 @@ class MeshRecoverer:
                 f"the mesh head {checkpoint} was trained on another lifter than "
                 f"{lifter.checkpoint} (use --checkpoint {self.cfg.mesh.backbone or 'PATH'} or a "
                 "mesh head trained on this lifter)"
+            )
+        if lifter.frame_stride != 1:
+            raise ValueError(
+                f"{lifter.checkpoint}: mesh recovery runs on consecutive frames; this lifter "
+                f"takes one frame in {lifter.frame_stride}"
             )
         self.lifter = lifter
         self.num_frames = self.cfg.model.num_frames
