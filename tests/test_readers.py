@@ -268,6 +268,59 @@ def test_unreadable_and_unsupported_files(tmp_path: Path) -> None:
         read_keypoints(results, skeleton_name="smpl")
 
 
+def _blazepose(**meta: object) -> dict:
+    return {"frames": [_person(BLAZEPOSE_33, 0).tolist()], **meta}
+
+
+_MALFORMED_FIELDS = {  # file name, content → what the one-line error says
+    "text score": ("s.json", [_result(1, _person(COCO_17, 0), "high")],
+                   r"s\.json: entry 0: score must be a finite number, got 'high'"),
+    "list score": ("s.json", [_result(1, _person(COCO_17, 0), [1])], "score must be a finite"),
+    "NaN score": ("s.json", [_result(1, _person(COCO_17, 0), float("nan"))],
+                  "score must be a finite number, got nan"),
+    "one-number image size": ("b.json", _blazepose(image_size=640),
+                              r"b\.json: image size must be \[width, height\], got 640"),
+    "infinite image size": ("b.json", _blazepose(image_size=[float("inf"), 480]),
+                            "image size must be finite and below a million pixels"),
+    "boolean image size": ("b.json", _blazepose(image_size=[True, 480]),
+                           "image size must be \\[width, height\\]"),
+    "nested too deeply": ("d.json", None, r"d\.json: invalid JSON \(nested too deeply\)"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", list(_MALFORMED_FIELDS))
+def test_malformed_fields_are_one_line_errors_naming_the_file(case: str, tmp_path: Path) -> None:
+    name, content, message = _MALFORMED_FIELDS[case]
+    path = tmp_path / name
+    if content is None:
+        path.write_text("[" * 100_000 + "]" * 100_000)
+    else:
+        _write_json(path, content)
+    with pytest.raises(KeypointFormatError, match=message):
+        read_keypoints(path)
+
+
+def test_json_with_a_byte_order_mark_and_numpy_metadata_checks(tmp_path: Path) -> None:
+    """Windows tools write UTF-8 with a byte-order mark; .npz metadata of the wrong kind is
+    named, not a numpy traceback."""
+    results = [_result(2, _person(COCO_17, 1), 0.8), _result(1, _person(COCO_17, 0), 0.9)]
+    path = tmp_path / "bom.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(results).encode("utf-8"))
+    kp = read_keypoints(path, image_size=(640, 480))
+    assert kp.num_frames == 2 and kp.frame_ids == ("1", "2")
+    keypoints = np.stack([_person(COCO_17, 0), _person(COCO_17, 1)])
+    for meta, message in (
+        ({"fps": np.array([25.0, 30.0])}, r"fps must be one number, got \[25\.0, 30\.0\]"),
+        ({"fps": np.array("fast")}, "fps must be one number, got 'fast'"),
+        ({"image_size": np.array(640)}, r"image size must be \[width, height\], got \(640,\)"),
+        ({"skeleton": np.array("smpl")}, r"k\.npz: unknown skeleton 'smpl'"),
+    ):
+        meta = {"skeleton": np.array("coco"), **meta}
+        np.savez(tmp_path / "k.npz", keypoints=keypoints, **meta)
+        with pytest.raises(KeypointFormatError, match=message):
+            read_keypoints(tmp_path / "k.npz")
+
+
 def test_image_size_errors(tmp_path: Path) -> None:
     results = _write_json(tmp_path / "r.json", [_result(1, _person(COCO_17, 0), 1.0)])
     with pytest.raises(KeypointFormatError, match=r"r\.json: image size must be positive, got -1"):
@@ -374,3 +427,12 @@ def test_fill_missing_uses_the_stand_in_for_a_torso_joint_never_detected() -> No
     np.testing.assert_allclose(out[:, neck, :2], (frames[:, thorax, :2] + frames[:, head, :2]) / 2)
     np.testing.assert_array_equal(out[:, neck, 2], 0.0)
     np.testing.assert_array_equal(np.delete(out, neck, 1), np.delete(frames, neck, 1))
+
+
+def test_natural_order_of_frame_names() -> None:
+    from ssrstf.keypoints.parsing import natural_key
+
+    names = ["f10.json", "f2.json", "f1²", "f1.json", "v_9", "v_10"]
+    assert sorted(names, key=natural_key) == [
+        "f1.json", "f1²", "f2.json", "f10.json", "v_9", "v_10"
+    ]  # fmt: skip

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ssrstf.keypoints.keypoints2d import KeypointFormatError, Keypoints2D
-from ssrstf.keypoints.parsing import natural_key, person_array
+from ssrstf.keypoints.parsing import check_score, natural_key, person_array
 from ssrstf.skeleton import COCO_17, HALPE_26
 
 RESULTS_SKELETONS = {"coco": COCO_17, "halpe": HALPE_26}
@@ -37,7 +37,9 @@ def results_by_image(
             )
         person = person_array(path, entry["keypoints"], skeleton, f"entry {i}")
         score = entry.get("score")
-        score = float(person[:, 2].mean()) if score is None else float(score)
+        score = (
+            float(person[:, 2].mean()) if score is None else check_score(path, score, f"entry {i}")
+        )
         by_image.setdefault(str(entry["image_id"]), []).append((score, person))
     ids = tuple(sorted(by_image, key=natural_key))
     people = tuple(np.stack([p for _, p in by_image[k]]) for k in ids)

@@ -47,7 +47,10 @@ def read_numpy(path: Path, skeleton: Skeleton | None) -> Keypoints2D:
         )
     if array.shape[0] == 0:
         raise KeypointFormatError(f"{path}: no frames")
-    stored = resolve_skeleton(str(meta["skeleton"])) if "skeleton" in meta else None
+    try:
+        stored = resolve_skeleton(str(meta["skeleton"])) if "skeleton" in meta else None
+    except ValueError as err:
+        raise KeypointFormatError(f"{path}: {err}") from None
     if skeleton is not None and stored is not None and skeleton != stored:
         raise KeypointFormatError(
             f"{path}: the file says skeleton {stored.name}, not the requested {skeleton.name}"
@@ -81,12 +84,18 @@ def read_numpy(path: Path, skeleton: Skeleton | None) -> Keypoints2D:
         if meta["valid"].shape != valid.shape:
             raise KeypointFormatError(f"{path}: 'valid' has shape {meta['valid'].shape}")
         valid &= meta["valid"].astype(bool)
-    size: Any = tuple(meta["image_size"].tolist()) if "image_size" in meta else None
-    if size is not None:
+    size: Any = None
+    if "image_size" in meta:
+        size = tuple(np.atleast_1d(meta["image_size"]).tolist())
         check_size_value(path, size)
-    fps = float(meta["fps"]) if "fps" in meta and np.isfinite(meta["fps"]) else None
-    if fps is not None and not fps > 0:
-        raise KeypointFormatError(f"{path}: fps must be positive, got {fps}")
+    fps = None
+    if "fps" in meta:
+        value = meta["fps"]
+        if value.shape != () or not np.issubdtype(value.dtype, np.number):
+            raise KeypointFormatError(f"{path}: fps must be one number, got {value.tolist()!r}")
+        fps = float(value) if np.isfinite(value) else None  # NaN: not recorded
+        if fps is not None and not fps > 0:
+            raise KeypointFormatError(f"{path}: fps must be positive, got {fps}")
     return Keypoints2D(
         keypoints=keypoints,
         skeleton=skeleton,

@@ -19,24 +19,43 @@ from ssrstf.skeleton import Skeleton
 def load_json(path: Path) -> Any:
     if path.is_file() and path.stat().st_size == 0:
         raise KeypointFormatError(f"{path}: empty file")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
+    try:  # utf-8-sig: also files that start with a byte-order mark (Windows tools)
+        return json.loads(path.read_text(encoding="utf-8-sig"))
     except (OSError, UnicodeDecodeError) as err:
         raise KeypointFormatError(f"{path}: cannot read the file ({err})") from None
     except json.JSONDecodeError as err:
         raise KeypointFormatError(f"{path}: invalid JSON ({err})") from None
+    except RecursionError:
+        raise KeypointFormatError(f"{path}: invalid JSON (nested too deeply)") from None
 
 
 def natural_key(text: str) -> tuple[Any, ...]:
     """Sort key ordering embedded numbers numerically: ``"f2"`` < ``"f10"``."""
-    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", text))
+    return tuple(int(t) if t.isdecimal() else t for t in re.split(r"(\d+)", text))
 
 
 def check_size_value(path: Path, size: Any) -> None:
-    if not (len(size) == 2 and all(isinstance(v, (int, float, np.number)) for v in size)):
-        raise KeypointFormatError(f"{path}: image size must be [width, height], got {size}")
+    """A stored image size: two finite positive numbers (width, height)."""
+    numbers = (
+        isinstance(size, (list, tuple, np.ndarray))
+        and len(size) == 2
+        and all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in size)
+    )
+    if not numbers:
+        raise KeypointFormatError(f"{path}: image size must be [width, height], got {size!r}")
     if not (size[0] > 0 and size[1] > 0):
         raise KeypointFormatError(f"{path}: image size must be positive, got {size[0]}x{size[1]}")
+    if not all(np.isfinite(v) and v < 1e6 for v in size):
+        raise KeypointFormatError(
+            f"{path}: image size must be finite and below a million pixels, got {size[0]}x{size[1]}"
+        )
+
+
+def check_score(path: Path, score: Any, where: str) -> float:
+    """A detection score: a finite number."""
+    if isinstance(score, bool) or not isinstance(score, (int, float)) or not np.isfinite(score):
+        raise KeypointFormatError(f"{path}: {where}: score must be a finite number, got {score!r}")
+    return float(score)
 
 
 def person_array(path: Path, values: Any, skeleton: Skeleton, where: str) -> np.ndarray:
