@@ -161,6 +161,20 @@ def test_gt_trained_model_ignores_detector_confidence(tiny_checkpoint: Path) -> 
     np.testing.assert_allclose(lifter.lift(scores, SIZE), lifter.lift(keypoints, SIZE))
 
 
+def test_confidences_above_one_count_as_one() -> None:
+    """COCO visibility flags (2 = visible) or raw detector scores above 1: the packaged model,
+    trained on confidences in [0, 1], sees 1."""
+    lifter = Lifter("default")
+    assert not lifter.constant_confidence
+    keypoints = random_keypoints(30, seed=4)
+    keypoints[..., 2] = 1.0
+    flags = keypoints.copy()
+    flags[..., 2] = 2.0
+    np.testing.assert_array_equal(
+        lifter.model_inputs(flags, SIZE), lifter.model_inputs(keypoints, SIZE)
+    )
+
+
 @pytest.mark.parametrize(
     ("keypoints", "size", "message"),
     [

@@ -144,7 +144,9 @@ class Lifter:
             raise ValueError(f"image size must be positive, got {width}x{height}")
         confidence = np.ones(keypoints.shape[:2] + (1,))
         if keypoints.shape[2] == 3 and not self.constant_confidence:
-            confidence = keypoints[..., 2:3]
+            # Detector scores or COCO visibility flags (2 = visible) can exceed 1; the models
+            # were trained on confidences in [0, 1].
+            confidence = np.clip(keypoints[..., 2:3], 0.0, 1.0)
         pixels = np.concatenate([keypoints[..., :2], confidence], axis=-1)
         return normalize_keypoints(
             pixels, width, height, use_confidence=self.cfg.data.use_confidence
