@@ -141,6 +141,21 @@ def test_degrade_drops_joints_with_confidence_zero_filled_by_the_inference_rule(
     assert dropped_any
 
 
+def test_drop_spans_covering_a_limb_joint_s_whole_clip_keep_that_joint() -> None:
+    """At T = 5 the drop spans (up to T / 2 each, up to three, plus whole frames) can cover a
+    limb joint in every frame, which nothing can fill (seed 5671): that joint is kept, and the
+    clip is otherwise what the same draws give (the assertion here would end a training run,
+    and again at the same step on every resume)."""
+    pixels = _pixels(_walking_clip())[:5]
+    out = degrade(pixels, np.random.default_rng(5671), AugmentConfig())
+    assert out.shape == pixels.shape and np.isfinite(out).all()
+    dropped = out[..., 2] == 0
+    assert dropped.any() and not dropped.all(axis=0).any()  # no joint lost in every frame
+    refilled, unfillable = fill_missing_joints(out, ~dropped)
+    assert not unfillable
+    np.testing.assert_allclose(refilled, out)
+
+
 def test_degrade_outliers_and_swaps_lower_the_confidence_when_scored() -> None:
     pixels = _pixels(_walking_clip())
     cfg = AugmentConfig(outlier_prob=1.0, swap_prob=1.0, drop_prob=0.0, noise_scale_max=0.0,

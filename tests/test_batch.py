@@ -339,3 +339,33 @@ def test_shards_share_one_summary_and_reruns_respect_options(
     assert "other options" in capsys.readouterr().err
     assert main([*argv, "--no-flip", "--overwrite"]) == 0
     assert {r["status"] for r in _summary(out).values()} == {"done"}
+
+
+def test_names_of_dot_inputs_and_a_folder_rewritten_in_place(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``.`` and ``..`` are named after the folders they stand for (never an empty name or a
+    way out of --out); frames rewritten in place inside an OpenPose folder (its own mtime
+    unchanged) make it a changed input, so a finished folder is redone."""
+    from ssrstf.pipeline.batch_inputs import output_names
+    from ssrstf.pipeline.batch_records import input_signature, mark_started
+
+    inner = tmp_path / "takes" / "run1"
+    inner.mkdir(parents=True)
+    monkeypatch.chdir(inner)
+    assert output_names([Path("."), Path("..")]) == ["run1", "takes"]
+    frame = inner / "a_000000000000_keypoints.json"
+    frame.write_text('{"people": []}')
+    folder_time = inner.stat().st_mtime_ns
+    before = input_signature(inner)
+    frame.write_text('{"people": [], "version": 1.3}')  # rewritten in place
+    os.utime(frame, ns=(folder_time + 10**9, folder_time + 10**9))
+    os.utime(inner, ns=(folder_time, folder_time))  # the folder itself looks untouched
+    assert input_signature(inner) != before
+    assert input_signature(tmp_path / "gone") is None
+    # A redo marks the folder as started before it forgets that it was done.
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".ssrstf-done.json").write_text("{}")
+    mark_started(out)
+    assert sorted(p.name for p in out.iterdir()) == [".ssrstf-started.json"]

@@ -227,6 +227,14 @@ def test_lift_api_array_and_file(tiny_checkpoint: Path, tmp_path: Path) -> None:
     direct = Lifter(tiny_checkpoint).lift(keypoints, SIZE)
     api = ssrstf.lift(keypoints, SIZE, checkpoint=tiny_checkpoint)
     np.testing.assert_allclose(api, direct, atol=1e-9)
+    # A bare 17-joint .npy (three skeletons have 17 joints): ``skeleton`` says which.
+    np.save(tmp_path / "bare.npy", keypoints)
+    with pytest.raises(ValueError, match="could be any of"):
+        ssrstf.lift(tmp_path / "bare.npy", SIZE, checkpoint=tiny_checkpoint)
+    from_file = ssrstf.lift(
+        tmp_path / "bare.npy", SIZE, checkpoint=tiny_checkpoint, skeleton="h36m"
+    )
+    np.testing.assert_allclose(from_file, direct, atol=1e-9)
     # 2 channels: confidence 1, NaN = missing joint (filled).
     xy = keypoints[..., :2].copy()
     xy[4, 13] = np.nan

@@ -243,8 +243,11 @@ def degrade(
     if num_frames > 1 and rng.random() < cfg.drop_prob / 4:
         observed[_span(rng, num_frames, 3)] = False
     if not observed.all():
-        kp, unfillable = fill_missing_joints(kp, observed, skeleton)
-        assert not unfillable, "spans never cover a whole clip"
+        filled, unfillable = fill_missing_joints(kp, observed, skeleton)
+        if unfillable:  # spans that happened to cover a limb joint's whole clip: keep that joint
+            observed[:, unfillable] = True  # (no further draws: every other clip is unchanged)
+            filled, _ = fill_missing_joints(kp, observed, skeleton)
+        kp = filled
     return kp
 
 

@@ -27,7 +27,7 @@ def lift(
     image_size: tuple[int, int] | None = None,
     *,
     checkpoint: str | Path = "default",
-    skeleton: str = "h36m",
+    skeleton: str | None = None,
     fmt: str = "auto",
     flip: bool = True,
     device: str = "cpu",
@@ -48,8 +48,9 @@ def lift(
             do not record it.
         checkpoint: ``"default"`` (the packaged model), a checkpoint path or an exported
             ``.onnx`` file.
-        skeleton: Joint order of an array ``source`` (``h36m``, ``coco``, ``halpe``,
-            ``blazepose``, ``openpose``, ...).
+        skeleton: Joint order of an array ``source`` (``h36m``, the default; ``coco``,
+            ``halpe``, ``blazepose``, ``openpose``, ...) or of a numpy keypoint file that does
+            not record it (None: the file's own, or detected from its joint count).
         fmt: Format of a path ``source`` (``auto`` detects it).
         flip: Flip test-time augmentation.
         device: ``"cpu"`` or ``"cuda"``.
@@ -61,10 +62,9 @@ def lift(
         poses = ssrstf.lift(keypoints_coco, (1920, 1080), skeleton="coco")
         poses = ssrstf.lift("walk.mp4")  # needs pip install 'ssrstf[video]'
     """
-    is_file = isinstance(source, str | Path)
     options = InferOptions(
-        fmt=fmt, image_size=image_size, skeleton=None if is_file else skeleton,
-        checkpoint=str(checkpoint), device=device, flip=flip, backend=backend,
+        fmt=fmt, image_size=image_size, skeleton=skeleton, checkpoint=str(checkpoint),
+        device=device, flip=flip, backend=backend,
     )  # fmt: skip
     pipeline = Pipeline(
         options, lifter=lambda: _cached_lifter(str(checkpoint), device, flip, backend)
@@ -79,7 +79,7 @@ def lift_mesh(
     image_size: tuple[int, int] | None = None,
     *,
     mesh_checkpoint: str | Path = "default",
-    skeleton: str = "h36m",
+    skeleton: str | None = None,
     fmt: str = "auto",
     device: str = "cpu",
     body_model_path: str | Path | None = None,
@@ -95,10 +95,7 @@ def lift_mesh(
         mesh = ssrstf.lift_mesh(keypoints, (1000, 1000))
         mesh.vertices.shape  # (F, 13718, 3) with anny
     """
-    is_file = isinstance(source, str | Path)
-    options = InferOptions(
-        fmt=fmt, image_size=image_size, skeleton=None if is_file else skeleton, device=device
-    )
+    options = InferOptions(fmt=fmt, image_size=image_size, skeleton=skeleton, device=device)
     mesh = MeshOptions(mesh_checkpoint, body_model_path=body_model_path)
     pipeline = Pipeline(
         options, mesh=mesh,

@@ -153,12 +153,13 @@ def expand_inputs(
 
 def _name_candidate(path: Path, level: int) -> str:
     is_folder = path.is_dir()
+    path = Path(os.path.abspath(path))  # "." and ".." name the folder they stand for
     stem = path.name if is_folder or not path.suffix else path.stem
     if level == 0:
         return stem
     suffix = "" if is_folder else path.suffix.lstrip(".")
     tail = f"{stem}_{suffix}" if suffix else stem
-    parents = [p.name for p in Path(os.path.abspath(path)).parents if p.name][: level - 1]
+    parents = [p.name for p in path.parents if p.name][: level - 1]
     return "__".join([*reversed(parents), tail])
 
 
@@ -191,7 +192,9 @@ def output_names(paths: Sequence[Path]) -> list[str]:
             unique = []
             for name in names:
                 seen[name.casefold()] += 1
-                unique.append(name if seen[name.casefold()] == 1 else f"{name}-{seen[name]}")
+                unique.append(
+                    name if seen[name.casefold()] == 1 else f"{name}-{seen[name.casefold()]}"
+                )
             return unique
 
 

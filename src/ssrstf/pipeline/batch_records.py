@@ -119,12 +119,21 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 
 def input_signature(path: Path) -> dict[str, int] | None:
-    """The input's size (files; 0 for folders) and modification time, or None when missing."""
+    """The input's size and modification time, or None when missing; for a folder (OpenPose
+    frames) the total size and the latest modification time of the files in it, so that frames
+    rewritten in place count as a changed input."""
     try:
         stat = path.stat()
+        if not path.is_dir():
+            return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+        files = [entry.stat() for entry in path.iterdir() if entry.is_file()]
     except OSError:
         return None
-    return {"size": stat.st_size if path.is_file() else 0, "mtime_ns": stat.st_mtime_ns}
+    return {
+        "size": sum(f.st_size for f in files),
+        "mtime_ns": max([stat.st_mtime_ns, *(f.st_mtime_ns for f in files)]),
+        "files": len(files),
+    }
 
 
 def read_done(out_dir: Path) -> dict[str, Any] | None:
@@ -144,8 +153,9 @@ def is_ours(out_dir: Path) -> bool:
 def mark_started(out_dir: Path) -> None:
     """Mark ``out_dir`` as being written (before its first file; a redo is not done until it
     is, so an old done marker goes first)."""
-    (out_dir / DONE_MARKER).unlink(missing_ok=True)
+    # Started first: a kill between the two still leaves the folder marked as ours.
     _write_json(out_dir / STARTED_MARKER, {"pid": os.getpid(), "started": time.time()})
+    (out_dir / DONE_MARKER).unlink(missing_ok=True)
 
 
 def mark_done(out_dir: Path, record: InputRecord, source: Path, options: InferOptions) -> None:
