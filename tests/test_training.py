@@ -239,6 +239,25 @@ def test_quick_evaluations_do_not_count_against_the_budget(
     assert jump[0] == 3000.0 and elapsed < 1000.0, f"evaluation time counted ({elapsed:.0f} s)"
 
 
+def test_resume_after_the_budget_was_spent_trains_no_further_step(
+    synthetic_h36m: Path, tmp_path: Path
+) -> None:
+    """A run that ended by its CPU-time budget and is resumed (say it was killed during its
+    final evaluation): the same step, the same weights, the end written again."""
+    run = tmp_path / "run"
+    fit(tiny_cfg(synthetic_h36m, "train.max_minutes=0.002", "train.schedule=cosine_time",
+                 "train.clock=cpu", "train.epochs=50"), run)  # fmt: skip
+    before = load_checkpoint(run / "last.pt")
+    assert before["progress"]["elapsed_s"] >= 0.12 and (run / "final.json").is_file()
+    (run / "final.json").unlink()
+    fit(None, run, resume=True)
+    after = load_checkpoint(run / "last.pt")
+    assert after["progress"]["global_step"] == before["progress"]["global_step"]
+    for name, tensor in before["model"].items():
+        assert torch.equal(after["model"][name], tensor)
+    assert (run / "final.json").is_file()
+
+
 def test_resume_equals_uninterrupted(synthetic_h36m: Path, tmp_path: Path) -> None:
     two = tmp_path / "two"
     fit(tiny_cfg(synthetic_h36m, "train.epochs=2"), two)

@@ -28,7 +28,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
             raise ConfigError("train needs --config FILE (or --resume RUN_DIR)")
         cfg = load_config(args.config, args.set)
         best = fit(cfg, args.out or f"runs/{Path(args.config).stem}")
-    print(f"best checkpoint: {best}")
+    print(
+        f"final weights (scored in final.json): {best.parent / 'last.pt'}; best quick "
+        f"evaluation: {best}"
+    )
     return 0
 
 
