@@ -369,3 +369,17 @@ def test_names_of_dot_inputs_and_a_folder_rewritten_in_place(
     (out / ".ssrstf-done.json").write_text("{}")
     mark_started(out)
     assert sorted(p.name for p in out.iterdir()) == [".ssrstf-started.json"]
+
+
+def test_workers_start_with_their_thread_limit_in_the_environment() -> None:
+    """``--threads`` reaches a spawned worker before its interpreter imports numpy or torch (their
+    pools are sized when they load), and the parent's own environment is left as it was."""
+    import multiprocessing
+
+    from ssrstf.pipeline.batch_workers import THREAD_VARIABLES, _thread_environment
+
+    before = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    with _thread_environment(3), multiprocessing.get_context("spawn").Pool(1) as pool:
+        seen = [pool.apply(os.getenv, (name,)) for name in THREAD_VARIABLES]
+    assert seen == ["3"] * len(THREAD_VARIABLES)
+    assert {name: os.environ.get(name) for name in THREAD_VARIABLES} == before

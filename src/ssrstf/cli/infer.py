@@ -183,8 +183,8 @@ def _add_infer(sub: argparse._SubParsersAction) -> None:
     batch = p.add_argument_group("several inputs")
     batch.add_argument(
         "--workers", type=_positive_int, metavar="N",
-        help="worker processes, one torch thread each (default: the CPUs available, at most "
-        "one per input); implies the batch layout",
+        help="worker processes, --threads torch threads each (default: the CPUs available "
+        "divided by --threads, at most one per input); implies the batch layout",
     )  # fmt: skip
     batch.add_argument(
         "--shard", type=_shard, metavar="K/N",

@@ -200,7 +200,7 @@ def run_batch(
             records[str(item.path)] = skipped
         else:
             jobs.append(Job(str(item.path), str(out / item.name), options, overwrite, not verbose))
-    count = min(workers or available_cpus(), len(jobs))
+    count = min(workers or max(1, available_cpus() // options.threads), len(jobs))
     bar = tqdm(total=len(mine), initial=len(records), unit="input", desc="inputs",
                disable=not progress, dynamic_ncols=True)  # fmt: skip
     failures = sum(r.status == "failed" for r in records.values())

@@ -111,10 +111,30 @@ def run_job(job: Job) -> InputRecord:
 # ------------------------------------------------------------------------------ workers
 
 
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+"""The thread-pool sizes a worker's libraries read when they load."""
+
+
 def _limit_threads(threads: int) -> None:
-    """One thread pool of ``threads`` per worker (set before torch and numpy load)."""
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    """One thread pool of ``threads`` per worker, for what loads after this call."""
+    for name in THREAD_VARIABLES:
         os.environ[name] = str(threads)
+
+
+@contextlib.contextmanager
+def _thread_environment(threads: int):
+    """`THREAD_VARIABLES` set to ``threads`` while workers start: a spawned worker inherits
+    them before its interpreter imports numpy or torch (their pools are sized at load)."""
+    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    _limit_threads(threads)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _worker_main(conn, options: InferOptions, quiet: bool, videos: bool) -> None:
@@ -201,7 +221,8 @@ def run_jobs(
     videos = options.fmt == "video" or any(is_video(job.source) for job in jobs)
 
     def start() -> _Worker:
-        return _Worker(ctx, options, quiet, videos)
+        with _thread_environment(options.threads):
+            return _Worker(ctx, options, quiet, videos)
 
     queue = deque(jobs)
     pool: list[_Worker] = []
