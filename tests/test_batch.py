@@ -96,6 +96,10 @@ def test_folders_and_globs_expand_to_sorted_inputs(tmp_path: Path) -> None:
     assert globbed == sorted([*expected, clips / "deep" / "d.npz"], key=str)
     recursive = expand_inputs([str(tmp_path / "**" / "*.np[yz]")], exclude=out)
     assert recursive == [clips / "b.npy", clips / "deep" / "d.npz"]
+    # A glob that reaches an OpenPose folder's frame files names the folder, once.
+    frames = expand_inputs([str(tmp_path / "**" / "*.json")], exclude=out)
+    assert frames == [clips / "a.json", clips / "openpose"]
+    assert expand_inputs([str(clips / "openpose" / "**")]) == [clips / "openpose"]
     # Duplicates collapse; an explicit missing file stays (it fails as an input).
     assert expand_inputs([clips / "b.npy", str(clips / "b.*"), tmp_path / "gone.npy"]) == [
         clips / "b.npy",

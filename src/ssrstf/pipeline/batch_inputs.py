@@ -109,7 +109,8 @@ def expand_inputs(
     A file is an input (a missing one too: it then fails as an input). A folder of OpenPose
     frame files is one input; another folder stands for its inputs (`folder_inputs`), or is an
     input itself when it holds none. A glob pattern (``**`` recurses) stands for its matches,
-    of which only videos, keypoint files and folders are kept.
+    of which only videos, keypoint files and folders are kept; a matched frame file of an
+    OpenPose folder stands for that folder.
 
     Args:
         patterns: What the user named.
@@ -139,8 +140,12 @@ def expand_inputs(
         matches = sorted(glob.glob(str(pattern), recursive=True))
         if not matches:
             raise FileNotFoundError(f"no file or folder matches {str(pattern)!r}")
+        sequences: dict[Path, bool] = {}  # folder → is an OpenPose sequence (asked once)
         for match in map(Path, matches):
-            if match.is_dir() and not is_openpose_folder(match):
+            parent = match.parent
+            if match.is_file() and sequences.setdefault(parent, is_openpose_folder(parent)):
+                add(parent, expanded=True)  # a frame file: its sequence is the input
+            elif match.is_dir() and not is_openpose_folder(match):
                 for item in folder_inputs(match):
                     add(item, expanded=True)
             elif match.is_dir() or _is_input_file(match):
