@@ -96,6 +96,21 @@ def test_folders_and_globs_expand_to_sorted_inputs(tmp_path: Path) -> None:
     assert globbed == sorted([*expected, clips / "deep" / "d.npz"], key=str)
     recursive = expand_inputs([str(tmp_path / "**" / "*.np[yz]")], exclude=out)
     assert recursive == [clips / "b.npy", clips / "deep" / "d.npz"]
+    # The output folder may be the inputs' own folder: its inputs stay, a batch's outputs
+    # there (summaries, folders holding a done or started marker) never become inputs.
+    done, started = clips / "b", clips / "c"
+    for folder, marker in ((done, ".ssrstf-done.json"), (started, ".ssrstf-started.json")):
+        folder.mkdir()
+        (folder / marker).write_text("{}")
+        (folder / "poses_3d.npz").write_bytes(b"x")
+    (clips / "batch.json").write_text("{}")
+    same = expand_inputs([str(clips / "**" / "*.np[yz]"), str(clips / "*.json")], exclude=clips)
+    assert same == [clips / "a.json", clips / "b.npy", clips / "deep" / "d.npz"]
+    for folder in (done, started):
+        for entry in folder.iterdir():
+            entry.unlink()
+        folder.rmdir()
+    (clips / "batch.json").unlink()
     # A glob that reaches an OpenPose folder's frame files names the folder, once.
     frames = expand_inputs([str(tmp_path / "**" / "*.json")], exclude=out)
     assert frames == [clips / "a.json", clips / "openpose"]

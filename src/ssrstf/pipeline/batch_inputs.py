@@ -27,6 +27,13 @@ SUMMARY_FILES = ("batch.csv", "batch.json")
 """The summary files `ssrstf.pipeline.batch.run_batch` writes into the output folder (no
 input's output folder takes their names, `output_names`)."""
 
+DONE_MARKER = ".ssrstf-done.json"
+"""Written last, atomically, into an input's output folder when every file is in place
+(`ssrstf.pipeline.batch_records`)."""
+
+STARTED_MARKER = ".ssrstf-started.json"
+"""Written into an input's output folder before its first output file (removed when done)."""
+
 KEYPOINT_SUFFIXES = frozenset({".json", ".npz", ".npy"})
 """Suffixes of keypoint files that folder and glob expansion pick up (besides videos)."""
 
@@ -97,8 +104,21 @@ def names_several_inputs(text: str | Path) -> bool:
     return path.is_dir() and not is_openpose_folder(path) and bool(folder_inputs(path))
 
 
-def _inside(path: Path, folder: Path) -> bool:
-    return Path(os.path.abspath(path)).is_relative_to(os.path.abspath(folder))
+def _batch_output(path: Path, folder: Path) -> bool:
+    """Whether ``path`` is something a batch wrote into its output folder ``folder``: a summary
+    file, or what lies in an input's output folder (one holding a done or started marker).
+    Inputs may lie in the output folder itself (``infer 'clips/*.mp4' --out clips``)."""
+    path, folder = Path(os.path.abspath(path)), Path(os.path.abspath(folder))
+    if not path.is_relative_to(folder) or path == folder:
+        return path == folder
+    if path.parent == folder and path.name in SUMMARY_FILES:
+        return True
+    for candidate in [path, *path.parents]:
+        if candidate == folder:
+            return False
+        if any((candidate / marker).exists() for marker in (DONE_MARKER, STARTED_MARKER)):
+            return True
+    return False
 
 
 def expand_inputs(
@@ -114,8 +134,8 @@ def expand_inputs(
 
     Args:
         patterns: What the user named.
-        exclude: Leave out what folders and globs find inside this folder (the batch's output
-            folder, when it lies among the inputs).
+        exclude: The batch's output folder: what folders and globs find of its own outputs
+            there (summary files, inputs' output folders) is left out.
 
     Raises:
         FileNotFoundError: A glob pattern matches nothing.
@@ -124,7 +144,7 @@ def expand_inputs(
     found: dict[str, Path] = {}
 
     def add(path: Path, *, expanded: bool) -> None:
-        if expanded and exclude is not None and _inside(path, Path(exclude)):
+        if expanded and exclude is not None and _batch_output(path, Path(exclude)):
             return
         found.setdefault(os.path.abspath(path), path)
 

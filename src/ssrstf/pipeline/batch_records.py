@@ -31,14 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from ssrstf.files import OutputLockedError, atomic_write, output_lock
-from ssrstf.pipeline.batch_inputs import SUMMARY_FILES, BatchInput
+from ssrstf.pipeline.batch_inputs import DONE_MARKER, STARTED_MARKER, SUMMARY_FILES, BatchInput
 from ssrstf.pipeline.options import InferOptions
-
-DONE_MARKER = ".ssrstf-done.json"
-"""Written last, atomically, into an input's output folder when every file is in place."""
-
-STARTED_MARKER = ".ssrstf-started.json"
-"""Written into an input's output folder before its first output file (removed when done)."""
 
 SUMMARY_COLUMNS = ("input", "status", "frames", "detection_share", "seconds", "output", "error")
 """Columns of ``batch.csv`` (also the first keys of each record in ``batch.json``)."""
