@@ -152,12 +152,16 @@ def mark_started(out_dir: Path) -> None:
     (out_dir / DONE_MARKER).unlink(missing_ok=True)
 
 
-def mark_done(out_dir: Path, record: InputRecord, source: Path, options: InferOptions) -> None:
-    """Mark ``out_dir`` as complete (after its last file), with what a rerun compares."""
+def mark_done(
+    out_dir: Path, record: InputRecord, signature: dict[str, int] | None, options: InferOptions
+) -> None:
+    """Mark ``out_dir`` as complete (after its last file), with what a rerun compares:
+    ``signature`` is the input's `input_signature` taken before it was read (an input changed
+    while it was processed then counts as changed)."""
     marker = {
         "format": "ssrstf-batch-done",
         "format_version": _FORMAT_VERSION,
-        "input_signature": input_signature(source),
+        "input_signature": signature,
         "options": options.fingerprint(),
         "record": record.to_dict(),
     }

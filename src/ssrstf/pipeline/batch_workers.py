@@ -28,7 +28,13 @@ from ssrstf.files import OutputLockedError
 from ssrstf.keypoints.native_logs import captured_native_stderr, quiet_native_environment
 from ssrstf.keypoints.video import is_video
 from ssrstf.lifting.lifter import Lifter
-from ssrstf.pipeline.batch_records import InputRecord, is_ours, mark_done, mark_started
+from ssrstf.pipeline.batch_records import (
+    InputRecord,
+    input_signature,
+    is_ours,
+    mark_done,
+    mark_started,
+)
 from ssrstf.pipeline.options import InferOptions
 from ssrstf.pipeline.run import Pipeline
 
@@ -86,6 +92,7 @@ def run_job(job: Job) -> InputRecord:
     """Process one input between its markers; every failure becomes a ``failed`` record."""
     out_dir = Path(job.out_dir)
     start = time.perf_counter()
+    signature = input_signature(Path(job.source))  # before reading: what the outputs come from
     try:
         # Everything the input's processing writes to stderr is captured (not only the
         # detector's lines): a worker must not write into the parent's progress bar.
@@ -99,7 +106,7 @@ def run_job(job: Job) -> InputRecord:
                 job.source, job.out_dir, "done", frames=run.frames,
                 seconds=time.perf_counter() - start, detect_seconds=run.detect_seconds,
             )  # fmt: skip
-            mark_done(out_dir, record, Path(job.source), job.options)
+            mark_done(out_dir, record, signature, job.options)
     except Exception as exc:
         return InputRecord(
             job.source, job.out_dir, "failed", seconds=time.perf_counter() - start,
