@@ -308,6 +308,11 @@ def test_json_with_a_byte_order_mark_and_numpy_metadata_checks(tmp_path: Path) -
     path.write_bytes(b"\xef\xbb\xbf" + json.dumps(results).encode("utf-8"))
     kp = read_keypoints(path, image_size=(640, 480))
     assert kp.num_frames == 2 and kp.frame_ids == ("1", "2")
+    # Image ids 1 and 1.0 are one frame (some tools write every number as a float).
+    floats = [_result(1.0, _person(COCO_17, 0), 0.5), _result(1, _person(COCO_17, 1), 0.9)]
+    kp = read_keypoints(_write_json(tmp_path / "f.json", floats), image_size=(640, 480))
+    assert kp.num_frames == 1 and kp.frame_ids == ("1",)
+    np.testing.assert_array_equal(kp.keypoints[0], _person(COCO_17, 1))  # the better score
     keypoints = np.stack([_person(COCO_17, 0), _person(COCO_17, 1)])
     for meta, message in (
         ({"fps": np.array([25.0, 30.0])}, r"fps must be one number, got \[25\.0, 30\.0\]"),

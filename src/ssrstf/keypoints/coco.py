@@ -20,6 +20,13 @@ from ssrstf.skeleton import COCO_17, HALPE_26
 RESULTS_SKELETONS = {"coco": COCO_17, "halpe": HALPE_26}
 
 
+def _image_key(image_id: object) -> str:
+    """An image id as a frame key: a whole-number float is its integer (``1.0`` is frame ``1``)."""
+    if isinstance(image_id, float) and image_id.is_integer():
+        return str(int(image_id))
+    return str(image_id)
+
+
 def results_by_image(
     path: Path, data: Any, fmt: str
 ) -> tuple[tuple[str, ...], tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
@@ -40,7 +47,7 @@ def results_by_image(
         score = (
             float(person[:, 2].mean()) if score is None else check_score(path, score, f"entry {i}")
         )
-        by_image.setdefault(str(entry["image_id"]), []).append((score, person))
+        by_image.setdefault(_image_key(entry["image_id"]), []).append((score, person))
     ids = tuple(sorted(by_image, key=natural_key))
     people = tuple(np.stack([p for _, p in by_image[k]]) for k in ids)
     scores = tuple(np.array([c for c, _ in by_image[k]]) for k in ids)
