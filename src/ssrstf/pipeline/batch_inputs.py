@@ -163,7 +163,9 @@ def expand_inputs(
         sequences: dict[Path, bool] = {}  # folder → is an OpenPose sequence (asked once)
         for match in map(Path, matches):
             parent = match.parent
-            if match.is_file() and sequences.setdefault(parent, is_openpose_folder(parent)):
+            if match.is_file() and parent not in sequences:
+                sequences[parent] = is_openpose_folder(parent)
+            if match.is_file() and sequences[parent]:
                 add(parent, expanded=True)  # a frame file: its sequence is the input
             elif match.is_dir() and not is_openpose_folder(match):
                 for item in folder_inputs(match):
