@@ -62,11 +62,22 @@ def test_int_is_accepted_for_float_and_tuples_are_typed() -> None:
         ("train.lr=-1", "train.lr must be > 0"),
         ("eval.every=0", "eval.every must be >= 1"),
         ("train.epochs", "not of the form section.key=value"),
+        ("train.checkpoint_minutes=0", "train.checkpoint_minutes must be > 0"),
+        ("train.eval_every_steps=-5", "train.eval_every_steps must be >= 0"),
+        ("train.grad_clip=-1", "train.grad_clip must be >= 0"),
+        ("data.train_subjects=[S1, S9]", "trains on test subjects ['S9']"),
     ],
 )
 def test_bad_values_name_the_key(override: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("(", r"\(")):
         load_config(overrides=[override])
+
+
+def test_overrides_fill_an_empty_section(tmp_path: Path) -> None:
+    path = tmp_path / "empty_train.yaml"
+    path.write_text("train:\nmodel:\n  dim: 32\n")
+    cfg = load_config(path, ["train.batch_size=7"])
+    assert cfg.train.batch_size == 7 and cfg.model.dim == 32
 
 
 def test_missing_and_malformed_files(tmp_path: Path) -> None:

@@ -258,6 +258,65 @@ def test_resume_after_the_budget_was_spent_trains_no_further_step(
     assert (run / "final.json").is_file()
 
 
+def test_resuming_a_finished_run_changes_nothing(synthetic_h36m: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    fit(tiny_cfg(synthetic_h36m, "train.max_steps=3"), run)
+    files = {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()}
+    fit(None, run, resume=True)  # no second final evaluation, no duplicated record
+    assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == files
+
+
+def test_a_run_killed_while_writing_its_end_logs_one_final_record(
+    synthetic_h36m: Path, tmp_path: Path
+) -> None:
+    run = tmp_path / "run"
+    fit(tiny_cfg(synthetic_h36m, "train.max_steps=3"), run)
+    (run / "final.json").unlink()  # killed after logging the final record, before final.json
+    fit(None, run, resume=True)
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["eval"].startswith("final") for r in records].count(True) == 1
+    assert (run / "final.json").is_file()
+
+
+def test_resume_refuses_another_number_of_processes(synthetic_h36m: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    fit(tiny_cfg(synthetic_h36m, "train.max_steps=3", "train.epochs=5"), run)
+    ckpt = load_checkpoint(run / "last.pt")
+    assert ckpt["world_size"] == 1
+    ckpt["config"]["train"]["max_steps"] = 0
+    state = {k: v for k, v in ckpt.items() if k != "format_version"}
+    save_checkpoint(run / "last.pt", {**state, "world_size": 2})
+    with pytest.raises(
+        ValueError, match=r"trained by 2 process\(es\), not 1: resume it with torchrun"
+    ):
+        fit(None, run, resume=True)
+    # A checkpoint of an older version (no world_size) past the end of this epoch length: the
+    # data loader would yield nothing, and the loop would never end.
+    del state["world_size"]
+    state["progress"] = {**state["progress"], "step_in_epoch": 10_000}
+    save_checkpoint(run / "last.pt", state)
+    with pytest.raises(ValueError, match="another number of processes"):
+        fit(None, run, resume=True)
+
+
+def test_one_run_at_a_time_in_a_folder(synthetic_h36m: Path, tmp_path: Path) -> None:
+    from ssrstf.files import OutputLockedError, output_lock
+
+    run = tmp_path / "run"
+    with output_lock(run), pytest.raises(OutputLockedError, match="another ssrstf run"):
+        fit(tiny_cfg(synthetic_h36m, "train.max_steps=1"), run)
+    assert not (run / "metrics.jsonl").exists()
+    with pytest.raises(FileNotFoundError, match="run directory not found"):
+        fit(None, tmp_path / "absent", resume=True)
+    assert not (tmp_path / "absent").exists()
+
+
+def test_test_subjects_are_the_protocol_s(synthetic_h36m: Path, tmp_path: Path) -> None:
+    cfg = tiny_cfg(synthetic_h36m, "data.test_subjects=[S9]", "train.max_steps=1")
+    with pytest.raises(ValueError, match=r"data.test_subjects \['S9'\] are not the videopose3d"):
+        fit(cfg, tmp_path / "run")
+
+
 def test_resume_equals_uninterrupted(synthetic_h36m: Path, tmp_path: Path) -> None:
     two = tmp_path / "two"
     fit(tiny_cfg(synthetic_h36m, "train.epochs=2"), two)

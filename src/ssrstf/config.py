@@ -280,6 +280,8 @@ class DataConfig:
             "needs data.target_space: camera (virtual cameras re-project camera-space 3D)",
         )
         _check(self.train_stride >= 0, "data.train_stride", "must be >= 0")
+        both = sorted(set(self.train_subjects) & set(self.test_subjects))
+        _check(not both, "data.train_subjects", f"trains on test subjects {both}")
         _check(self.frame_stride >= 1, "data.frame_stride", "must be >= 1")
         _check(
             all(s >= 1 for s in self.train_frame_strides)
@@ -356,6 +358,9 @@ class TrainConfig:
         _check(self.max_minutes >= 0, "train.max_minutes", "must be >= 0")
         _check(self.max_steps >= 0, "train.max_steps", "must be >= 0")
         _check(self.warmup_steps >= 0, "train.warmup_steps", "must be >= 0")
+        _check(self.checkpoint_minutes > 0, "train.checkpoint_minutes", "must be > 0")
+        _check(self.eval_every_steps >= 0, "train.eval_every_steps", "must be >= 0")
+        _check(self.grad_clip >= 0, "train.grad_clip", "must be >= 0 (0: no clipping)")
         _check(0 <= self.min_lr_ratio <= 1, "train.min_lr_ratio", "must be in [0, 1]")
         _check(
             self.schedule != "cosine" or self.max_steps > 0,
@@ -605,7 +610,9 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         *path, leaf = key.strip().split(".")
         node = data
         for part in path:
-            node = node.setdefault(part, {})
+            if node.get(part) is None:  # absent, or an empty YAML section ("train:")
+                node[part] = {}
+            node = node[part]
             if not isinstance(node, dict):
                 raise ConfigError(f"override {key!r}: {part!r} is not a section")
         node[leaf] = yaml.safe_load(raw)

@@ -46,10 +46,10 @@ from ssrstf.checkpoint import (
     save_checkpoint,
     stored_config,
 )
-from ssrstf.config import ExperimentConfig, load_config, save_config, to_dict
+from ssrstf.config import ExperimentConfig, TrainConfig, load_config, save_config, to_dict
 from ssrstf.data.dataset import build_datasets
 from ssrstf.data.h36m import Streams
-from ssrstf.files import atomic_write
+from ssrstf.files import atomic_write, output_lock
 from ssrstf.models import create_model
 from ssrstf.models.attention import set_compiled_training_attention
 from ssrstf.training.allocator import keep_freed_memory
@@ -61,7 +61,12 @@ from ssrstf.training.mesh_training import (
     prepare_mesh_config,
 )
 from ssrstf.training.optim import build_optimizer, build_scheduler
-from ssrstf.training.scoring import build_eval_streams, evaluate_on_streams, load_experiment_streams
+from ssrstf.training.scoring import (
+    build_eval_streams,
+    evaluate_on_streams,
+    load_experiment_streams,
+    protocol_of,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -156,18 +161,46 @@ def fit(
         cfg: The experiment; None when resuming (the run's saved config is used).
         run_dir: Run directory (created).
         resume: Continue from ``run_dir/last.pt``; a run killed before its first checkpoint
-            (only ``config.yaml`` there) starts again from step 0 with that config.
+            (only ``config.yaml`` there) starts again from step 0 with that config; a finished
+            run (its ``final.json`` written) is left as it is. Resume with as many processes
+            as the run was trained with (checked).
         streams: Pre-loaded dataset (tests); default reads ``cfg.data.path``.
 
     Raises:
-        ValueError: When starting a new run in a directory that already holds one, or
-            resuming where there is no checkpoint.
+        ValueError: When starting a new run in a directory that already holds one, resuming
+            where there is no checkpoint or with another number of processes, or when
+            ``data.test_subjects`` are not the protocol's.
+        OutputLockedError: When another run is writing into ``run_dir``.
     """
     run_dir = Path(run_dir)
+    if resume and not run_dir.is_dir():
+        raise FileNotFoundError(f"run directory not found: {run_dir}")
+    # One run at a time writes into a folder (rank 0 holds the lock; the other ranks are its own).
+    lock = output_lock(run_dir) if int(os.environ.get("RANK", "0")) == 0 else nullcontext()
+    with lock:
+        return _fit(cfg, run_dir, resume=resume, streams=streams)
+
+
+def _finished(train: TrainConfig, progress: Progress) -> bool:
+    """Whether a run at ``progress`` has trained all it will (steps, epochs or time budget)."""
+    return (
+        (bool(train.max_steps) and progress.global_step >= train.max_steps)
+        or progress.epoch >= train.epochs
+        or (bool(train.max_minutes) and progress.elapsed_s >= train.max_minutes * 60)
+    )
+
+
+def _fit(
+    cfg: ExperimentConfig | None, run_dir: Path, *, resume: bool, streams: Streams | None
+) -> Path:
     ckpt = None
     if resume and (run_dir / "last.pt").exists():
         ckpt = load_checkpoint(run_dir / "last.pt")
         cfg = stored_config(ckpt.get("config"), source=run_dir / "last.pt")
+        ended = _finished(cfg.train, Progress(**ckpt["progress"]))
+        if ended and (run_dir / "final.json").is_file():
+            logger.warning("%s has finished (final.json written): nothing to resume", run_dir)
+            return run_dir / "best.pt"
     elif resume:
         cfg = _config_of_unstarted_run(run_dir)
     elif (run_dir / "last.pt").exists():
@@ -188,6 +221,19 @@ def fit(
     if device.type == "cpu":
         keep_freed_memory()  # no page faults on every step's activations (allocator module)
     rank, world = _init_distributed(device)
+    trained_by = ckpt.get("world_size") if ckpt is not None else None
+    if trained_by is not None and trained_by != world:
+        how = f"with torchrun --nproc_per_node {trained_by}" if trained_by > 1 else "alone"
+        raise ValueError(
+            f"{run_dir / 'last.pt'} was trained by {trained_by} process(es), not {world}: resume "
+            f"it {how} (the data order and the epoch length depend on the number)"
+        )
+    protocol = protocol_of(cfg)
+    if set(cfg.data.test_subjects) != set(protocol.test_subjects):
+        raise ValueError(
+            f"data.test_subjects {list(cfg.data.test_subjects)} are not the {protocol.name} "
+            f"protocol's test subjects {list(protocol.test_subjects)}, which the evaluations score"
+        )
     torch.manual_seed(cfg.seed)
     if rank == 0:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -233,6 +279,12 @@ def fit(
         scheduler.load_state_dict(ckpt["scheduler"])
         torch.set_rng_state(ckpt["rng"]["torch"])
         progress = Progress(**ckpt["progress"])
+        if progress.step_in_epoch >= steps_per_epoch:  # a checkpoint without world_size
+            raise ValueError(
+                f"{run_dir / 'last.pt'} stopped at step {progress.step_in_epoch} of an epoch of "
+                f"{steps_per_epoch} steps: resumed with another number of processes than it "
+                "was trained with?"
+            )
     if resume and rank == 0:
         _drop_records_after(run_dir / "metrics.jsonl", progress.global_step)
     train_model: nn.Module = model
@@ -248,14 +300,17 @@ def fit(
 
 
 def _drop_records_after(path: Path, step: int) -> None:
-    """Forget the log records of steps a resumed run repeats (logged after its checkpoint)."""
+    """Forget the log records of steps a resumed run repeats: those logged after its checkpoint,
+    and a final evaluation at its step (a run killed while it wrote its end evaluates again)."""
     if not path.is_file():
         return
     lines = path.read_text().splitlines(keepends=True)
     kept = []
     for line in lines:
         try:
-            keep = json.loads(line)["step"] <= step
+            record = json.loads(line)
+            final = str(record.get("eval", "")).startswith("final")
+            keep = record["step"] < step or (record["step"] == step and not final)
         except (ValueError, KeyError, TypeError):
             keep = False  # a line cut short by the kill
         if keep:
@@ -344,6 +399,7 @@ class _Loop:
             "scheduler": self.scheduler.state_dict(),
             "rng": {"torch": torch.get_rng_state()},
             "progress": vars(progress).copy(),
+            "world_size": dist.get_world_size() if _distributed() else 1,
         }
         save_checkpoint(self.run_dir / name, state)
 
