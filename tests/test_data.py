@@ -11,6 +11,7 @@ import torch
 
 from ssrstf.config import DataConfig, ExperimentConfig, ModelConfig, TrainConfig
 from ssrstf.data.clips import (
+    centred_padding,
     plan_windows,
     resample_indices,
     split_test_clips,
@@ -54,6 +55,16 @@ def test_short_streams_give_one_resampled_clip_covering_every_frame() -> None:
     assert set(clips[0]) == set(range(5)) and np.all(np.diff(clips[0]) >= 0)
     np.testing.assert_array_equal(split_test_clips(5, 12), clips)
     assert split_train_clips(0, 12, 4).shape == (0, 12)
+
+
+def test_centred_padding_repeats_the_end_frames_around_the_sequence() -> None:
+    indices, first = centred_padding(3, 8)
+    assert indices.tolist() == [0, 0, 0, 1, 2, 2, 2, 2] and first == 2
+    assert centred_padding(8, 8)[0].tolist() == list(range(8))
+    one, first = centred_padding(1, 4)
+    assert one.tolist() == [0, 0, 0, 0] and first == 1
+    with pytest.raises(ValueError, match="num_frames <= clip_len"):
+        centred_padding(9, 8)
 
 
 def test_resample_indices_are_sorted_in_range_and_even() -> None:
@@ -259,6 +270,17 @@ _BREAK_ONE_ARRAY = {  # what is changed in a prepared file → what the error mu
             }
         ),  # fmt: skip
         "poses_3d has NaN or inf in 1 frame(s) (first: frame 5)",
+    ),
+    "NaN in a scored 2.5D pose": (
+        lambda a: (
+            a
+            | {
+                "poses_2_5d": np.where(
+                    np.arange(len(a["poses_3d"]))[:, None, None] == 7, np.nan, a["poses_3d"]
+                )
+            }
+        ),
+        "poses_2_5d has NaN or inf in 1 frame(s) (first: frame 7)",
     ),
 }
 

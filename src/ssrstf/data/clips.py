@@ -10,9 +10,11 @@ arrays explicit (``lib/utils/utils_data.split_clips``):
 * a stream shorter than ``T`` gives one clip of its frames resampled to ``T`` (`resample_indices`);
 * test windows may overlap (``overlap``: windows every ``T − overlap`` frames, the last flush
   with the end, `plan_windows`), their per-frame values then stitched with the triangular
-  weights `window_weights` (`stitch_clips`): inference and the evaluation share this logic
-  (except for a sequence shorter than ``T``: `ssrstf.lifting.lifter.Lifter` pads it with its
-  last frame, the evaluation resamples it);
+  weights `window_weights` (`stitch_clips`): inference and the evaluation share this logic,
+  except for a sequence shorter than ``T``: inference centres it in the clip between copies of
+  its first and last frames (`centred_padding`, measured better than resampling and than
+  padding at the end, docs/design.md "Inference"), the evaluation resamples it as MotionBERT
+  does (no Human3.6M or MPI-INF-3DHP test stream is that short);
 * with a frame stride ``s`` (``data.frame_stride``: T inputs spanning (T - 1) s + 1 frames) the
   stream splits into its ``s`` phases (frames p, p + s, ...), each clipped as above
   (`strided_clips`), so training and the full-protocol evaluation still see every frame.
@@ -39,6 +41,21 @@ def resample_indices(num_frames: int, clip_len: int) -> np.ndarray:
         raise ValueError(f"need num_frames >= 1 and clip_len >= 1, got {num_frames}, {clip_len}")
     even = np.linspace(0, num_frames, num=clip_len, endpoint=False)
     return np.minimum(np.floor(even).astype(np.int64), num_frames - 1)
+
+
+def centred_padding(num_frames: int, clip_len: int) -> tuple[np.ndarray, int]:
+    """A sequence of ``num_frames`` < ``clip_len`` frames made one clip: its frames in the middle,
+    the first frame repeated before them and the last after (edge padding on both sides).
+
+    Returns:
+        ``(indices, first)``: (clip_len,) int64 indices into the sequence, and the clip position
+        of its frame 0 (its outputs are ``clip[first : first + num_frames]``).
+    """
+    if not 1 <= num_frames <= clip_len:
+        raise ValueError(f"need 1 <= num_frames <= clip_len, got {num_frames}, {clip_len}")
+    first = (clip_len - num_frames) // 2
+    indices = np.clip(np.arange(clip_len, dtype=np.int64) - first, 0, num_frames - 1)
+    return indices, first
 
 
 def split_train_clips(num_frames: int, clip_len: int, stride: int) -> np.ndarray:

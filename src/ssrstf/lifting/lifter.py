@@ -4,9 +4,10 @@ The model sees clips of ``T = model.num_frames`` frames. A sequence is cut into 
 frames every ``stride = T − overlap`` frames (the last window flush with the end), lifted in
 batches, and stitched: each frame's pose is the weighted mean of the windows covering it, with a
 triangular weight ``min(t + 1, T − t)`` at position ``t`` of a window, so overlapping windows
-cross-fade instead of jumping at window borders. A sequence shorter than ``T`` is padded by
-repeating its last frame and cropped back. Memory is bounded by the batch of windows; the
-(F, J, 3) result arrays are the only per-frame storage.
+cross-fade instead of jumping at window borders. A sequence shorter than ``T`` is centred in
+one clip between copies of its first and last frames (`centred_padding`) and cropped back.
+Memory is bounded by the batch of windows; the (F, J, 3) result arrays are the only per-frame
+storage.
 
 Inputs go through the same normalisation as training (`ssrstf.data.transforms.normalize_keypoints`)
 and outputs through the same unit conversion (`target_scale_mm`): poses in millimetres,
@@ -29,7 +30,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ssrstf.checkpoint import load_model
-from ssrstf.data.clips import plan_windows, window_weights
+from ssrstf.data.clips import centred_padding, plan_windows, window_weights
 from ssrstf.data.transforms import normalize_keypoints, target_scale_mm
 from ssrstf.geometry import to_root_relative
 from ssrstf.lifting.backends import check_backend, load_onnx, make_backend_predictor
@@ -192,8 +193,10 @@ class Lifter:
 
     def _lift_consecutive(self, inputs: np.ndarray, *, progress: bool) -> np.ndarray:
         num_frames, window = len(inputs), self.num_frames
-        if num_frames < window:  # pad by repeating the last frame; cropped below
-            inputs = np.concatenate([inputs, np.repeat(inputs[-1:], window - num_frames, 0)])
+        first = 0
+        if num_frames < window:  # centred between copies of its end frames; cropped below
+            indices, first = centred_padding(num_frames, window)
+            inputs = inputs[indices]
         starts = plan_windows(len(inputs), window, window - self.overlap)
         weights = window_weights(window)
         total = np.zeros((len(inputs),) + inputs.shape[1:2] + (3,))
@@ -212,6 +215,7 @@ class Lifter:
             for start, pose in zip(batch, predicted, strict=True):
                 total[start : start + window] += weights[:, None, None] * pose
                 weight_sum[start : start + window] += weights
-        poses = total[:num_frames] / weight_sum[:num_frames, None, None]
+        kept = slice(first, first + num_frames)
+        poses = total[kept] / weight_sum[kept, None, None]
         scale = target_scale_mm("camera", np.ones(num_frames))[:, None, None]
         return to_root_relative(poses * scale, self.skeleton.root)

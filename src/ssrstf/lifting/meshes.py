@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ssrstf.data.clips import plan_windows, window_weights
+from ssrstf.data.clips import centred_padding, plan_windows, window_weights
 from ssrstf.lifting.lifter import Lifter
 from ssrstf.mesh.body import SkinnedMesh
 from ssrstf.mesh.model import load_mesh_model
@@ -204,10 +204,11 @@ class MeshRecoverer:
         """Per-frame rotations (F, P, 3, 3) and the sequence's shape (S,) and scale; ``joints``
         (F, 17, 3) metres, root-relative: swing IK's targets (None: the backbone's joints)."""
         num_frames, window = len(inputs), self.num_frames
-        if num_frames < window:  # pad by repeating the last frame; cropped below
-            inputs = np.concatenate([inputs, np.repeat(inputs[-1:], window - num_frames, 0)])
-            if joints is not None:
-                joints = np.concatenate([joints, np.repeat(joints[-1:], window - num_frames, 0)])
+        first = 0
+        if num_frames < window:  # as `Lifter`: centred between its end frames; cropped below
+            indices, first = centred_padding(num_frames, window)
+            inputs = inputs[indices]
+            joints = None if joints is None else joints[indices]
         starts = plan_windows(len(inputs), window, window - self.overlap)
         weights = torch.as_tensor(window_weights(window), dtype=torch.float64)
         p = self.model.body.num_pose_bones
@@ -231,7 +232,8 @@ class MeshRecoverer:
                     weight_sum[s : s + window] += weights
                 shapes.append(shape.double().cpu())
                 scales.append(scale.double().cpu())
-        mean_6d = total[:num_frames] / weight_sum[:num_frames, None, None]
+        kept = slice(first, first + num_frames)
+        mean_6d = total[kept] / weight_sum[kept, None, None]
         pose = rotation_6d_to_matrix(mean_6d).float().numpy()
         shape = torch.cat(shapes).mean(0).numpy()
         return pose, shape, float(torch.cat(scales).mean())
