@@ -159,3 +159,55 @@ def test_bfloat16_predictor_runs_a_copy_close_to_fp32(tiny_checkpoint: Path) -> 
     bf16 = make_predictor(model, H36M_17, dtype=torch.bfloat16)(x)
     assert bf16.dtype == np.float32 and next(model.parameters()).dtype == torch.float32
     assert 0 < np.abs(bf16 - fp32).max() < 0.05 * np.abs(fp32).max()  # bf16 rounding, not equal
+
+
+def test_onnxruntime_runs_on_the_cuda_device_asked_for_and_refuses_others(
+    default_onnx: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import onnxruntime as ort
+
+    from ssrstf.lifting.backends import onnx_session
+
+    sessions = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CUDAExecutionProvider"])
+    monkeypatch.setattr(ort, "InferenceSession", lambda *a, **k: sessions.append(k) or object())
+    onnx_session(b"graph", device="cuda:1")
+    onnx_session(b"graph", device="cuda")
+    assert [k["providers"][0] for k in sessions] == [
+        ("CUDAExecutionProvider", {"device_id": 1}),
+        ("CUDAExecutionProvider", {"device_id": 0}),
+    ]
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    with pytest.raises(ValueError, match="--device mps: the onnxruntime backend runs on cpu or"):
+        onnx_session(b"graph", device="mps")
+    assert len(sessions) == 2
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="--device gpu: not a device"):
+        load_onnx(default_onnx, device="gpu")
+    with pytest.raises(ValueError, match="--device cuda: no CUDA device"):
+        Lifter(default_onnx, device="cuda")
+
+
+def test_a_graph_that_does_not_fit_its_config_is_refused(
+    default_onnx: Path, tmp_path: Path
+) -> None:
+    import onnx
+
+    proto = onnx.load(str(default_onnx))
+    entry = next(p for p in proto.metadata_props if p.key == "ssrstf_config")
+    config = json.loads(entry.value)
+    config["model"]["in_channels"] = 5 - config["model"]["in_channels"]  # 3 <-> 2
+    entry.value = json.dumps(config)
+    path = tmp_path / "misfit.onnx"
+    onnx.save(proto, str(path))
+    with pytest.raises(ValueError, match=r"misfit\.onnx: the graph input 'keypoints_2d' is"):
+        load_onnx(path)
+
+
+def test_onnxruntime_failures_are_value_errors_naming_the_file(default_onnx: Path) -> None:
+    predict, _ = load_onnx(default_onnx, flip_test=False)
+    wrong = np.zeros((1, 9, 17, 2), np.float32)  # the graph takes 3 channels
+    with pytest.raises(ValueError, match=r"default\.onnx: onnxruntime failed on input"):
+        predict(wrong)

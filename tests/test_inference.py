@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -38,16 +39,18 @@ def reference_lift(lifter: Lifter, keypoints: np.ndarray, stride: int) -> np.nda
     """Slow, independent stitching: per frame, the weighted mean over the windows covering it."""
     model, window = lifter.model, lifter.num_frames
     x = torch.as_tensor(lifter.model_inputs(keypoints, SIZE))
-    frames = len(x)
-    if frames < window:
-        x = torch.cat([x, x[-1:].expand(window - frames, -1, -1)])
+    frames, before = len(x), 0
+    if frames < window:  # centred: the first frame repeated before it, the last after
+        before = (window - frames) // 2
+        after = window - frames - before
+        x = torch.cat([x[:1].expand(before, -1, -1), x, x[-1:].expand(after, -1, -1)])
     starts = list(range(0, len(x) - window + 1, stride))
     if starts[-1] != len(x) - window:
         starts.append(len(x) - window)
     with torch.no_grad():
         outs = {s: predict_with_flip(model, x[None, s : s + window], H36M_17)[0] for s in starts}
     result = np.zeros((frames, 17, 3))
-    for f in range(frames):
+    for f in range(before, before + frames):
         acc, total = np.zeros((17, 3)), 0.0
         for s, out in outs.items():
             if s <= f < s + window:
@@ -55,7 +58,7 @@ def reference_lift(lifter: Lifter, keypoints: np.ndarray, stride: int) -> np.nda
                 acc += w * out[f - s].double().numpy()
                 total += w
         pose = acc / total * 1000.0
-        result[f] = pose - pose[0]
+        result[f - before] = pose - pose[0]
     return result
 
 
@@ -78,7 +81,7 @@ def test_plan_windows_cover_every_frame() -> None:
         plan_windows(20, 9, 10)
 
 
-@pytest.mark.parametrize("frames", [1, T - 1, T, T + 1, 3 * T + 5])
+@pytest.mark.parametrize("frames", [1, 4, T - 1, T, T + 1, 3 * T + 5])
 def test_windowed_lifting_matches_slow_reference(tiny_checkpoint: Path, frames: int) -> None:
     lifter = Lifter(tiny_checkpoint, overlap=3, batch_size=2)
     keypoints = random_keypoints(frames)
@@ -376,3 +379,77 @@ def test_array_keypoints_of_the_python_api() -> None:
         array_keypoints(confident, "h36m", None)
     coco = array_keypoints(np.zeros((2, 17, 3)) + [100.0, 100.0, 1.0], "coco", (640, 480))
     assert coco.skeleton.name == COCO_17.name
+
+
+def test_unusable_devices_are_one_line_errors(
+    tiny_checkpoint: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from ssrstf.mesh.model import load_mesh_model
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="--device cuda: no CUDA device is available"):
+        Lifter(tiny_checkpoint, device="cuda")
+    with pytest.raises(ValueError, match="--device gpu: not a device; valid: cpu, cuda"):
+        ssrstf.lift(random_keypoints(5), SIZE, checkpoint=tiny_checkpoint, device="gpu")
+    with pytest.raises(ValueError, match="--device meta: not a device models run on"):
+        Lifter(tiny_checkpoint, device="meta")
+    with pytest.raises(ValueError, match="--device cuda:0: no CUDA device"):
+        load_mesh_model("default", device="cuda:0")
+    path = tmp_path / "kp.npy"
+    np.save(path, random_keypoints(12))
+    args = ["infer", str(path), "--skeleton", "h36m", "--image-size", "640x480", "--quiet"]
+    code = main([*args, "--checkpoint", str(tiny_checkpoint), "--device", "cuda",
+                 "--out", str(tmp_path / "out")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "no CUDA device" in err
+    from ssrstf.checkpoint import check_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert check_device("cuda:1") == torch.device("cuda", 1)
+    with pytest.raises(ValueError, match=r"--device cuda:2: this machine has 2 CUDA device"):
+        check_device("cuda:2")
+    assert check_device("cpu") == torch.device("cpu")
+
+
+def test_lift_api_reloads_a_rewritten_or_other_checkpoint_file(
+    tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ssrstf.checkpoint import load_model
+
+    model, cfg = load_model(tiny_checkpoint)
+    keypoints = random_keypoints(12, seed=6)
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    export_weights("model.safetensors", model, cfg)
+    first = ssrstf.lift(keypoints, SIZE, checkpoint="model.safetensors")
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(1.5)
+    export_weights("model.safetensors", model, cfg)  # rewritten in place, as a run's last.pt
+    rewritten = ssrstf.lift(keypoints, SIZE, checkpoint="model.safetensors")
+    assert np.abs(rewritten - first).max() > 1e-3, "stale weights of the rewritten file"
+    np.testing.assert_allclose(rewritten, Lifter("model.safetensors").lift(keypoints, SIZE))
+    monkeypatch.chdir(tmp_path / "b")  # the same relative name, another file
+    shutil.copy(tiny_checkpoint, "model.safetensors")
+    other = ssrstf.lift(keypoints, SIZE, checkpoint="model.safetensors")
+    np.testing.assert_allclose(other, first, atol=1e-9)
+
+
+def test_lift_mesh_keeps_a_bounded_number_of_recoverers(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ssrstf.pipeline import api
+
+    built = []
+    monkeypatch.setattr(api, "MeshRecoverer", lambda *a, **k: built.append(a) or object())
+    api._recoverer.cache_clear()
+    try:
+        for i in range(6):
+            api._cached_recoverer(f"mesh{i}.safetensors", "cpu", "")
+        api._cached_recoverer("mesh5.safetensors", "cpu", "")
+        assert len(built) == 6 and api._recoverer.cache_info().currsize <= 2
+    finally:
+        api._recoverer.cache_clear()

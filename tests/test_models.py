@@ -425,3 +425,10 @@ def test_single_frame_mlp_baseline_lifts_frames_independently() -> None:
     # Width 1024, two residual blocks of two layers: the published baseline's size.
     params = sum(p.numel() for p in create_model(cfg).parameters())
     assert params == (51 * 1024 + 1024) + 4 * (1024 * 1024 + 1024) + 10 * 1024 + (1024 * 51 + 51)
+
+
+def test_build_model_builds_the_architecture_asked_for() -> None:
+    from ssrstf.models import SingleFrameMLP
+
+    assert isinstance(build_model("xsmall", architecture="mlp", dim=32), SingleFrameMLP)
+    assert isinstance(build_model("xsmall"), SSRSTF)

@@ -378,3 +378,39 @@ def test_a_checkpoint_config_is_validated_before_any_tensor_is_used(
     save_checkpoint(path, {"config": config, "model": model.state_dict()})
     with pytest.raises(ValueError, match=r"bad\.pt"):
         load_model(path)
+
+
+def test_a_stored_config_whose_validation_divides_by_zero_is_a_value_error() -> None:
+    from ssrstf.checkpoint import stored_config
+    from ssrstf.config import to_dict
+
+    _, cfg = load_model("default")
+    config = to_dict(cfg)
+    config["model"]["num_heads"] = 0
+    with pytest.raises(ValueError, match=r"bad\.pt: invalid stored config.*ZeroDivisionError"):
+        stored_config(config, source="bad.pt")
+
+
+def test_safetensors_metadata_is_checked_before_any_tensor_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from safetensors.torch import save_file
+
+    import ssrstf.checkpoint as ckpt_module
+    from ssrstf.config import to_dict
+
+    model, cfg = load_model("default")
+    tensors = {k: v.contiguous() for k, v in model.state_dict().items()}
+    foreign = tmp_path / "foreign.safetensors"
+    save_file(tensors, str(foreign), metadata={"format": "other"})
+    config = to_dict(cfg)
+    config["model"]["dim"] = -3
+    invalid = tmp_path / "invalid.safetensors"
+    save_file(tensors, str(invalid), metadata={"format": "ssrstf", "config": json.dumps(config)})
+    loaded = []
+    monkeypatch.setattr(ckpt_module, "load_file", lambda p: loaded.append(p))
+    with pytest.raises(ValueError, match=r"foreign\.safetensors: not an ssrstf checkpoint"):
+        load_model(foreign)
+    with pytest.raises(ValueError, match=r"invalid\.safetensors.*model\.dim"):
+        load_model(invalid)
+    assert loaded == [], "tensors were read from a file whose metadata fails the checks"

@@ -315,6 +315,9 @@ def test_test_subjects_are_the_protocol_s(synthetic_h36m: Path, tmp_path: Path) 
     cfg = tiny_cfg(synthetic_h36m, "data.test_subjects=[S9]", "train.max_steps=1")
     with pytest.raises(ValueError, match=r"data.test_subjects \['S9'\] are not the videopose3d"):
         fit(cfg, tmp_path / "run")
+    cfg = tiny_cfg(synthetic_h36m, "data.train_subjects=[S1, S9]", "train.max_steps=1")
+    with pytest.raises(ValueError, match=r"data.train_subjects include the test subjects \['S9'\]"):
+        fit(cfg, tmp_path / "run")
 
 
 def test_resume_equals_uninterrupted(synthetic_h36m: Path, tmp_path: Path) -> None:

@@ -92,6 +92,42 @@ def resolve_checkpoint(spec: str | Path) -> Path:
     return resolve_packaged(spec, DEFAULT_CHECKPOINT, "default model")
 
 
+DEVICE_FORMS = "cpu, cuda, cuda:N, mps"
+"""The ``--device`` values `check_device` accepts, for its error messages."""
+
+
+def check_device(spec: str | torch.device, *, option: str = "--device") -> torch.device:
+    """``spec`` as a `torch.device` this torch build can run models on (``option``: the setting
+    the messages name, e.g. ``train.device``).
+
+    Raises:
+        ValueError: ``spec`` is not a device name, names a device type other than cpu, cuda or
+            mps, or a CUDA/MPS device this machine or torch build does not have.
+    """
+    try:
+        device = torch.device(spec)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"{option} {spec}: not a device; valid: {DEVICE_FORMS}") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"{option} {spec}: no CUDA device is available to this torch build; "
+                "use --device cpu"
+            )
+        count = torch.cuda.device_count()
+        if device.index is not None and device.index >= count:
+            raise ValueError(
+                f"{option} {spec}: this machine has {count} CUDA device(s) "
+                f"(cuda:0 to cuda:{count - 1})"
+            )
+    elif device.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise ValueError(f"{option} {spec}: MPS is not available here; use --device cpu")
+    elif device.type != "cpu":
+        raise ValueError(f"{option} {spec}: not a device models run on; valid: {DEVICE_FORMS}")
+    return device
+
+
 def load_model(
     spec: str | Path, *, device: str | torch.device = "cpu"
 ) -> tuple[nn.Module, ExperimentConfig]:
@@ -99,12 +135,14 @@ def load_model(
 
     Args:
         spec: ``"default"``, a training checkpoint (``.pt``) or weights (``.safetensors``).
-        device: Where to put the model.
+        device: Where to put the model (checked with `check_device` before anything is read).
 
     Raises:
         FileNotFoundError: If the file does not exist.
-        ValueError: If the file is corrupt or its weights do not fit its own config.
+        ValueError: If the device is unusable, the file is corrupt or its weights do not fit its
+            own config.
     """
+    device = check_device(device)
     path, cfg, state = read_weights(spec)
     # Check the weights against the stored architecture on the meta device first: a file whose
     # config does not fit its tensors fails before any real model is built or tensor copied.
@@ -172,7 +210,8 @@ def stored_config(data: Any, *, source: str | Path) -> ExperimentConfig:
 
     Raises:
         ValueError: Naming ``source`` and the offending key when the stored config is missing,
-            not a mapping, or has unknown keys or invalid values.
+            not a mapping, or has unknown keys or invalid values (a value that breaks the
+            validation's arithmetic, such as ``num_heads: 0``, included).
     """
     if not isinstance(data, dict):
         raise ValueError(f"{source}: the checkpoint stores no config (a mapping of sections)")
@@ -180,6 +219,11 @@ def stored_config(data: Any, *, source: str | Path) -> ExperimentConfig:
         return from_dict(data)
     except (ValueError, TypeError, AttributeError, KeyError) as exc:
         raise ValueError(f"{source}: invalid stored config: {exc}") from None
+    except ArithmeticError as exc:
+        raise ValueError(
+            f"{source}: invalid stored config: a value breaks its validation "
+            f"({type(exc).__name__}: {exc})"
+        ) from None
 
 
 def read_safetensors(
@@ -189,15 +233,17 @@ def read_safetensors(
     ``format: fmt`` (``"ssrstf"``: a lifter; ``"ssrstf-mesh"``: a mesh model, ``what`` naming
     it in errors).
 
+    The metadata (format and config) is read and validated first; the tensors are read only
+    from a file that passes.
+
     Raises:
         FileNotFoundError: If the file does not exist.
-        ValueError: If it is unreadable, of another format, or its config is not JSON.
+        ValueError: If it is unreadable, of another format, or its config is not JSON or invalid.
     """
     check_input_file(path, what)
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
-        state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise ValueError(f"{path}: not a readable safetensors file ({exc})") from None
     if metadata.get("format") != fmt or "config" not in metadata:
@@ -208,7 +254,12 @@ def read_safetensors(
         config = json.loads(metadata["config"])
     except ValueError:
         raise ValueError(f"{path}: the stored config is not valid JSON") from None
-    return stored_config(config, source=path), state, metadata
+    cfg = stored_config(config, source=path)
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise ValueError(f"{path}: not a readable safetensors file ({exc})") from None
+    return cfg, state, metadata
 
 
 def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], *, source: str) -> None:

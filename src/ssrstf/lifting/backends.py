@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ssrstf.checkpoint import stored_config
+from ssrstf.checkpoint import check_device, stored_config
 from ssrstf.config import ExperimentConfig, to_dict
 from ssrstf.extras import require
 from ssrstf.files import atomic_write
@@ -146,22 +146,29 @@ def onnx_session(model: bytes | str | Path, *, device: str = "cpu", num_threads:
 
     Args:
         model: The serialised graph (`export_onnx`) or a path.
-        device: ``"cpu"``, or ``"cuda"`` with onnxruntime-gpu installed.
+        device: ``"cpu"``, or ``"cuda"``/``"cuda:N"`` (that GPU) with onnxruntime-gpu installed.
         num_threads: Intra-op threads (0: torch's thread count, so ``--threads`` applies).
 
     Raises:
         MissingExtraError: ONNX Runtime (extra ``onnx``) is not installed.
-        ValueError: CUDA asked for without a CUDA provider, or an unreadable file.
+        ValueError: An unusable device (`ssrstf.checkpoint.check_device`), one onnxruntime does
+            not run on (mps), CUDA asked for without a CUDA provider, or an unreadable file.
     """
+    target = check_device(device)
     ort = require("onnxruntime", "onnx")
-    providers = ["CPUExecutionProvider"]
-    if str(device).startswith("cuda"):
+    providers: list = ["CPUExecutionProvider"]
+    if target.type == "cuda":
         if "CUDAExecutionProvider" not in ort.get_available_providers():
             raise ValueError(
                 "the onnxruntime backend has no CUDA provider here (needs onnxruntime-gpu); "
                 "use --device cpu or --backend torch"
             )
-        providers.insert(0, "CUDAExecutionProvider")
+        providers.insert(0, ("CUDAExecutionProvider", {"device_id": target.index or 0}))
+    elif target.type != "cpu":
+        raise ValueError(
+            f"--device {device}: the onnxruntime backend runs on cpu or cuda only; "
+            "use --backend torch"
+        )
     options = ort.SessionOptions()
     options.intra_op_num_threads = num_threads or torch.get_num_threads()
     options.inter_op_num_threads = 1
@@ -182,6 +189,10 @@ class OnnxRuntimePredictor:
         flip_test: ``(f(x) + flip(f(flip(x)))) / 2`` as `ssrstf.models.tta.predict_with_flip`.
         max_tokens: Tokens per run, as in `ssrstf.models.tta.make_predictor` (default
             `CPU_TOKENS_PER_FORWARD`; None would run whole batches).
+        source: What the graph is (a file name), for error messages.
+
+    Calling it raises `ValueError` (naming ``source``) when ONNX Runtime fails, whose own
+    exception types are not `ValueError`.
     """
 
     def __init__(
@@ -191,17 +202,29 @@ class OnnxRuntimePredictor:
         *,
         flip_test: bool = True,
         max_tokens: int | None = CPU_TOKENS_PER_FORWARD,
+        source: str = "the exported graph",
     ) -> None:
         self.session = session
         self.skeleton = skeleton
         self.flip_test = flip_test
         self.max_tokens = max_tokens
+        self.source = source
+
+    def _session_run(self, x: np.ndarray) -> np.ndarray:
+        try:
+            return self.session.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
+        except Exception as exc:  # onnxruntime's exception types derive from Exception only
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise ValueError(
+                f"{self.source}: onnxruntime failed on input {x.shape} "
+                f"({type(exc).__name__}: {message})"
+            ) from None
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         if not self.flip_test:
-            return self.session.run([OUTPUT_NAME], {INPUT_NAME: x})[0]
+            return self._session_run(x)
         both = np.concatenate([x, self.skeleton.flip(x)])
-        plain, mirrored = np.split(self.session.run([OUTPUT_NAME], {INPUT_NAME: both})[0], 2)
+        plain, mirrored = np.split(self._session_run(both), 2)
         return (plain + self.skeleton.flip(mirrored)) / 2
 
     def __call__(self, clips: np.ndarray) -> np.ndarray:
@@ -246,9 +269,11 @@ def load_onnx(
 
     Raises:
         FileNotFoundError: If the file does not exist.
-        ValueError: If it is not an ONNX file or carries no ssrstf config.
+        ValueError: If the device is unusable, the file is not an ONNX file, carries no ssrstf
+            config, or its graph's input or output does not fit that config.
         MissingExtraError: ONNX Runtime (extra ``onnx``) is not installed.
     """
+    device = str(check_device(device))
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"ONNX model not found: {path}")
@@ -262,6 +287,32 @@ def load_onnx(
         raise ValueError(f"{path}: the stored config is not valid JSON") from None
     cfg = stored_config(data, source=path)
     skeleton = SKELETONS[cfg.model.skeleton]
+    check_graph(session, cfg, source=path)
     max_tokens = CPU_TOKENS_PER_FORWARD if torch.device(device).type == "cpu" else None
-    predictor = OnnxRuntimePredictor(session, skeleton, flip_test=flip_test, max_tokens=max_tokens)
+    predictor = OnnxRuntimePredictor(
+        session, skeleton, flip_test=flip_test, max_tokens=max_tokens, source=str(path)
+    )
     return predictor, cfg
+
+
+def check_graph(session, cfg: ExperimentConfig, *, source: str | Path) -> None:
+    """Check that a session's graph takes `INPUT_NAME` as (batch, frames, J, C_in) float32 with
+    the joint count and channels of ``cfg`` and gives `OUTPUT_NAME`.
+
+    Raises:
+        ValueError: Naming ``source``, what the graph has and what its config needs.
+    """
+    joints, channels = SKELETONS[cfg.model.skeleton].num_joints, cfg.model.in_channels
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    if len(inputs) != 1 or inputs[0].name != INPUT_NAME:
+        names = ", ".join(repr(i.name) for i in inputs) or "none"
+        raise ValueError(f"{source}: not an ssrstf graph (inputs {names}, needs {INPUT_NAME!r})")
+    shape = list(inputs[0].shape)
+    fits = len(shape) == 4 and shape[2] == joints and shape[3] == channels
+    if not fits or inputs[0].type != "tensor(float)":
+        raise ValueError(
+            f"{source}: the graph input {INPUT_NAME!r} is {inputs[0].type} {shape}, but its "
+            f"stored config needs tensor(float) [batch, frames, {joints}, {channels}]"
+        )
+    if OUTPUT_NAME not in [o.name for o in outputs]:
+        raise ValueError(f"{source}: not an ssrstf graph (no output {OUTPUT_NAME!r})")

@@ -20,6 +20,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from ssrstf.checkpoint import (
+    check_device,
     load_checkpoint,
     load_model,
     load_weights,
@@ -155,16 +156,17 @@ def load_mesh_model(
 
     Args:
         spec: ``"default"`` (packaged), a mesh run's ``.pt`` or an exported ``.safetensors``.
-        device: Where to put it.
+        device: Where to put it (checked with `ssrstf.checkpoint.check_device` first).
         body: A body model to use (e.g. one shared anny instance); default: build the one the
             config names.
         body_model_path: SMPL files to use instead of the config's ``mesh.body_model_path``.
 
     Raises:
         FileNotFoundError: Missing file.
-        ValueError: Not a mesh checkpoint, unreadable, a head-only file whose backbone
-            checkpoint has changed, or weights that do not fit the config.
+        ValueError: An unusable device, not a mesh checkpoint, unreadable, a head-only file
+            whose backbone checkpoint has changed, or weights that do not fit the config.
     """
+    device = check_device(device)
     path = resolve_mesh_checkpoint(spec)
     cfg, state, metadata = _read(path)
     if not cfg.mesh.use_mesh_head:

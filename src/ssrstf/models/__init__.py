@@ -16,18 +16,19 @@ def create_model(cfg: ModelConfig) -> nn.Module:
     return SingleFrameMLP(cfg) if cfg.architecture == "mlp" else SSRSTF(cfg)
 
 
-def build_model(spec: str | ModelConfig = "base", **overrides: Any) -> SSRSTF:
-    """Build an SSR-STF model.
+def build_model(spec: str | ModelConfig = "base", **overrides: Any) -> nn.Module:
+    """Build an SSR-STF model (or the baseline its ``architecture`` names, as `create_model`).
 
     Args:
         spec: A variant name (``"xsmall"``, ``"small"``, ``"base"``, ``"large"``) or a full
             `ModelConfig`.
-        **overrides: `ModelConfig` fields to change, e.g. ``local_stream="gcn"``.
+        **overrides: `ModelConfig` fields to change, e.g. ``local_stream="gcn"`` or
+            ``architecture="mlp"`` (the `SingleFrameMLP` baseline).
 
     Returns:
         The model (randomly initialised, in training mode).
     """
-    return SSRSTF(model_config_from_name(spec, **overrides))
+    return create_model(model_config_from_name(spec, **overrides))
 
 
 __all__ = ["SSRSTF", "SingleFrameMLP", "build_model", "create_model"]

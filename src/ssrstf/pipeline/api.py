@@ -1,7 +1,9 @@
 """The Python API of the pipeline: `lift` (3D poses) and `lift_mesh` (a body mesh per frame).
 
 Both are `ssrstf.pipeline.run.Pipeline` with the packaged models by default, loaded once per
-process and argument set (`ssrstf.lift`, `ssrstf.lift_mesh`).
+process and argument set (`ssrstf.lift`, `ssrstf.lift_mesh`). A checkpoint file is cached by its
+resolved path, modification time, size and inode, so a rewritten file (a training run's
+``last.pt``) or a relative path from another working directory loads afresh.
 """
 
 from __future__ import annotations
@@ -17,9 +19,33 @@ from ssrstf.pipeline.options import InferOptions, MeshOptions
 from ssrstf.pipeline.run import Pipeline
 
 
+def _file_key(checkpoint: str | Path) -> tuple[str, tuple[int, ...]]:
+    """The cache key of a checkpoint: the resolved path of an existing file with its
+    modification time (ns), size and inode; anything else (``"default"``, a missing file) as
+    given, so that loading it reports the name the caller used."""
+    name = str(checkpoint)
+    if name == "default":
+        return name, ()
+    path = Path(name)
+    try:
+        stat = path.stat()
+    except (OSError, ValueError):
+        return name, ()
+    if not path.is_file():
+        return name, ()
+    return str(path.resolve()), (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+
 @functools.lru_cache(maxsize=4)
-def _cached_lifter(checkpoint: str, device: str, flip: bool, backend: str | None) -> Lifter:
+def _lifter(
+    checkpoint: str, stamp: tuple[int, ...], device: str, flip: bool, backend: str | None
+) -> Lifter:
     return Lifter(checkpoint, device=device, flip=flip, backend=backend)
+
+
+def _cached_lifter(checkpoint: str, device: str, flip: bool, backend: str | None) -> Lifter:
+    """The `Lifter` of these arguments, loaded once while the checkpoint file is unchanged."""
+    return _lifter(*_file_key(checkpoint), device, flip, backend)
 
 
 def lift(
@@ -106,13 +132,14 @@ def lift_mesh(
     return pipeline.mesh_from_keypoints(pipeline.read(source))
 
 
-_RECOVERERS: dict[tuple[str, str, str], MeshRecoverer] = {}
+@functools.lru_cache(maxsize=2)
+def _recoverer(
+    checkpoint: str, stamp: tuple[int, ...], device: str, body_model_path: str
+) -> MeshRecoverer:
+    return MeshRecoverer(checkpoint, device=device, body_model_path=body_model_path or None)
 
 
 def _cached_recoverer(checkpoint: str, device: str, body_model_path: str) -> MeshRecoverer:
-    key = (checkpoint, device, body_model_path)
-    if key not in _RECOVERERS:
-        _RECOVERERS[key] = MeshRecoverer(
-            checkpoint, device=device, body_model_path=body_model_path or None
-        )
-    return _RECOVERERS[key]
+    """The `MeshRecoverer` of these arguments, loaded once while the checkpoint file is
+    unchanged (at most two kept: each holds a body model)."""
+    return _recoverer(*_file_key(checkpoint), device, body_model_path)

@@ -40,6 +40,7 @@ from torch.utils.data import DataLoader, DistributedSampler, Sampler
 from tqdm import tqdm
 
 from ssrstf.checkpoint import (
+    check_device,
     load_checkpoint,
     load_weights,
     read_init_weights,
@@ -102,9 +103,7 @@ def resolve_device(spec: str) -> torch.device:
         spec = "cuda" if torch.cuda.is_available() else "cpu"
     if spec == "cuda" and "LOCAL_RANK" in os.environ:
         spec = f"cuda:{os.environ['LOCAL_RANK']}"
-    if spec.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"train.device={spec!r} but CUDA is not available")
-    return torch.device(spec)
+    return check_device(spec, option="train.device")
 
 
 DDP_TIMEOUT = timedelta(hours=3)
@@ -228,6 +227,9 @@ def _fit(
             f"{run_dir / 'last.pt'} was trained by {trained_by} process(es), not {world}: resume "
             f"it {how} (the data order and the epoch length depend on the number)"
         )
+    both = sorted(set(cfg.data.train_subjects) & set(cfg.data.test_subjects))
+    if both:
+        raise ValueError(f"data.train_subjects include the test subjects {both}")
     protocol = protocol_of(cfg)
     if set(cfg.data.test_subjects) != set(protocol.test_subjects):
         raise ValueError(
