@@ -523,6 +523,17 @@ def test_cli_evaluate_json_and_tables(synthetic_h36m: Path, tmp_path: Path, caps
     assert "--overlap applies to --checkpoint" in capsys.readouterr().err
 
 
+def test_cli_evaluate_out_with_a_dot_in_its_name(synthetic_h36m: Path, tmp_path: Path) -> None:
+    _write_predictions(synthetic_h36m, tmp_path / "pred.npz", noise_mm=10.0)
+    args = ["evaluate", "--data", str(synthetic_h36m), "--predictions", str(tmp_path / "pred.npz")]
+    assert main([*args, "--frames", "9", "--out", str(tmp_path / "robust-2.5d-finetune")]) == 0
+    names = sorted(p.name for p in tmp_path.glob("robust-2*"))
+    assert names == [
+        "robust-2.5d-finetune.csv", "robust-2.5d-finetune.md",
+        "robust-2.5d-finetune_joints.csv", "robust-2.5d-finetune_joints.md",
+    ]  # fmt: skip
+
+
 def test_cli_evaluate_motionbert_protocol(synthetic_h36m: Path, tmp_path: Path, capsys) -> None:
     _write_predictions(synthetic_h36m, tmp_path / "pred.npz", noise_mm=0.0, space="image_2.5d")
     args = ["evaluate", "--data", str(synthetic_h36m), "--predictions", str(tmp_path / "pred.npz")]

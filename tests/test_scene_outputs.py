@@ -155,6 +155,46 @@ def test_cli_camera_frame_and_rigid_options(tmp_path: Path, capsys) -> None:
     assert "not allowed with argument" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("module", "asked"),
+    [
+        ("matplotlib.figure", {"render": True}),
+        ("imageio_ffmpeg", {"render": True}),
+        ("PIL.Image", {"viewer_video": True, "frames_from": "walk.mp4"}),
+    ],
+)
+def test_a_missing_extra_is_refused_before_any_file(
+    module: str, asked: dict, result, tmp_path: Path, monkeypatch
+) -> None:
+    """Not a folder of files and then the error: nothing is written."""
+    import sys
+
+    from ssrstf.extras import MissingExtraError
+
+    monkeypatch.setitem(sys.modules, module, None)  # as if its extra were not installed
+    with pytest.raises(MissingExtraError, match=r"pip install 'ssrstf\[(viz|video)\]'"):
+        write_outputs(result, tmp_path / "out", **asked)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_mesh_rendering_without_its_extra_writes_nothing(
+    result, tmp_path: Path, monkeypatch
+) -> None:
+    """The skeleton's files are written before the mesh's: the rendering's packages are checked
+    before the first."""
+    import sys
+
+    from ssrstf.extras import MissingExtraError
+    from ssrstf.pipeline.options import InferOptions
+    from ssrstf.pipeline.run import PipelineRun
+
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    run = PipelineRun(InferOptions(render=True), result=result, mesh=object())  # type: ignore[arg-type]
+    with pytest.raises(MissingExtraError, match=r"ssrstf\[viz\]"):
+        run.write(tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.skipif(not HAS_VIZ, reason="rendering needs the viz extra (matplotlib, Pillow)")
 def test_render_draws_the_path(result) -> None:
     from ssrstf.outputs.drawing import PATH_COLOUR, PoseRenderer

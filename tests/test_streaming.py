@@ -203,6 +203,44 @@ def test_cli_stream_errors_are_one_line(
     assert "not both" in capsys.readouterr().err
 
 
+def test_a_malformed_line_keeps_the_poses_lifted_before_it(
+    tiny_checkpoint: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    keypoints = sample_keypoints(0.5)[:10]
+    text = _json_lines(keypoints) + "not json\n"
+    out = tmp_path / "poses.jsonl"
+    args = ["infer", "--stream", "-", "--checkpoint", str(tiny_checkpoint), "--lookahead", "3"]
+    monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+    assert main([*args, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "stdin line 11: not valid JSON" in err
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["frame"] for r in records] == list(range(10))  # the look-ahead's last 3 too
+    monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+    assert main(args) == 2
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["pose_3d"] for r in printed] == [r["pose_3d"] for r in records]
+    monkeypatch.setattr(sys, "stdin", io.StringIO("not json\n"))  # nothing lifted: no file
+    assert main([*args, "--out", str(tmp_path / "none.jsonl")]) == 2
+    assert not (tmp_path / "none.jsonl").exists()
+
+
+@pytest.mark.parametrize("hidden", [0.0, float("nan")])
+def test_a_person_with_no_visible_joint_has_not_started_the_stream(
+    hidden: float, tiny_checkpoint: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    keypoints = sample_keypoints(0.5)[:6]
+    unseen = keypoints[0].copy()
+    unseen[:, 2] = hidden  # detected, but every joint's confidence 0 (or NaN)
+    first = {"keypoints": unseen.tolist(), "image_size": list(IMAGE_SIZE)}
+    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(first) + "\n" + _json_lines(
+        keypoints)))  # fmt: skip
+    args = ["infer", "--stream", "-", "--checkpoint", str(tiny_checkpoint), "--lookahead", "0"]
+    assert main(args) == 0
+    printed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["frame"] for r in printed] == list(range(1, 7))  # frame 0 skipped, as no person
+
+
 def test_stdin_stream_converts_other_skeletons() -> None:
     coco = np.tile(np.array([[100.0, 200.0, 1.0]]), (17, 1))
     coco[:, 0] += np.arange(17)

@@ -80,6 +80,22 @@ def test_page_is_self_contained_and_carries_the_poses(tmp_path: Path) -> None:
     assert len(data["bones"]) == 16 and data["joint_colours"][4] == "#1e90ff"  # left hip
 
 
+def test_markup_and_placeholders_in_names_stay_text(tmp_path: Path) -> None:
+    """A file name can hold "<!--<script>" (which would swallow the page's data block) or a
+    placeholder of the template ("__DATA__", which must not receive the data)."""
+    poses, trajectory = _walk(5)
+    title = "ssrstf: a<!--<script>__DATA__ & __TITLE__.npy"
+    people = [ViewerPerson("b<!--</script>", poses, trajectory)]
+    text = write_viewer(tmp_path / "viewer.html", people, 50.0, title=title).read_text()
+    block = re.search(r'id="ssrstf-data">(.*?)</script>', text, re.S)
+    assert block and not set("<>&") & set(block.group(1))
+    assert text.count('"format":"ssrstf-viewer"') == 1  # the data once, in its block
+    escaped = "a&lt;!--&lt;script&gt;__DATA__ &amp; __TITLE__.npy"
+    assert f"<title>ssrstf: {escaped}</title>" in text
+    data = _embedded(tmp_path / "viewer.html")
+    assert data["title"] == title and data["people"][0]["name"] == "b<!--</script>"
+
+
 def test_page_json_written_in_blocks_equals_plain_json(monkeypatch) -> None:
     from ssrstf.outputs import viewer
 

@@ -1,7 +1,8 @@
 """Command-line interface: ``ssrstf <command>`` and ``python -m ssrstf <command>``.
 
 Each subcommand only parses arguments, builds a config and calls the library. User errors
-(bad files, bad values) end as a one-line ``error: ...`` on stderr and exit code 2.
+(bad files, bad values) end as a one-line ``error: ...`` on stderr and exit code 2; Ctrl-C as
+``interrupted`` and exit code 130.
 """
 
 from __future__ import annotations
@@ -59,6 +60,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"the 2D detector's log:\n{log}", file=sys.stderr)
         print(f"error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # Ctrl-C: one line, the shell's code for SIGINT
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 def _one_line(exc: Exception) -> str:

@@ -7,10 +7,23 @@ import argparse
 from ssrstf.cli.infer import _add_inference_options
 from ssrstf.cli.infer_one import _infer_input, _infer_options, _pipeline, _print
 
+_NO_RENDER = "rendering skipped: pip install 'ssrstf[viz]' to also get render.mp4"
+"""What ``demo`` prints when the ``viz`` extra is missing (it lifts and writes the rest)."""
+
+
+def _can_render() -> bool:
+    """Whether the packages of the rendering (extra ``viz``) are installed."""
+    from ssrstf.extras import MissingExtraError
+    from ssrstf.outputs.folder import check_output_extras
+
+    try:
+        check_output_extras(render=True)
+    except MissingExtraError:
+        return False
+    return True
+
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    import importlib.util
-
     import numpy as np
 
     from ssrstf.evaluation.metrics import mpjpe, p_mpjpe
@@ -18,9 +31,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from ssrstf.keypoints.sample import FOCAL_PX, make_sample
     from ssrstf.outputs.folder import check_outputs
 
+    render = _can_render()  # without the viz extra: everything but render.mp4, and a note
     if args.input:
-        return _infer_input(args, fmt="auto", image_size=None, skeleton=None, fps=None, render=True)
-    render = all(importlib.util.find_spec(m) for m in ("matplotlib", "imageio_ffmpeg"))
+        code = _infer_input(
+            args, fmt="auto", image_size=None, skeleton=None, fps=None, render=render
+        )
+        if not render:
+            print(_NO_RENDER)
+        return code
     check_outputs(args.out, render=render, overwrite=args.overwrite)
     sample = make_sample()
     print(f"demo input: {sample.description}")
@@ -52,13 +70,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         mesh = " and the shaded mesh" if args.mesh else ""
         print(f"render.mp4: the 2D input (left) beside the lifted 3D skeleton{mesh} (right)")
     else:
-        print("rendering skipped: pip install 'ssrstf[viz]' to also get render.mp4")
+        print(_NO_RENDER)
     return 0
 
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
-        "demo", help="lift the built-in sample (or INPUT, like infer --render) and render it"
+        "demo",
+        help="lift the built-in sample (or INPUT, like infer --render) and render it "
+        "(rendering skipped, with a note, without the viz extra)",
     )
     p.add_argument("input", nargs="?", help="optional video or keypoint file")
     p.add_argument("--out", default="ssrstf_demo", help="output folder (default %(default)s)")

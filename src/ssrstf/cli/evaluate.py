@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from ssrstf.cli.common import _positive_int
 from ssrstf.config import ConfigError
@@ -49,10 +50,20 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
             print(format_text(result.joint_table()))
     if args.out:
         if by_joint:
-            write_result_tables(result, args.out)
+            write_result_tables(result, _out_path(args.out, ".md"))
         else:
-            write_tables(result.table(), args.out)
+            write_tables(result.table(), _out_path(args.out, ".md"))
     return 0
+
+
+def _out_path(out: str, suffix: str) -> str:
+    """``--out FILE`` as ``FILE<suffix>``, for writers that replace a suffix: a dot inside the
+    name stays (``robust-2.5d`` is not ``robust-2``); a ``.md``, ``.csv`` or ``.json`` given
+    is replaced."""
+    path = Path(out)
+    if path.suffix in (".md", ".csv", ".json"):
+        path = path.with_suffix("")
+    return f"{path}{suffix}"
 
 
 def _evaluate_mesh(args: argparse.Namespace) -> int:
@@ -68,7 +79,7 @@ def _evaluate_mesh(args: argparse.Namespace) -> int:
     )  # fmt: skip
     print(json.dumps(result.to_dict(), indent=2) if args.json else result.text())
     if args.out:
-        write_mesh_result(result, f"{args.out}.json")
+        write_mesh_result(result, _out_path(args.out, ".json"))
     return 0
 
 
@@ -200,6 +211,6 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--out", metavar="FILE",
         help="also write FILE.md and FILE.csv tables (H36M: and FILE_joints.md/.csv per joint; "
-        "--mesh: FILE.json)",
+        "--mesh: FILE.json), replacing existing ones",
     )  # fmt: skip
     p.set_defaults(func=_cmd_evaluate)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ssrstf.cli.common import _image_size, _positive_int, _shard
+from ssrstf.cli.common import _image_size, _non_negative_int, _positive_int, _shard
 from ssrstf.cli.infer_one import _infer_input, _infer_options
 from ssrstf.config import ConfigError
 
@@ -22,6 +22,8 @@ def _cmd_infer(args: argparse.Namespace) -> int:
         return _infer_stream(args)
     if not args.input:
         raise ConfigError("infer needs an input (video, keypoint file or folder) or --stream")
+    if args.lookahead is not None:
+        raise ConfigError("--lookahead applies to --stream only")
     args.out = args.out or "ssrstf_out"
     batch = args.workers is not None or args.shard is not None
     if batch or len(args.input) > 1 or names_several_inputs(args.input[0]):
@@ -65,8 +67,9 @@ def _infer_stream(args: argparse.Namespace) -> int:
     from ssrstf.lifting.streaming import StreamingLifter
     from ssrstf.pipeline.stream import latency_percentiles_ms, run_stream
 
-    if args.render:
-        raise ConfigError("--render needs a whole input; it does not combine with --stream")
+    given = _whole_input_options(args)
+    if given:  # they would be silently ignored
+        raise ConfigError(f"{given[0]} needs a whole input; it does not combine with --stream")
     if args.out and Path(args.out).exists() and not args.overwrite:  # before the model loads
         raise FileExistsError(f"{args.out} already exists; pass --overwrite to replace it")
     frames = stream_keypoints(args.stream, skeleton=args.skeleton or "h36m",
@@ -79,13 +82,23 @@ def _infer_stream(args: argparse.Namespace) -> int:
         )  # fmt: skip
 
     latencies: list[float] = []
+    failure: list[Exception] = []
 
     def write(tmp: Path) -> None:
         with open(tmp, "w") as handle:
-            latencies.extend(run_stream(frames, make_lifter, handle, image_size=args.image_size))
+            try:
+                latencies.extend(
+                    run_stream(frames, make_lifter, handle, image_size=args.image_size)
+                )
+            except Exception as exc:
+                if not handle.tell():  # nothing lifted: no file
+                    raise
+                failure.append(exc)  # keep the poses lifted before it, then report it
 
     if args.out:
         atomic_write(args.out, write, overwrite=args.overwrite)
+        if failure:
+            raise failure[0]
     else:
         latencies = run_stream(frames, make_lifter, sys.stdout, image_size=args.image_size)
     if not latencies:
@@ -95,6 +108,23 @@ def _infer_stream(args: argparse.Namespace) -> int:
     print(f"{len(latencies)} frames lifted; compute latency per frame p50 {p50:.1f} ms, "
           f"p99 {p99:.1f} ms{f' -> {args.out}' if args.out else ''}", file=sys.stderr)  # fmt: skip
     return 0
+
+
+def _whole_input_options(args: argparse.Namespace) -> list[str]:
+    """The options given that act on a whole input (its windows, scene, files), not a stream:
+    those whose value is not their default."""
+    from ssrstf.keypoints.tracking import MIN_TRACK_FRAMES
+
+    defaults = {
+        "--render": ("render", False), "--mesh": ("mesh", False),
+        "--viewer-video": ("viewer_video", False), "--format": ("format", "auto"),
+        "--fps": ("fps", None), "--overlap": ("overlap", None),
+        "--focal-length": ("focal_length", None), "--fov": ("fov", None),
+        "--frame": ("frame", "world"), "--rigid": ("rigid", None),
+        "--min-track-frames": ("min_track_frames", MIN_TRACK_FRAMES),
+    }  # fmt: skip
+    given = [flag for flag, (name, default) in defaults.items() if getattr(args, name) != default]
+    return ["--no-rigid" if flag == "--rigid" and not args.rigid else flag for flag in given]
 
 
 def _add_inference_options(p: argparse.ArgumentParser) -> None:
@@ -109,7 +139,10 @@ def _add_inference_options(p: argparse.ArgumentParser) -> None:
         help="flip test-time augmentation (default on)",
     )  # fmt: skip
     p.add_argument("--overlap", type=int, help="frames shared by consecutive windows (default T/6)")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's)")
+    p.add_argument(
+        "--threads", type=_non_negative_int, default=0,
+        help="torch CPU threads (default 0: torch's)",
+    )  # fmt: skip
     p.add_argument(
         "--backend", choices=("torch", "onnxruntime"),
         help="run the model in torch or ONNX Runtime (extra onnx); default: torch, onnxruntime "

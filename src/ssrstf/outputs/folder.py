@@ -4,7 +4,8 @@
 (`ssrstf.outputs.npz_json`, `ssrstf.outputs.bvh`, `ssrstf.outputs.gltf`,
 `ssrstf.outputs.viewer`) and, on request, ``render.mp4`` (`ssrstf.outputs.render`); every file
 written atomically, none overwritten without ``overwrite``. `check_outputs` refuses existing
-files up front, before any work. The file names are `OUTPUT_FILES`.
+files (and an ``out_dir`` that is a file) and `check_output_extras` missing optional packages up
+front, before any work. The file names are `OUTPUT_FILES`.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ssrstf.extras import require
 from ssrstf.outputs import bvh, gltf, npz_json, viewer
 from ssrstf.outputs.bvh import CAMERA_TO_BVH
 from ssrstf.scene.result import InferenceResult
@@ -28,6 +30,14 @@ OUTPUT_FILES = {
 }
 """File names written into the output folder."""
 
+RENDER_MODULES = (
+    ("matplotlib.figure", "viz"), ("matplotlib.backends.backend_agg", "viz"),
+    ("PIL.Image", "viz"), ("PIL.ImageDraw", "viz"), ("imageio_ffmpeg", "viz"),
+)  # fmt: skip
+"""The modules (and their extra) the renderings (``render.mp4``, with or without a mesh) import."""
+VIEWER_VIDEO_MODULES = (("PIL.Image", "viz"), ("imageio_ffmpeg", "video"))
+"""The modules (and their extra) ``viewer_video`` imports: the video's frames as JPEGs."""
+
 
 def output_paths(out_dir: str | Path, *, render: bool) -> dict[str, Path]:
     """The files an inference run writes into ``out_dir``."""
@@ -36,8 +46,27 @@ def output_paths(out_dir: str | Path, *, render: bool) -> dict[str, Path]:
 
 
 def check_outputs(out_dir: str | Path, *, render: bool, overwrite: bool) -> dict[str, Path]:
-    """Output paths, after refusing up front (before any work) to replace existing files."""
+    """Output paths, after refusing up front (before any work) to replace existing files or to
+    write into a file (`check_output_folder`)."""
+    check_output_folder(out_dir)
     return refuse_existing(output_paths(out_dir, render=render), overwrite=overwrite)
+
+
+def check_output_folder(out_dir: str | Path) -> Path:
+    """``out_dir``, after raising `NotADirectoryError` when it exists and is not a folder."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(f"{out_dir} is a file, not a folder; pass --out DIR")
+    return out_dir
+
+
+def check_output_extras(*, render: bool, viewer_video: bool = False) -> None:
+    """Raise `MissingExtraError` up front, before any work or file, when an optional package
+    the outputs need is missing: `RENDER_MODULES` for ``render``, `VIEWER_VIDEO_MODULES` for
+    ``viewer_video`` (pass it only when there is a video to show)."""
+    needed = (RENDER_MODULES if render else ()) + (VIEWER_VIDEO_MODULES if viewer_video else ())
+    for module, extra in needed:
+        require(module, extra)
 
 
 def refuse_existing(paths: dict[str, Path], *, overwrite: bool) -> dict[str, Path]:
@@ -88,6 +117,7 @@ def write_outputs(
     if frame not in ("world", "camera"):
         raise ValueError(f"frame must be 'world' or 'camera', got {frame!r}")
     paths = check_outputs(out_dir, render=render, overwrite=overwrite)
+    check_output_extras(render=render, viewer_video=viewer_video and frames_from is not None)
     kp = result.keypoints
     names = list(kp.skeleton.joint_names)
     fps = kp.fps

@@ -22,7 +22,13 @@ import numpy as np
 
 from ssrstf.files import atomic_write
 from ssrstf.lifting.meshes import MeshSequence
-from ssrstf.outputs.folder import OUTPUT_FILES, refuse_existing, render_poses
+from ssrstf.outputs.folder import (
+    OUTPUT_FILES,
+    check_output_extras,
+    check_output_folder,
+    refuse_existing,
+    render_poses,
+)
 from ssrstf.outputs.mesh_gltf import write_mesh_glb
 from ssrstf.scene.result import InferenceResult
 
@@ -64,7 +70,9 @@ def mesh_output_paths(out_dir: str | Path, *, render: bool) -> dict[str, Path]:
 
 
 def check_mesh_outputs(out_dir: str | Path, *, render: bool, overwrite: bool) -> dict[str, Path]:
-    """The mesh output paths, after refusing (before any work) to replace existing files."""
+    """The mesh output paths, after refusing (before any work) to replace existing files or to
+    write into a file."""
+    check_output_folder(out_dir)
     return refuse_existing(mesh_output_paths(out_dir, render=render), overwrite=overwrite)
 
 
@@ -91,6 +99,7 @@ def write_mesh_outputs(
         progress: Show the rendering's progress bar.
     """
     paths = check_mesh_outputs(out_dir, render=render, overwrite=overwrite)
+    check_output_extras(render=render)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     fps = result.keypoints.fps
     write_mesh_npz(paths["mesh_npz"], mesh, fps, overwrite=overwrite)

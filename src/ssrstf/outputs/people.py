@@ -21,7 +21,12 @@ from ssrstf.files import atomic_write
 from ssrstf.keypoints.people import People
 from ssrstf.outputs import viewer
 from ssrstf.outputs.bvh import CAMERA_TO_BVH
-from ssrstf.outputs.folder import OUTPUT_FILES, write_outputs
+from ssrstf.outputs.folder import (
+    OUTPUT_FILES,
+    check_output_extras,
+    check_output_folder,
+    write_outputs,
+)
 from ssrstf.outputs.viewer import SIDE_BY_SIDE_MM
 from ssrstf.scene.result import InferenceResult
 
@@ -65,7 +70,9 @@ def people_output_paths(out_dir: str | Path, count: int, *, render: bool) -> dic
 def check_people_outputs(
     out_dir: str | Path, count: int, *, render: bool, overwrite: bool
 ) -> dict[str, Path]:
-    """`people_output_paths`, after refusing up front to replace existing files."""
+    """`people_output_paths`, after refusing up front to replace existing files or to write
+    into a file."""
+    check_output_folder(out_dir)
     paths = people_output_paths(out_dir, count, render=render)
     existing = [str(p) for p in paths.values() if p.exists()]
     if existing and not overwrite:
@@ -122,6 +129,7 @@ def write_people_outputs(
     if not results:
         raise ValueError("no people to write")
     paths = check_people_outputs(out_dir, len(results), render=render, overwrite=overwrite)
+    check_output_extras(render=render)
     for r in results:
         written = write_outputs(
             r.result, Path(out_dir) / r.name, overwrite=overwrite, frame=frame,

@@ -21,6 +21,7 @@ import base64
 import html
 import io
 import json
+import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -222,13 +223,26 @@ def _json_with_arrays(data: dict[str, Any]) -> str:
     return "".join(out)
 
 
+_SCRIPT_SAFE = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"}
+"""JSON escapes of the characters that could end or change the page's <script> block
+("</script>", "<!--"): the same JSON, as these characters occur only inside its strings."""
+
+
+def _script_safe(text: str) -> str:
+    for char, escape in _SCRIPT_SAFE.items():  # str.replace: fast on a clip's ~30 MB
+        text = text.replace(char, escape)
+    return text
+
+
 def viewer_html(data: dict[str, Any]) -> str:
     """The page for a `viewer_data` document."""
     template = resources.files("ssrstf.outputs").joinpath(TEMPLATE).read_text(encoding="utf-8")
-    # Inside <script type="application/json"> only "</" could end the block early; "<\/" is
-    # the same JSON string.
-    payload = _json_with_arrays(data).replace("</", "<\\/")
-    return template.replace("__TITLE__", html.escape(data["title"])).replace("__DATA__", payload)
+    values = {
+        "__TITLE__": html.escape(data["title"]),
+        "__DATA__": _script_safe(_json_with_arrays(data)),
+    }
+    # One pass: a title or name holding "__DATA__" or "__TITLE__" stays as it is.
+    return re.sub("__TITLE__|__DATA__", lambda match: values[match.group()], template)
 
 
 def write_viewer(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,10 +62,19 @@ class InferOptions:
     min_track_frames: int = MIN_TRACK_FRAMES
 
     def __post_init__(self) -> None:
+        """Check the values here, before any input is read (a video's detection is slow)."""
         if self.threads < 1:
             raise ValueError(f"threads must be >= 1, got {self.threads}")
         if self.frame not in ("world", "camera"):
             raise ValueError(f"frame must be 'world' or 'camera', got {self.frame!r}")
+        if self.focal_length is not None and not 0 < self.focal_length < math.inf:
+            raise ValueError(f"focal length must be positive pixels, got {self.focal_length}")
+        if self.fov is not None and not 0 < self.fov < 180:
+            raise ValueError(f"field of view must be in (0, 180) degrees, got {self.fov}")
+        if self.fps is not None and not 0 < self.fps < math.inf:
+            raise ValueError(f"fps must be positive and finite, got {self.fps}")
+        if self.min_track_frames < 1:
+            raise ValueError(f"min_track_frames must be >= 1, got {self.min_track_frames}")
 
     def fingerprint(self) -> dict[str, Any]:
         """The options that shape the outputs, as JSON values (``threads`` does not)."""

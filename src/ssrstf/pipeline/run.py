@@ -33,9 +33,12 @@
    run into the same folder stops there) and after checking the files again, the poses are
    lifted and written.
 
-Reading, detection and the checks of existing files come first: an input that fails there
-leaves no trace in the output folder. Nothing here prints; progress bars only with
-``progress``.
+Before any reading or detection, the options are checked: an output folder that is a file, the
+model and its options (the `Lifter`, and the `MeshRecoverer` with a mesh: a bad ``overlap`` or
+checkpoint fails at once, not after a long video's detection), the optional packages the
+outputs need (`check_output_extras`). Reading, detection and the checks of existing files come
+next: an input that fails there leaves no trace in the output folder. Nothing here prints;
+progress bars only with ``progress``.
 """
 
 from __future__ import annotations
@@ -56,7 +59,12 @@ from ssrstf.keypoints.prepare import prepare_keypoints
 from ssrstf.keypoints.video import is_video
 from ssrstf.lifting.lifter import Lifter
 from ssrstf.lifting.meshes import MeshRecoverer, MeshSequence
-from ssrstf.outputs.folder import check_outputs, write_outputs
+from ssrstf.outputs.folder import (
+    check_output_extras,
+    check_output_folder,
+    check_outputs,
+    write_outputs,
+)
 from ssrstf.outputs.mesh_files import check_mesh_outputs, write_mesh_outputs
 from ssrstf.outputs.people import PersonResult, check_people_outputs, write_people_outputs
 from ssrstf.pipeline import report
@@ -110,8 +118,12 @@ class PipelineRun:
         """Write every output file into ``out_dir`` (see the module docstring); the paths.
 
         With a mesh and ``options.render``, ``render.mp4`` shows the mesh beside the skeleton.
+        A missing optional package (``render``, ``viewer_video``) is refused before the first
+        file.
         """
         options = self.options
+        viewer_video = options.viewer_video and self.frames_from is not None
+        check_output_extras(render=options.render, viewer_video=viewer_video)
         rigid_animation = options.rigid is not False
         if self.people is not None:
             assert self.person_results is not None
@@ -317,12 +329,15 @@ class Pipeline:
                 this input (`ConfigError`, a ValueError, for a mesh of several people).
         """
         o = self.options
+        check_output_folder(out_dir)
+        _ = self.lifter  # the model and its options fail here, before any reading
         people = self.read_people(source)
         if people is not None:  # several people per frame in a keypoint file
             if self.mesh_options is not None:
                 raise ConfigError("--mesh recovers one person; this keypoint file has several")
             check_people_outputs(out_dir, len(people.tracks), render=o.render,
                                  overwrite=overwrite)  # fmt: skip
+            check_output_extras(render=o.render)
             run = self.lift_people(people)
             with output_lock(out_dir):
                 if before_writing is not None:
@@ -330,9 +345,15 @@ class Pipeline:
                 run.write(out_dir, overwrite=overwrite, progress=self.progress)
             return run
         check_outputs(out_dir, render=o.render, overwrite=overwrite)
+        frames_from = source if _is_video_input(source, o.fmt) else None
+        check_output_extras(
+            render=o.render, viewer_video=o.viewer_video and frames_from is not None
+        )
+        if self.mesh_options is not None:
+            check_mesh_outputs(out_dir, render=o.render, overwrite=overwrite)
+            _ = self.recoverer  # the mesh model too
         seconds: dict[str, float] = {}
         kp = self.read(source, seconds=seconds)
-        frames_from = source if _is_video_input(source, o.fmt) else None
         with output_lock(out_dir):  # a second run into the same folder stops here
             check_outputs(out_dir, render=o.render, overwrite=overwrite)
             if self.mesh_options is not None:

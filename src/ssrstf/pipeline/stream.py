@@ -29,8 +29,10 @@ def run_stream(
 
     Output lines: ``{"frame": i, "pose_3d": [[x, y, z], ...] (mm), "latency_ms": ...}`` where
     ``latency_ms`` is the compute time of the push that produced the pose (the look-ahead delay
-    comes on top; 0 for the poses flushed at the end). Frames before the first person are
-    skipped. Ctrl-C ends the stream like its end: the waiting poses are flushed and written.
+    comes on top; 0 for the poses flushed at the end). Frames before the first person (a frame
+    with at least one visible joint) are skipped. Ctrl-C ends the stream like its end: the
+    waiting poses are flushed and written; so does an error (a malformed frame), which is
+    then raised.
 
     Args:
         frames: From `stream_keypoints`.
@@ -39,7 +41,8 @@ def run_stream(
         image_size: (width, height) when the source does not say.
 
     Raises:
-        ValueError: If no image size is known when the first person arrives.
+        ValueError: If no image size is known when the first person arrives; from the source
+            or the lifter for a malformed frame (after the poses before it are written).
     """
     writer = _StreamWriter(make_lifter, out, image_size)
     try:
@@ -47,7 +50,8 @@ def run_stream(
             writer.feed(frame)
     except KeyboardInterrupt:
         pass
-    writer.finish()
+    finally:  # what was lifted before an error is written too
+        writer.finish()
     return writer.latencies
 
 
@@ -63,8 +67,8 @@ class _StreamWriter:
 
     def feed(self, frame: StreamFrame) -> None:
         if self.lifter is None:
-            if frame.keypoints is None:
-                return
+            if frame.keypoints is None or not _any_visible(frame.keypoints):
+                return  # no person yet
             size = frame.image_size or self.image_size
             if size is None:
                 raise ValueError(
@@ -97,6 +101,19 @@ class _StreamWriter:
         }
         self.out.write(json.dumps(record) + "\n")
         self.out.flush()
+
+
+def _any_visible(keypoints: np.ndarray) -> bool:
+    """Whether a (J, 2|3) frame has a joint the lifter sees (finite, confidence > 0), as
+    `ssrstf.lifting.streaming.StreamingLifter` counts them."""
+    keypoints = np.asarray(keypoints, dtype=np.float64)
+    if keypoints.ndim != 2 or keypoints.shape[1] not in (2, 3):
+        return True  # the lifter names the wrong shape
+    with np.errstate(invalid="ignore"):
+        seen = np.isfinite(keypoints[:, :2]).all(-1)
+        if keypoints.shape[1] == 3:
+            seen &= keypoints[:, 2] > 0
+    return bool(seen.any())
 
 
 def latency_percentiles_ms(latencies_s: list[float]) -> tuple[float, float]:
