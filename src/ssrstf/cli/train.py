@@ -30,7 +30,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         best = fit(cfg, args.out or f"runs/{Path(args.config).stem}")
     print(
         f"final weights (scored in final.json): {best.parent / 'last.pt'}; best quick "
-        f"evaluation: {best}"
+        f"evaluation (selected on the test subjects): {best}"
     )
     return 0
 

@@ -7,7 +7,10 @@ GPUs, gloo on CPU) and a ``DistributedSampler``; rank 0 alone logs, evaluates an
 Exact resume: the shuffling order of an epoch is a function of ``(seed, epoch)``
 (``DistributedSampler``), flips of ``(seed, epoch, clip)``, and the torch RNG (stochastic depth)
 is saved in the checkpoint, so an interrupted run continues bit-for-bit on CPU, including from a
-mid-epoch checkpoint (the batches already seen are skipped without loading them).
+mid-epoch checkpoint (the batches already seen are skipped without loading them). A time budget
+(``train.max_minutes``, the ``cosine_time`` schedule) makes the stopping step and the learning
+rate depend on measured time: such runs resume exactly where they stopped, but no two runs of
+them are bit-identical.
 
 ``progress.elapsed_s`` (what ``train.max_minutes`` and the ``cosine_time`` schedule measure) is
 training time: the quick evaluations during the run are not counted. It is wall-clock time, or
@@ -15,7 +18,8 @@ with ``train.clock: cpu`` the process's CPU time (all its threads), so a budget 
 compute however busy a shared machine is.
 
 Run directory: ``config.yaml``, ``metrics.jsonl`` (one JSON object per evaluation), ``last.pt``,
-``best.pt`` (lowest quick-evaluation P1), ``final.json`` (full evaluation at the end) and, with
+``best.pt`` (lowest quick-evaluation P1, on the test subjects, as the reference code bases pick
+their best epoch), ``final.json`` (full evaluation at the end) and, with
 ``train.use_tensorboard``, TensorBoard events.
 """
 
