@@ -141,6 +141,8 @@ def test_missing_joints_are_held_and_bad_input_is_refused(tiny_checkpoint: Path)
         stream.push(np.zeros((16, 3)))
     with pytest.raises(ValueError, match=r"lookahead must be in \[0, 4\]"):
         StreamingLifter(tiny_checkpoint, IMAGE_SIZE, lookahead=5)
+    with pytest.raises(ValueError, match=r"needs image_size=\(width, height\)"):
+        StreamingLifter(tiny_checkpoint)  # no silent 1000 x 1000
 
 
 def test_latency_percentiles() -> None:
@@ -223,6 +225,34 @@ def test_a_malformed_line_keeps_the_poses_lifted_before_it(
     monkeypatch.setattr(sys, "stdin", io.StringIO("not json\n"))  # nothing lifted: no file
     assert main([*args, "--out", str(tmp_path / "none.jsonl")]) == 2
     assert not (tmp_path / "none.jsonl").exists()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_a_terminated_stream_keeps_its_file(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    """`kill` / `timeout` / `docker stop` (SIGTERM) end a stream into a file as Ctrl-C does."""
+    import signal
+    import subprocess
+    import time
+
+    out = tmp_path / "poses.jsonl"
+    command = [sys.executable, "-m", "ssrstf", "infer", "--stream", "-", "--checkpoint",
+               str(tiny_checkpoint), "--lookahead", "2", "--out", str(out)]  # fmt: skip
+    process = subprocess.Popen(command, stdin=subprocess.PIPE, text=True, stderr=subprocess.PIPE)
+    assert process.stdin is not None
+    process.stdin.write(_json_lines(sample_keypoints(0.5)[:8]))
+    process.stdin.flush()  # stdin stays open: the stream is live
+    deadline = time.monotonic() + 120
+    written = 0
+    while written < 6:  # frames 0-5: every line read (the look-ahead holds frames 6 and 7)
+        assert time.monotonic() < deadline and process.poll() is None, "poses not written"
+        time.sleep(0.1)
+        written = sum(p.read_text().count("\n") for p in tmp_path.glob(".poses.jsonl*"))
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode in (0, 130), err
+    frames = [json.loads(line)["frame"] for line in out.read_text().splitlines()]
+    assert frames == list(range(8)), err  # the look-ahead's waiting poses flushed too
+    assert not list(tmp_path.glob(".poses.jsonl*"))
 
 
 @pytest.mark.parametrize("hidden", [0.0, float("nan")])

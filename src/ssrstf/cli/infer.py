@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from ssrstf.cli.common import _image_size, _non_negative_int, _positive_int, _shard
@@ -96,7 +100,8 @@ def _infer_stream(args: argparse.Namespace) -> int:
                 failure.append(exc)  # keep the poses lifted before it, then report it
 
     if args.out:
-        atomic_write(args.out, write, overwrite=args.overwrite)
+        with _terminate_like_ctrl_c():  # `kill`, `timeout`, `docker stop`: the file is kept
+            atomic_write(args.out, write, overwrite=args.overwrite)
         if failure:
             raise failure[0]
     else:
@@ -108,6 +113,26 @@ def _infer_stream(args: argparse.Namespace) -> int:
     print(f"{len(latencies)} frames lifted; compute latency per frame p50 {p50:.1f} ms, "
           f"p99 {p99:.1f} ms{f' -> {args.out}' if args.out else ''}", file=sys.stderr)  # fmt: skip
     return 0
+
+
+@contextlib.contextmanager
+def _terminate_like_ctrl_c() -> Iterator[None]:
+    """SIGTERM / SIGHUP end a stream as Ctrl-C does (the waiting poses flushed, the file
+    written) instead of killing the process with the stream's file still a temporary one."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signals = [signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {s: signal.signal(s, interrupt) for s in signals}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def _whole_input_options(args: argparse.Namespace) -> list[str]:

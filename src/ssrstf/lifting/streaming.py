@@ -64,7 +64,7 @@ class StreamingLifter:
     def __init__(
         self,
         checkpoint: str | Path = "default",
-        image_size: tuple[int, int] = (1000, 1000),
+        image_size: tuple[int, int] | None = None,
         *,
         lookahead: int | None = None,
         flip: bool = True,
@@ -72,6 +72,8 @@ class StreamingLifter:
         backend: str | None = None,
         num_threads: int = 0,
     ) -> None:
+        if image_size is None:  # no silent guess: the inputs are normalised by the width
+            raise ValueError("StreamingLifter needs image_size=(width, height) of the images")
         self.lifter = Lifter(
             checkpoint, device=device, flip=flip, backend=backend, num_threads=num_threads
         )
