@@ -74,9 +74,18 @@ def run_pairs(
     arms: list[str], data: str, runs: Path, suite: str = "budget", pin: bool = True,
     resume: bool = False,
 ) -> None:  # fmt: skip
-    """Train the arms two at a time; each writes its log beside its run directory."""
+    """Train the arms two at a time; each writes its log beside its run directory.
+
+    Returns:
+        The arms whose training failed (their figures are left out of the table).
+    """
     runs.mkdir(parents=True, exist_ok=True)
     run_prefix = SUITES[suite][1]
+    held = [arm for arm in arms if (runs / f"{run_prefix}{arm}" / "last.pt").exists()]
+    if held and not resume:  # refused before any arm starts or any log is truncated
+        raise SystemExit(f"{', '.join(held)}: already trained in {runs}; pass --resume or "
+                         "remove the run folders")  # fmt: skip
+    failed: list[str] = []
     for start in range(0, len(arms), 2):
         procs = []
         for core, arm in enumerate(arms[start : start + 2]):
@@ -87,6 +96,8 @@ def run_pairs(
         for arm, proc in procs:
             if proc.wait() != 0:
                 print(f"{arm} failed (exit {proc.returncode}); see its log", file=sys.stderr)
+                failed.append(arm)
+    return failed
 
 
 def _last_progress(run_dir: Path) -> tuple[int, float]:
@@ -127,11 +138,14 @@ def summarize(run_dir: Path) -> list[dict[str, object]]:
 
 def scores(rows: list[dict[str, object]]) -> dict[str, float]:
     """Run → its score, the mean of its P1 over the inputs it was evaluated on (the decision
-    rule of the robust pairs: neither input decides alone; docs/results.md)."""
-    by_run: dict[str, list[float]] = {}
+    rule of the robust pairs: neither input decides alone; docs/results.md); empty when the
+    runs were not evaluated on the same inputs."""
+    by_run: dict[str, dict[str, float]] = {}
     for r in rows:
-        by_run.setdefault(str(r["run"]), []).append(float(r["p1_mm"]))  # type: ignore[arg-type]
-    return {run: sum(p1) / len(p1) for run, p1 in by_run.items()}
+        by_run.setdefault(str(r["run"]), {})[str(r["input"])] = float(r["p1_mm"])  # type: ignore[arg-type]
+    if len({frozenset(p1) for p1 in by_run.values()}) > 1:  # a mean over other inputs
+        return {}  # is no comparison
+    return {run: sum(p1.values()) / len(p1) for run, p1 in by_run.items()}
 
 
 def main() -> None:
@@ -150,8 +164,11 @@ def main() -> None:
     if args.table_only is None:
         if not args.data and not args.resume:
             parser.error("--data is needed to train the arms (or pass --table-only RUN_DIR ...)")
-        run_pairs(args.arms, args.data, args.runs, args.suite, not args.no_pin, args.resume)
-        run_dirs = [args.runs / f"{SUITES[args.suite][1]}{arm}" for arm in args.arms]
+        failed = run_pairs(
+            args.arms, args.data, args.runs, args.suite, not args.no_pin, args.resume
+        )
+        arms = [arm for arm in args.arms if arm not in failed]
+        run_dirs = [args.runs / f"{SUITES[args.suite][1]}{arm}" for arm in arms]
     else:
         run_dirs = args.table_only
     rows = [row for d in run_dirs if (d / "final.json").is_file() for row in summarize(d)]
@@ -164,9 +181,10 @@ def main() -> None:
         print(f"| {r['run']} | {r['input']} | {r['p1_mm']:.2f} | {r['p2_mm']:.2f} | {r['eval']} "
               f"| {r['steps']} | {r['minutes']:.1f} | {r['threads']} | {r['params'] / 1e6:.2f} M "
               f"| {r['gflops_per_clip']:.2f} |")  # fmt: skip
-    if any(r["input"] != rows[0]["input"] for r in rows):
+    by_score = scores(rows)
+    if any(r["input"] != rows[0]["input"] for r in rows) and by_score:
         print("\n| run | score: mean P1 over its inputs, mm |\n|---|---|")
-        for run, score in scores(rows).items():
+        for run, score in by_score.items():
             print(f"| {run} | {score:.2f} |")
 
 

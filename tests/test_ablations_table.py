@@ -62,3 +62,25 @@ def test_unfinished_runs_are_left_out_and_one_input_needs_no_score(tmp_path: Pat
     tables = _tables(done, running)
     assert len(tables) == 1
     assert [r[:3] for r in tables[0][1:]] == [["abl60-done", "gt", "61.50"]]
+
+
+def test_runs_evaluated_on_other_inputs_get_no_score(tmp_path: Path) -> None:
+    both = _run(tmp_path, "abl60-both", {"gt": 60.0, "sh": 80.0}, step=100)
+    gt_only = _run(tmp_path, "abl60-gt", {"gt": 50.0}, step=100)
+    tables = _tables(both, gt_only)
+    assert len(tables) == 1  # a mean of GT and SH against a GT figure is no comparison
+
+
+def test_arms_already_trained_are_refused_before_any_starts(tmp_path: Path) -> None:
+    held = tmp_path / "abl60-mix_tsa"
+    held.mkdir()
+    (held / "last.pt").write_bytes(b"")
+    log = tmp_path / "abl60-mix_tsa.log"
+    log.write_text("the earlier run's log\n")
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--suite", "robust60", "--data", "x.npz", "--runs",
+         str(tmp_path), "--arms", "mix_tsa", "mix_tsa-det60"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode != 0 and "mix_tsa: already trained" in done.stderr
+    assert log.read_text() == "the earlier run's log\n"  # not truncated
