@@ -211,6 +211,15 @@ def _fit(
     assert cfg is not None
     if not resume:  # a mesh run records its backbone's model section (resumed: already there)
         cfg = prepare_mesh_config(cfg)
+    both = sorted(set(cfg.data.train_subjects) & set(cfg.data.test_subjects))
+    if both:
+        raise ValueError(f"data.train_subjects include the test subjects {both}")
+    protocol = protocol_of(cfg)
+    if set(cfg.data.test_subjects) != set(protocol.test_subjects):
+        raise ValueError(
+            f"data.test_subjects {list(cfg.data.test_subjects)} are not the {protocol.name} "
+            f"protocol's test subjects {list(protocol.test_subjects)}, which the evaluations score"
+        )
     init = None  # a fine-tuning start, checked before any data is read
     if ckpt is None and cfg.train.init_weights:
         if cfg.mesh.use_mesh_head:
@@ -230,15 +239,6 @@ def _fit(
         raise ValueError(
             f"{run_dir / 'last.pt'} was trained by {trained_by} process(es), not {world}: resume "
             f"it {how} (the data order and the epoch length depend on the number)"
-        )
-    both = sorted(set(cfg.data.train_subjects) & set(cfg.data.test_subjects))
-    if both:
-        raise ValueError(f"data.train_subjects include the test subjects {both}")
-    protocol = protocol_of(cfg)
-    if set(cfg.data.test_subjects) != set(protocol.test_subjects):
-        raise ValueError(
-            f"data.test_subjects {list(cfg.data.test_subjects)} are not the {protocol.name} "
-            f"protocol's test subjects {list(protocol.test_subjects)}, which the evaluations score"
         )
     torch.manual_seed(cfg.seed)
     if rank == 0:
