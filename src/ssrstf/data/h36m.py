@@ -373,9 +373,7 @@ def _check_finite(streams: Streams, path: Path) -> None:
     """Refuse NaN / inf where they would be used: scored frames, streams that have a source."""
     frame_stream = np.repeat(np.arange(streams.num_streams), streams.lengths)
     scored = np.ones(streams.num_frames, bool) if streams.valid is None else streams.valid
-    checks = {
-        name: scored for name in ("poses_3d", "poses_3d_image", "poses_2_5d", "scale_2_5d")
-    }
+    checks = {name: scored for name in ("poses_3d", "poses_3d_image", "poses_2_5d", "scale_2_5d")}
     checks |= {f"poses_2d_{s}": streams.has_2d[s][frame_stream] for s in streams.poses_2d}
     for name, rows in checks.items():
         array = (
