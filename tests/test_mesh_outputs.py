@@ -157,6 +157,15 @@ def test_training_loop_trains_a_mesh_head_and_its_checkpoint_loads(
     assert "train_joint_limits" in records[0] and "p1_mm" in records[-1]
     model, loaded = load_mesh_model(best)
     assert loaded.mesh.use_mesh_head and isinstance(model.head.joint_offsets, torch.nn.Parameter)
+    # `ssrstf export` of a mesh run writes the mesh model (here with its trainable backbone).
+    out = tmp_path / "mesh.safetensors"
+    assert main(["export", "--checkpoint", str(tmp_path / "run" / "last.pt"), "--out", str(out),
+                 "--note", "test"]) == 0  # fmt: skip
+    exported, _ = load_mesh_model(out)
+    for name, tensor in load_mesh_model(tmp_path / "run" / "last.pt")[0].state_dict().items():
+        torch.testing.assert_close(exported.state_dict()[name], tensor, rtol=0, atol=0)
+    onnx = ["export", "--checkpoint", str(tmp_path / "run" / "last.pt"), "--out", "m.onnx"]
+    assert main(onnx) == 2
 
 
 # ------------------------------------------------------------------------ files and the CLI

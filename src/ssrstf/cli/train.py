@@ -54,10 +54,19 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if out.suffix != f".{fmt}":
         raise ConfigError(f"--format {fmt} writes a .{fmt} file; got --out {out}")
     check_new_file(out, overwrite=args.overwrite)
-    model, cfg = load_model(args.checkpoint)
     info = {"source": Path(args.checkpoint).name}
     if args.note:
         info["note"] = args.note
+    if _is_mesh_run(args.checkpoint):  # a mesh run's .pt: its head (and the backbone's hash)
+        from ssrstf.mesh.model import export_mesh_weights, load_mesh_model
+
+        if fmt == "onnx":
+            raise ConfigError(f"{args.checkpoint}: a mesh model exports to .safetensors only")
+        mesh_model, mesh_cfg = load_mesh_model(args.checkpoint)
+        export_mesh_weights(out, mesh_model, mesh_cfg, overwrite=args.overwrite, **info)
+        print(f"wrote {out}")
+        return 0
+    model, cfg = load_model(args.checkpoint)
     if fmt == "onnx":
         from ssrstf.lifting.backends import export_onnx
 
@@ -68,13 +77,25 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _is_mesh_run(checkpoint: str) -> bool:
+    """Whether ``checkpoint`` is a mesh run's training checkpoint (``mesh.use_mesh_head``)."""
+    from ssrstf.checkpoint import load_checkpoint, stored_config
+
+    path = Path(checkpoint)
+    if path.suffix != ".pt" or not path.is_file():
+        return False  # the lifter's loader names what is wrong with anything else
+    return stored_config(load_checkpoint(path).get("config"), source=path).mesh.use_mesh_head
+
+
 def _add_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "export", help="checkpoint -> weights-only .safetensors, or an ONNX graph, with config"
     )
     p.add_argument(
-        "--checkpoint", required=True, help="'default', a training checkpoint (.pt) or .safetensors"
-    )
+        "--checkpoint", required=True,
+        help="'default', a training checkpoint (.pt; a mesh run's gives the mesh model: its head "
+        "only, with its backbone's SHA-256, when the backbone was frozen) or .safetensors",
+    )  # fmt: skip
     p.add_argument("--out", required=True, help="output .safetensors or .onnx")
     p.add_argument(
         "--format", choices=("safetensors", "onnx"),
