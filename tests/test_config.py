@@ -63,7 +63,7 @@ def test_int_is_accepted_for_float_and_tuples_are_typed() -> None:
         ("eval.every=0", "eval.every must be >= 1"),
         ("train.epochs", "not of the form section.key=value"),
         ("model.num_heads=0", "model.num_heads must be >= 1"),
-        ("train.checkpoint_minutes=0", "train.checkpoint_minutes must be > 0"),
+        ("train.checkpoint_minutes=-1", "train.checkpoint_minutes must be >= 0"),
         ("train.eval_every_steps=-5", "train.eval_every_steps must be >= 0"),
         ("train.grad_clip=-1", "train.grad_clip must be >= 0"),
     ],

@@ -325,8 +325,8 @@ class TrainConfig:
     eval_every_steps: int = 0
     """Quick evaluation (``eval.every``) every N steps; 0 = once per epoch."""
     checkpoint_minutes: float = 2.0
-    """Also write ``last.pt`` mid-epoch at this interval (a kill loses at most this much); a
-    save costs 0.07 s (default model) to 0.6 s (``large``; benchmarks/checkpoint_save.py)."""
+    """Also write ``last.pt`` mid-epoch at this interval (0: every step); a kill loses at most
+    this much; a save costs 0.07 s (default) to 0.6 s (``large``; benchmarks/checkpoint_save.py)."""
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"
     """Autocast precision on CUDA (CPU always trains in fp32)."""
     compile_attention: bool = True
@@ -354,7 +354,7 @@ class TrainConfig:
         _check(self.max_minutes >= 0, "train.max_minutes", "must be >= 0")
         _check(self.max_steps >= 0, "train.max_steps", "must be >= 0")
         _check(self.warmup_steps >= 0, "train.warmup_steps", "must be >= 0")
-        _check(self.checkpoint_minutes > 0, "train.checkpoint_minutes", "must be > 0")
+        _check(self.checkpoint_minutes >= 0, "train.checkpoint_minutes", "must be >= 0")
         _check(self.eval_every_steps >= 0, "train.eval_every_steps", "must be >= 0")
         _check(self.grad_clip >= 0, "train.grad_clip", "must be >= 0 (0: no clipping)")
         _check(0 <= self.min_lr_ratio <= 1, "train.min_lr_ratio", "must be in [0, 1]")
