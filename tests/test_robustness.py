@@ -380,14 +380,14 @@ def test_a_checkpoint_config_is_validated_before_any_tensor_is_used(
         load_model(path)
 
 
-def test_a_stored_config_whose_validation_divides_by_zero_is_a_value_error() -> None:
+def test_a_stored_config_with_zero_heads_is_a_value_error_naming_the_key() -> None:
     from ssrstf.checkpoint import stored_config
     from ssrstf.config import to_dict
 
     _, cfg = load_model("default")
     config = to_dict(cfg)
     config["model"]["num_heads"] = 0
-    with pytest.raises(ValueError, match=r"bad\.pt: invalid stored config.*ZeroDivisionError"):
+    with pytest.raises(ValueError, match=r"bad\.pt: invalid stored config.*num_heads must be >= 1"):
         stored_config(config, source="bad.pt")
 
 

@@ -292,7 +292,10 @@ def _fit(
                 "was trained with?"
             )
     if resume and rank == 0:
-        _drop_records_after(run_dir / "metrics.jsonl", progress.global_step)
+        # A run that has ended evaluates its end again (killed while writing it): its old
+        # final record goes; a run that trains on (a raised limit) keeps it.
+        ended = _finished(cfg.train, progress)
+        _drop_records_after(run_dir / "metrics.jsonl", progress.global_step, final_too=ended)
     train_model: nn.Module = model
     if world > 1:
         train_model = DistributedDataParallel(
@@ -305,9 +308,9 @@ def _fit(
     return run_dir / "best.pt"
 
 
-def _drop_records_after(path: Path, step: int) -> None:
+def _drop_records_after(path: Path, step: int, *, final_too: bool = False) -> None:
     """Forget the log records of steps a resumed run repeats: those logged after its checkpoint,
-    and a final evaluation at its step (a run killed while it wrote its end evaluates again)."""
+    and with ``final_too`` a final evaluation at its step (evaluated again)."""
     if not path.is_file():
         return
     lines = path.read_text().splitlines(keepends=True)
@@ -316,7 +319,7 @@ def _drop_records_after(path: Path, step: int) -> None:
         try:
             record = json.loads(line)
             final = str(record.get("eval", "")).startswith("final")
-            keep = record["step"] < step or (record["step"] == step and not final)
+            keep = record["step"] < step or (record["step"] == step and not (final and final_too))
         except (ValueError, KeyError, TypeError):
             keep = False  # a line cut short by the kill
         if keep:
