@@ -73,7 +73,7 @@ def train_command(
 def run_pairs(
     arms: list[str], data: str, runs: Path, suite: str = "budget", pin: bool = True,
     resume: bool = False,
-) -> None:  # fmt: skip
+) -> list[str]:  # fmt: skip
     """Train the arms two at a time; each writes its log beside its run directory.
 
     Returns:
@@ -182,7 +182,9 @@ def main() -> None:
               f"| {r['steps']} | {r['minutes']:.1f} | {r['threads']} | {r['params'] / 1e6:.2f} M "
               f"| {r['gflops_per_clip']:.2f} |")  # fmt: skip
     by_score = scores(rows)
-    if any(r["input"] != rows[0]["input"] for r in rows) and by_score:
+    if any(r["input"] != rows[0]["input"] for r in rows) and not by_score:
+        print("\nno scores: the runs were not evaluated on the same inputs")
+    elif any(r["input"] != rows[0]["input"] for r in rows):
         print("\n| run | score: mean P1 over its inputs, mm |\n|---|---|")
         for run, score in by_score.items():
             print(f"| {run} | {score:.2f} |")

@@ -266,6 +266,24 @@ def test_resuming_a_finished_run_changes_nothing(synthetic_h36m: Path, tmp_path:
     assert {p.name: p.read_bytes() for p in run.iterdir() if p.is_file()} == files
 
 
+def test_a_run_killed_in_its_later_end_evaluates_it_again(synthetic_h36m: Path, tmp_path) -> None:
+    """A finished run resumed with a raised limit, killed in its new final evaluation: the old
+    final.json (an earlier step) does not count as its end."""
+    run = tmp_path / "run"
+    fit(tiny_cfg(synthetic_h36m, "train.max_steps=3"), run)
+    assert json.loads((run / "final.json").read_text())["step"] == 3
+    ckpt = load_checkpoint(run / "last.pt")
+    ckpt["config"]["train"]["max_steps"] = 5
+    save_checkpoint(run / "last.pt", {k: v for k, v in ckpt.items() if k != "format_version"})
+    fit(None, run, resume=True)
+    final = json.loads((run / "final.json").read_text())
+    (run / "final.json").write_text(json.dumps({**final, "step": 3}))  # the new end unwritten
+    fit(None, run, resume=True)
+    assert json.loads((run / "final.json").read_text())["step"] == 5
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if r["eval"].startswith("final")] == [3, 5]
+
+
 def test_a_run_killed_while_writing_its_end_logs_one_final_record(
     synthetic_h36m: Path, tmp_path: Path
 ) -> None:

@@ -165,8 +165,9 @@ def fit(
         run_dir: Run directory (created).
         resume: Continue from ``run_dir/last.pt``; a run killed before its first checkpoint
             (only ``config.yaml`` there) starts again from step 0 with that config; a finished
-            run (its ``final.json`` written) is left as it is. Resume with as many processes
-            as the run was trained with (checked).
+            run (its ``final.json`` written at its last step) is left as it is. Resume with as
+            many processes as the run was trained with (checked for checkpoints that record it,
+            written since this check exists; older ones only when the epoch position shows it).
         streams: Pre-loaded dataset (tests); default reads ``cfg.data.path``.
 
     Raises:
@@ -179,9 +180,19 @@ def fit(
     if resume and not run_dir.is_dir():
         raise FileNotFoundError(f"run directory not found: {run_dir}")
     # One run at a time writes into a folder (rank 0 holds the lock; the other ranks are its own).
-    lock = output_lock(run_dir) if int(os.environ.get("RANK", "0")) == 0 else nullcontext()
+    other_rank = int(os.environ.get("WORLD_SIZE", "1")) > 1 and os.environ.get("RANK", "0") != "0"
+    lock = nullcontext() if other_rank else output_lock(run_dir)
     with lock:
         return _fit(cfg, run_dir, resume=resume, streams=streams)
+
+
+def _final_step(run_dir: Path) -> int | None:
+    """The step ``final.json`` scores; None for one written before it recorded its step; -1
+    when there is no readable ``final.json``."""
+    try:
+        return json.loads((run_dir / "final.json").read_text()).get("step")
+    except (OSError, ValueError, AttributeError):
+        return -1
 
 
 def _finished(train: TrainConfig, progress: Progress) -> bool:
@@ -200,8 +211,8 @@ def _fit(
     if resume and (run_dir / "last.pt").exists():
         ckpt = load_checkpoint(run_dir / "last.pt")
         cfg = stored_config(ckpt.get("config"), source=run_dir / "last.pt")
-        ended = _finished(cfg.train, Progress(**ckpt["progress"]))
-        if ended and (run_dir / "final.json").is_file():
+        saved = Progress(**ckpt["progress"])
+        if _finished(cfg.train, saved) and _final_step(run_dir) in (saved.global_step, None):
             logger.warning("%s has finished (final.json written): nothing to resume", run_dir)
             return run_dir / "best.pt"
     elif resume:
@@ -453,8 +464,8 @@ class _Loop:
         assert self.logger is not None
         self.logger.log(record)
         logger.info("step %d: %s", progress.global_step, result.label)
-        if final:
-            text = json.dumps(result.to_dict(), indent=2)
+        if final:  # with the step it scores (a run resumed with a raised limit ends later)
+            text = json.dumps({**result.to_dict(), "step": progress.global_step}, indent=2)
             atomic_write(self.run_dir / "final.json", lambda temp: temp.write_text(text))
         elif not progress.best or result.p1_mm < progress.best["p1_mm"]:
             progress.best = {"p1_mm": result.p1_mm, **result.metrics(),
