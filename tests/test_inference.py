@@ -321,53 +321,6 @@ def test_cli_infer_writes_outputs_and_never_overwrites(
         main([*args, "--image-size", "640by480"])
 
 
-@pytest.mark.skipif(not HAS_VIZ, reason="rendering needs the viz extra")
-def test_cli_overwrite_removes_the_outputs_an_earlier_run_left(
-    tiny_checkpoint: Path, tmp_path: Path
-) -> None:
-    path = tmp_path / "results.json"
-    path.write_text(json.dumps(_coco_results(random_keypoints(12, seed=5))))
-    out = tmp_path / "out"
-    args = ["infer", str(path), "--checkpoint", str(tiny_checkpoint), "--image-size", "640x480",
-            "--out", str(out), "--quiet"]  # fmt: skip
-    assert main([*args, "--render"]) == 0
-    assert (out / "render.mp4").stat().st_size > 0
-    (out / "notes.txt").write_text("mine")
-    (out / "mesh.npz").write_bytes(b"an earlier --mesh run")
-    assert main([*args, "--overwrite"]) == 0
-    assert not (out / "render.mp4").exists() and not (out / "mesh.npz").exists()
-    assert (out / "notes.txt").read_text() == "mine"
-    assert (out / "poses_3d.npz").is_file() and (out / "viewer.html").is_file()
-
-
-def test_remove_stale_outputs_touches_only_ssrstf_outputs(tmp_path: Path) -> None:
-    from ssrstf.outputs.names import OUTPUT_NAMES, remove_stale_outputs
-
-    for name in ("poses_3d.npz", "mesh.glb", "people.json", "notes.txt", "render.mp4.bak"):
-        (tmp_path / name).write_text(name)
-    (tmp_path / "viewer.html").mkdir()  # a folder of that name is not ssrstf's
-    for folder, names in {
-        "person_0": ["poses_3d.npz"],  # this run's
-        "person_1": ["poses_3d.npz", "viewer.html"],  # an earlier run's: removed
-        "person_2": ["poses_3d.npz", "notes.txt"],  # holds a user's file: kept
-        "person_01": ["poses_3d.npz"],  # not a name ssrstf gives
-    }.items():
-        (tmp_path / folder).mkdir()
-        for name in names:
-            (tmp_path / folder / name).write_text(name)
-    written = [tmp_path / "poses_3d.npz", tmp_path / "person_0" / "poses_3d.npz"]
-    removed = remove_stale_outputs(tmp_path, written)
-    assert {p.relative_to(tmp_path).as_posix() for p in removed} == {
-        "mesh.glb", "people.json", "person_1", "person_1/poses_3d.npz", "person_1/viewer.html"
-    }  # fmt: skip
-    assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "notes.txt", "person_0", "person_01", "person_2", "poses_3d.npz", "render.mp4.bak",
-        "viewer.html",
-    ]  # fmt: skip
-    assert (tmp_path / "person_2" / "poses_3d.npz").is_file()
-    assert {"render.mp4", "mesh.npz", "people.json", "viewer.html"} <= OUTPUT_NAMES
-
-
 def test_cli_infer_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")

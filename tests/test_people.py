@@ -94,29 +94,3 @@ def test_rendered_frame_draws_each_person_where_they_are() -> None:
         assert yellow[:, panel].sum() > 1.6 * yellow_one[:, panel].sum()
     red_border = (np.abs(nobody[2, :width].astype(int) - (255, 0, 0)) < 40).all(-1)
     assert red_border.mean() > 0.9  # a frame without anyone is marked
-
-
-def test_overwrite_with_fewer_people_removes_the_others_folders(
-    tiny_checkpoint: Path, tmp_path: Path
-) -> None:
-    a, b = _two_crossing()
-    late = _walker(40, 200.0, 0.0, 0.7, 0.0)
-    two = _coco_file(tmp_path / "two.json", [a, late], missing={1: set(range(22))})
-    out = tmp_path / "out"
-    args = ["--image-size", "1280x720", "--checkpoint", str(tiny_checkpoint), "--out", str(out),
-            "--quiet", "--no-flip"]  # fmt: skip
-    assert main(["infer", str(two), *args]) == 0
-    assert (out / "person_1" / "poses_3d.npz").is_file()
-    (out / "notes.txt").write_text("mine")
-    # The same file, one person kept: person_1/ goes, person_0/ and people.json are replaced.
-    assert main(["infer", str(two), *args, "--overwrite", "--min-track-frames", "30"]) == 0
-    assert not (out / "person_1").exists()
-    assert [p["name"] for p in json.loads((out / "people.json").read_text())["people"]] == [
-        "person_0"
-    ]
-    # One person per frame: the single-person layout; no people.json or person folder is left.
-    one = _coco_file(tmp_path / "one.json", [a])
-    assert main(["infer", str(one), *args, "--overwrite"]) == 0
-    single = {"poses_3d.npz", "poses_3d.json", "poses_3d.bvh", "poses_3d.glb", "viewer.html"}
-    assert {p.name for p in out.iterdir()} == single | {"notes.txt"}
-    assert (out / "notes.txt").read_text() == "mine"

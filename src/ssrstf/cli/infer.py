@@ -173,12 +173,7 @@ def _add_inference_options(p: argparse.ArgumentParser) -> None:
         help="run the model in torch or ONNX Runtime (extra onnx); default: torch, onnxruntime "
         "for an .onnx --checkpoint",
     )  # fmt: skip
-    p.add_argument(
-        "--overwrite", action="store_true",
-        help="replace existing output files; in an output folder, also remove the files an "
-        "earlier run wrote and this one does not (render.mp4, mesh.npz, mesh.glb, people.json, "
-        "person_N/ folders; nothing else)",
-    )  # fmt: skip
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument(
         "--viewer-video", action="store_true",
         help="show the input video's frames in viewer.html (video input; embeds small JPEGs)",

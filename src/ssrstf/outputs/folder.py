@@ -5,7 +5,7 @@
 `ssrstf.outputs.viewer`) and, on request, ``render.mp4`` (`ssrstf.outputs.render`); every file
 written atomically, none overwritten without ``overwrite``. `check_outputs` refuses existing
 files (and an ``out_dir`` that is a file) and `check_output_extras` missing optional packages up
-front, before any work. The file names are `OUTPUT_FILES` (`ssrstf.outputs.names`).
+front, before any work. The file names are `OUTPUT_FILES`.
 """
 
 from __future__ import annotations
@@ -17,9 +17,18 @@ import numpy as np
 from ssrstf.extras import require
 from ssrstf.outputs import bvh, gltf, npz_json, viewer
 from ssrstf.outputs.bvh import CAMERA_TO_BVH
-from ssrstf.outputs.names import OUTPUT_FILES
 from ssrstf.scene.result import InferenceResult
 from ssrstf.scene.rigid import make_rigid
+
+OUTPUT_FILES = {
+    "npz": "poses_3d.npz",
+    "json": "poses_3d.json",
+    "bvh": "poses_3d.bvh",
+    "glb": "poses_3d.glb",
+    "viewer": "viewer.html",
+    "render": "render.mp4",
+}
+"""File names written into the output folder."""
 
 RENDER_MODULES = (
     ("matplotlib.figure", "viz"), ("matplotlib.backends.backend_agg", "viz"),

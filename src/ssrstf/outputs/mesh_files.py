@@ -30,8 +30,10 @@ from ssrstf.outputs.folder import (
     render_poses,
 )
 from ssrstf.outputs.mesh_gltf import write_mesh_glb
-from ssrstf.outputs.names import MESH_FILES
 from ssrstf.scene.result import InferenceResult
+
+MESH_FILES = {"mesh_npz": "mesh.npz", "mesh_glb": "mesh.glb"}
+"""The files `write_mesh_outputs` adds to an output folder."""
 
 
 def write_mesh_npz(path: str | Path, mesh: MeshSequence, fps: float | None, *,

@@ -27,9 +27,12 @@ from ssrstf.outputs.folder import (
     check_output_folder,
     write_outputs,
 )
-from ssrstf.outputs.names import PEOPLE_FILE, person_folder
 from ssrstf.outputs.viewer import SIDE_BY_SIDE_MM
 from ssrstf.scene.result import InferenceResult
+
+PEOPLE_FILE = "people.json"
+"""Summary of the people written by `write_people_outputs`."""
+
 
 PEOPLE_OUTPUTS = {"viewer": OUTPUT_FILES["viewer"], "people": PEOPLE_FILE}
 """Files written next to the ``person_k`` folders (plus ``render.mp4`` on request)."""
@@ -60,7 +63,7 @@ def people_output_paths(out_dir: str | Path, count: int, *, render: bool) -> dic
     for k in range(count):
         for key, name in OUTPUT_FILES.items():
             if key != "render":
-                paths[f"{person_folder(k)}/{key}"] = out_dir / person_folder(k) / name
+                paths[f"person_{k}/{key}"] = out_dir / f"person_{k}" / name
     return paths
 
 

@@ -32,10 +32,6 @@
    are read or detected, and, holding the folder's lock (`ssrstf.files.output_lock`: a second
    run into the same folder stops there) and after checking the files again, the poses are
    lifted and written.
-3. In both cases, with ``overwrite`` and still holding the lock, the files of an earlier run
-   into the folder that this run did not write (``render.mp4``, ``mesh.npz``, ``person_k/``
-   folders of people it does not have, ...) are removed
-   (`ssrstf.outputs.names.remove_stale_outputs`); nothing but ssrstf's own outputs is touched.
 
 Before any reading or detection, the options are checked: an output folder that is a file, the
 model and its options (the `Lifter`, and the `MeshRecoverer` with a mesh: a bad ``overlap`` or
@@ -70,7 +66,6 @@ from ssrstf.outputs.folder import (
     write_outputs,
 )
 from ssrstf.outputs.mesh_files import check_mesh_outputs, write_mesh_outputs
-from ssrstf.outputs.names import person_folder, remove_stale_outputs
 from ssrstf.outputs.people import PersonResult, check_people_outputs, write_people_outputs
 from ssrstf.pipeline import report
 from ssrstf.pipeline.options import InferOptions, MeshOptions
@@ -325,9 +320,7 @@ class Pipeline:
         Args:
             source: A video, keypoint file or OpenPose folder (or an array, or keypoints).
             out_dir: Its output folder (created).
-            overwrite: Replace existing files and, once every file is written, remove the
-                outputs of an earlier run that this one did not write
-                (`ssrstf.outputs.names.remove_stale_outputs`).
+            overwrite: Replace existing files.
             before_writing: Called once, holding the folder's lock, after lifting and before
                 the first file is written (the batch marks the folder as started there).
 
@@ -350,8 +343,6 @@ class Pipeline:
                 if before_writing is not None:
                     before_writing()
                 run.write(out_dir, overwrite=overwrite, progress=self.progress)
-                if overwrite:
-                    remove_stale_outputs(out_dir, run.paths.values())
             return run
         check_outputs(out_dir, render=o.render, overwrite=overwrite)
         frames_from = source if _is_video_input(source, o.fmt) else None
@@ -371,8 +362,6 @@ class Pipeline:
             if before_writing is not None:
                 before_writing()
             run.write(out_dir, overwrite=overwrite, progress=self.progress)
-            if overwrite:  # what an earlier run wrote and this one did not
-                remove_stale_outputs(out_dir, run.paths.values())
         run.detect_seconds = seconds.get("detect")
         return run
 
@@ -452,7 +441,7 @@ def lift_people(
             track.keypoints, lifter, progress=progress, focal_length=focal_length, fov=fov,
             rigid=rigid,
         )  # fmt: skip
-        results.append(PersonResult(person_folder(k), track.start_frame, result))
+        results.append(PersonResult(f"person_{k}", track.start_frame, result))
     return results
 
 
