@@ -183,10 +183,14 @@ def test_onnxruntime_runs_on_the_cuda_device_asked_for_and_refuses_others(
     with pytest.raises(ValueError, match="--device mps: the onnxruntime backend runs on cpu or"):
         onnx_session(b"graph", device="mps")
     assert len(sessions) == 2
+    # ONNX Runtime's CUDA provider needs no CUDA in torch (a CPU-only torch beside it).
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    onnx_session(b"graph", device="cuda")
+    assert sessions[-1]["providers"][0] == ("CUDAExecutionProvider", {"device_id": 0})
     with pytest.raises(ValueError, match="--device gpu: not a device"):
         load_onnx(default_onnx, device="gpu")
-    with pytest.raises(ValueError, match="--device cuda: no CUDA device"):
+    monkeypatch.setattr(ort, "get_available_providers", lambda: ["CPUExecutionProvider"])
+    with pytest.raises(ValueError, match="no CUDA provider here"):
         Lifter(default_onnx, device="cuda")
 
 

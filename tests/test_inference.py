@@ -438,6 +438,11 @@ def test_lift_api_reloads_a_rewritten_or_other_checkpoint_file(
     shutil.copy(tiny_checkpoint, "model.safetensors")
     other = ssrstf.lift(keypoints, SIZE, checkpoint="model.safetensors")
     np.testing.assert_allclose(other, first, atol=1e-9)
+    # A symlink whose target has no suffix (a Hugging Face cache's blobs): loaded by its name.
+    Path("blob").write_bytes(Path("model.safetensors").read_bytes())
+    Path("linked.safetensors").symlink_to("blob")
+    linked = ssrstf.lift(keypoints, SIZE, checkpoint="linked.safetensors")
+    np.testing.assert_allclose(linked, first, atol=1e-9)
 
 
 def test_lift_mesh_keeps_a_bounded_number_of_recoverers(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -47,6 +47,21 @@ def head_file(anny_body, tmp_path: Path) -> Path:
     return export_mesh_weights(tmp_path / "head.safetensors", model, cfg)
 
 
+def test_a_head_is_exported_only_with_the_backbone_it_was_trained_on(
+    anny_body, tmp_path: Path
+) -> None:
+    from ssrstf.training.mesh_training import prepare_mesh_config
+
+    cfg = prepare_mesh_config(mesh_config())
+    model = create_mesh_model(cfg, body=anny_body)
+    export_mesh_weights(tmp_path / "ok.safetensors", model, cfg)  # the packaged lifter's own
+    with torch.no_grad():
+        next(model.backbone.parameters()).add_(1.0)  # as if `default` had been replaced since
+    with pytest.raises(ValueError, match="is not the backbone this head was trained on"):
+        export_mesh_weights(tmp_path / "stale.safetensors", model, cfg)
+    assert not (tmp_path / "stale.safetensors").exists()
+
+
 # --------------------------------------------------------------------------- losses, metrics
 
 

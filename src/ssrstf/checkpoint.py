@@ -96,6 +96,19 @@ DEVICE_FORMS = "cpu, cuda, cuda:N, mps"
 """The ``--device`` values `check_device` accepts, for its error messages."""
 
 
+def parse_device(spec: str | torch.device, *, option: str = "--device") -> torch.device:
+    """``spec`` as a `torch.device`, whether or not torch can use it here (ONNX Runtime's CUDA
+    provider runs beside a CPU-only torch).
+
+    Raises:
+        ValueError: ``spec`` is not a device name.
+    """
+    try:
+        return torch.device(spec)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(f"{option} {spec}: not a device; valid: {DEVICE_FORMS}") from None
+
+
 def check_device(spec: str | torch.device, *, option: str = "--device") -> torch.device:
     """``spec`` as a `torch.device` this torch build can run models on (``option``: the setting
     the messages name, e.g. ``train.device``).
@@ -104,10 +117,7 @@ def check_device(spec: str | torch.device, *, option: str = "--device") -> torch
         ValueError: ``spec`` is not a device name, names a device type other than cpu, cuda or
             mps, or a CUDA/MPS device this machine or torch build does not have.
     """
-    try:
-        device = torch.device(spec)
-    except (RuntimeError, TypeError, ValueError):
-        raise ValueError(f"{option} {spec}: not a device; valid: {DEVICE_FORMS}") from None
+    device = parse_device(spec, option=option)
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise ValueError(

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ssrstf.checkpoint import check_device, stored_config
+from ssrstf.checkpoint import parse_device, stored_config
 from ssrstf.config import ExperimentConfig, to_dict
 from ssrstf.extras import require
 from ssrstf.files import atomic_write
@@ -151,10 +151,11 @@ def onnx_session(model: bytes | str | Path, *, device: str = "cpu", num_threads:
 
     Raises:
         MissingExtraError: ONNX Runtime (extra ``onnx``) is not installed.
-        ValueError: An unusable device (`ssrstf.checkpoint.check_device`), one onnxruntime does
-            not run on (mps), CUDA asked for without a CUDA provider, or an unreadable file.
+        ValueError: Not a device name, one onnxruntime does not run on (mps), CUDA asked for
+            without a CUDA provider (whatever torch's build: the provider is onnxruntime's),
+            or an unreadable file.
     """
-    target = check_device(device)
+    target = parse_device(device)
     ort = require("onnxruntime", "onnx")
     providers: list = ["CPUExecutionProvider"]
     if target.type == "cuda":
@@ -273,7 +274,7 @@ def load_onnx(
             config, or its graph's input or output does not fit that config.
         MissingExtraError: ONNX Runtime (extra ``onnx``) is not installed.
     """
-    device = str(check_device(device))
+    device = str(parse_device(device))
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"ONNX model not found: {path}")

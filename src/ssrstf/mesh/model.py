@@ -121,12 +121,25 @@ def export_mesh_weights(
     path: str | Path, model: MeshRecovery, cfg: ExperimentConfig, *, overwrite: bool = False,
     **info: str,
 ) -> Path:  # fmt: skip
-    """Write a mesh model as safetensors (head only when its backbone is frozen)."""
+    """Write a mesh model as safetensors (head only when its backbone is frozen: then with the
+    SHA-256 of the backbone file, after checking that the file holds the model's backbone).
+
+    Raises:
+        ValueError: The backbone file (``mesh.backbone``, e.g. ``default``) no longer holds the
+            backbone the head was trained on.
+    """
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     metadata = {"format": MESH_FORMAT, "config": json.dumps(to_dict(cfg))}
     if cfg.mesh.freeze_backbone and cfg.mesh.backbone:
+        backbone_file = resolve_checkpoint(cfg.mesh.backbone)
+        on_file = load_model(backbone_file)[0].state_dict()
+        if any(not torch.equal(state[f"backbone.{k}"], v) for k, v in on_file.items()):
+            raise ValueError(
+                f"{backbone_file} is not the backbone this head was trained on (it changed since); "
+                "retrain the head on it, or export it with its backbone (freeze_backbone: false)"
+            )
         state = {k: v for k, v in state.items() if k.startswith("head.")}
-        metadata["backbone_sha256"] = file_sha256(resolve_checkpoint(cfg.mesh.backbone))
+        metadata["backbone_sha256"] = file_sha256(backbone_file)
     metadata.update({k: str(v) for k, v in info.items()})
     return atomic_write(
         path, lambda tmp: save_file(state, str(tmp), metadata=metadata), overwrite=overwrite

@@ -2,8 +2,8 @@
 
 Both are `ssrstf.pipeline.run.Pipeline` with the packaged models by default, loaded once per
 process and argument set (`ssrstf.lift`, `ssrstf.lift_mesh`). A checkpoint file is cached by its
-resolved path, modification time, size and inode, so a rewritten file (a training run's
-``last.pt``) or a relative path from another working directory loads afresh.
+absolute path and its target's modification time, size and inode, so a rewritten file (a
+training run's ``last.pt``) or a relative path from another working directory loads afresh.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from ssrstf.pipeline.run import Pipeline
 
 
 def _file_key(checkpoint: str | Path) -> tuple[str, tuple[int, ...]]:
-    """The cache key of a checkpoint: the resolved path of an existing file with its
+    """The cache key of a checkpoint: the absolute path of an existing file with its
     modification time (ns), size and inode; anything else (``"default"``, a missing file) as
     given, so that loading it reports the name the caller used."""
     name = str(checkpoint)
@@ -33,7 +33,9 @@ def _file_key(checkpoint: str | Path) -> tuple[str, tuple[int, ...]]:
         return name, ()
     if not path.is_file():
         return name, ()
-    return str(path.resolve()), (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+    # The absolute path, not the resolved one: a symlink's name carries the format's suffix
+    # (a Hugging Face cache's blobs have none); the stat is the target's.
+    return str(path.absolute()), (stat.st_mtime_ns, stat.st_size, stat.st_ino)
 
 
 @functools.lru_cache(maxsize=4)
