@@ -479,10 +479,9 @@ class _Loop:
         start = clock() - progress.elapsed_s
         last_save = time.monotonic()
         eval_every = cfg.eval_every_steps or steps_per_epoch
-        # A run resumed after its budget was spent (killed during its final evaluation) trains
-        # no further step: it only writes its end again.
-        spent = bool(cfg.max_minutes) and progress.elapsed_s >= cfg.max_minutes * 60
-        stop = progress.global_step >= total_steps or spent
+        # A run resumed after it ended (killed during its final evaluation) trains no further
+        # step: it only writes its end again (`total_steps` is max_steps or the epochs' steps).
+        stop = _finished(cfg, progress)
         sums: dict[str, float] = {}
         while not stop and progress.epoch < cfg.epochs:
             sampler.set_epoch(progress.epoch)
