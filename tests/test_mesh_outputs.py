@@ -217,6 +217,15 @@ def test_mesh_glb_read_back_reproduces_mesh_npz(anny_body, head_file: Path, tmp_
         np.testing.assert_allclose(skinned_mm[frame], expected, atol=0.5)
     # The mesh moves between frames (the random head poses every bone).
     assert np.abs(vertices[-1] - vertices[0]).max() > 1.0
+    # A pelvis away from the root bone's head (SMPL's regressed one): the whole skeleton moves
+    # with it, so the file still skins to mesh.npz's root-relative vertices.
+    offset = np.array([0.1, -0.2, 0.3])  # metres, body axes
+    posed = mesh.skinned.posed.copy()
+    posed[..., :3, 3] += offset
+    shifted = replace(mesh, root=mesh.root + offset, skinned=replace(mesh.skinned, posed=posed))
+    write_mesh_glb(tmp_path / "shifted.glb", shifted, 50.0)
+    _, shifted_mm = Glb(tmp_path / "shifted.glb").skinned_vertices_mm()
+    np.testing.assert_allclose(shifted_mm, skinned_mm, atol=0.05)
 
 
 def test_infer_mesh_cli_writes_files_and_never_overwrites(

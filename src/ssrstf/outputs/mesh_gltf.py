@@ -87,7 +87,9 @@ def mesh_glb_document(mesh: MeshSequence, fps: float) -> bytes:
         raise ValueError(f"{len(vertices)} vertices exceed the 16-bit indices of this writer")
     frames = len(skin.posed)
     posed = skin.posed.copy()
-    posed[:, 0, :3, 3] -= mesh.root  # the pelvis at the origin, as in mesh.npz
+    # The pelvis at the origin, as in mesh.npz: every bone moves with it (the pelvis need not
+    # be the root bone's head; SMPL's regressed H36M pelvis is not).
+    posed[..., :3, 3] -= mesh.root[:, None]
     rest_local = _local(skin.bind, skin.bone_parents)
     local = _local(posed, skin.bone_parents)
     rotations = _continuous(_quaternions(local[..., :3, :3]))
