@@ -256,6 +256,14 @@ def test_read_bvh_errors_name_the_file(tmp_path: Path) -> None:
     path.write_text("HIERARCHY\nROOT a\n{\n OFFSET 0 0\n")
     with pytest.raises(ValueError, match=r"bad\.bvh: invalid BVH"):
         read_bvh(path)
+    still = "HIERARCHY\nROOT a\n{\n OFFSET 0 0 0\n CHANNELS 1 Xrotation\n}\nMOTION\nFrames: 1\n"
+    path.write_text(still + "Frame Time: 0\n5\n")
+    with pytest.raises(ValueError, match=r"bad\.bvh: invalid BVH \(Frame Time 0\.0 is not"):
+        read_bvh(path)
+    path.write_text(still + "Frame Time: 0.04\n5\n")
+    assert read_bvh(path).fps == 25.0
+    with pytest.raises(ValueError, match=r"units must be one of \['cm', 'm', 'mm'\], got 'inch'"):
+        read_bvh(path, units="inch")
 
 
 def test_euler_zxy_decomposition_including_gimbal_lock() -> None:
@@ -398,6 +406,12 @@ def test_writer_input_errors(tmp_path: Path) -> None:
         write_json(tmp_path / "a.json", poses_3d, poses_2d[:, :5], valid, 30.0, names)
     with pytest.raises(ValueError, match="fps must be positive and finite"):
         write_npz(tmp_path / "a.npz", poses_3d, poses_2d, valid, float("inf"), names)
+    for name in ("fps", "file"):  # a standard key; numpy's own argument name
+        with pytest.raises(ValueError, match=f"npz extra '{name}' clashes with a standard key"):
+            write_npz(tmp_path / "a.npz", poses_3d, None, valid, 30.0, names, extras={name: 1})
+    for name in ("frames", "num_frames"):
+        with pytest.raises(ValueError, match=f"JSON extra.*'{name}' clash with standard keys"):
+            write_json(tmp_path / "a.json", poses_3d, None, valid, 30.0, names, extras={name: 1})
     assert not list(tmp_path.iterdir())
 
 

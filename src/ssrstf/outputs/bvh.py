@@ -228,9 +228,11 @@ def read_bvh(
 
     Raises:
         ValueError: If the file is not valid BVH, or lacks one of ``joints`` (the message names
-            the file).
+            the file), or if ``units`` is not a `BVH_UNITS` key.
     """
     path = Path(path)
+    if units not in BVH_UNITS:
+        raise ValueError(f"units must be one of {sorted(BVH_UNITS)}, got {units!r}")
     tokens = path.read_text(encoding="utf-8").split()
     names: list[str] = []
     parents: list[int] = []
@@ -287,6 +289,8 @@ def read_bvh(
         data = np.array(tokens[pos + 1 :], dtype=np.float64)
     except (IndexError, ValueError) as err:
         raise ValueError(f"{path}: invalid BVH ({err})") from None
+    if not (np.isfinite(frame_time) and frame_time > 0):
+        raise ValueError(f"{path}: invalid BVH (Frame Time {frame_time} is not a positive number)")
     width = sum(len(c) for c in channels)
     if data.size != frames * width:
         raise ValueError(f"{path}: {data.size} motion values for {frames} frames × {width}")

@@ -131,6 +131,11 @@ def write_json(
         return json.dumps(frame, allow_nan=False, separators=(",", ":"))
 
     channels = "x, y, confidence" if poses_2d is not None and poses_2d.shape[-1] == 3 else "x, y"
+    standard = ("format", "format_version", "joint_names", "num_frames", "fps", "poses_3d",
+                "poses_2d", "frames")  # fmt: skip
+    clashes = sorted(set(extras or {}) & set(standard))
+    if clashes:
+        raise ValueError(f"JSON extra(s) {', '.join(map(repr, clashes))} clash with standard keys")
     document = {
         "format": "ssrstf-poses",
         "format_version": 1,
@@ -195,7 +200,7 @@ def write_npz(
         arrays["poses_2d"] = poses_2d
     for name, value in (extras or {}).items():
         value = np.asarray(value)
-        if name in arrays or value.dtype == object:
+        if name in arrays or name == "file" or value.dtype == object:  # file: savez's argument
             raise ValueError(f"npz extra {name!r} clashes with a standard key or is not numeric")
         arrays[name] = value
     return _atomic_write(path, overwrite, lambda f: np.savez(f, **arrays))
