@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -11,6 +13,7 @@ from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -368,6 +371,90 @@ def test_mid_epoch_resume_equals_uninterrupted(synthetic_h36m: Path, tmp_path: P
     a, b = load_checkpoint(full / "last.pt"), load_checkpoint(part / "last.pt")
     for key, value in a["model"].items():
         torch.testing.assert_close(value, b["model"][key], rtol=0, atol=0, msg=key)
+
+
+def test_resume_restores_the_fp16_loss_scaler(
+    synthetic_h36m: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog
+) -> None:
+    """fp16 on CUDA trains with a loss scaler: its scale and growth count are saved (loadable
+    with weights_only) and restored; a checkpoint without them (an older ssrstf) still resumes.
+    An enabled CPU scaler stands in for the CUDA one."""
+    cpu_scaler = torch.amp.GradScaler
+    monkeypatch.setattr(torch.amp, "GradScaler", lambda *args, **kwargs: cpu_scaler("cpu"))
+    run = tmp_path / "run"
+    fit(tiny_cfg(synthetic_h36m, "train.max_steps=3", "train.epochs=5"), run)
+    ckpt = load_checkpoint(run / "last.pt")
+    assert ckpt["scaler"] == {**cpu_scaler("cpu").state_dict(), "_growth_tracker": 3}
+    assert set(ckpt["rng"]) == {"torch"}  # no CUDA generator on a CPU run
+    ckpt["config"]["train"]["max_steps"] = 5
+    ckpt["scaler"] |= {"scale": 1024.0, "_growth_tracker": 7}
+    state = {k: v for k, v in ckpt.items() if k != "format_version"}
+    save_checkpoint(run / "last.pt", state)
+    fit(None, run, resume=True)
+    scaler = load_checkpoint(run / "last.pt")["scaler"]
+    assert (scaler["scale"], scaler["_growth_tracker"]) == (1024.0, 9)  # 2 more steps
+    # A checkpoint of an older ssrstf: no scaler entry. It resumes, from the initial scale.
+    del state["scaler"]
+    state["config"]["train"]["max_steps"] = 7
+    save_checkpoint(run / "last.pt", state)
+    with caplog.at_level(logging.WARNING, logger="ssrstf.training.trainer"):
+        fit(None, run, resume=True)
+    assert "holds no loss-scaler state" in caplog.text
+    after = load_checkpoint(run / "last.pt")
+    assert after["progress"]["global_step"] == 7
+    assert (after["scaler"]["scale"], after["scaler"]["_growth_tracker"]) == (65536.0, 4)
+
+
+def test_rng_state_round_trip_and_what_is_not_restored(tmp_path: Path, caplog) -> None:
+    from ssrstf.training.trainer import _restore_rng, _rng_state
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    state = _rng_state(cpu)
+    save_checkpoint(tmp_path / "r.pt", {"model": {}, "rng": state})
+    state = load_checkpoint(tmp_path / "r.pt")["rng"]  # weights_only
+    expected = torch.rand(4)
+    torch.rand(3)
+    with caplog.at_level(logging.WARNING, logger="ssrstf.training.trainer"):
+        _restore_rng(state, cpu, source=tmp_path / "r.pt")
+        assert torch.equal(torch.rand(4), expected) and not caplog.text
+        # A CUDA run from a checkpoint without its generator (CPU-written or older) and a
+        # CUDA run's checkpoint resumed on CPU: the torch RNG restored, the CUDA one named.
+        _restore_rng(state, cuda, source=tmp_path / "r.pt")
+        assert "holds no CUDA RNG state" in caplog.text
+        assert "the CUDA RNG is not restored" in caplog.text
+        caplog.clear()
+        _restore_rng({**state, "cuda": torch.zeros(16, dtype=torch.uint8)}, cpu, source="x.pt")
+        assert "trained on CUDA and is resumed on cpu: the CUDA RNG is not" in caplog.text
+    assert torch.equal(torch.rand(4), expected)
+    if torch.cuda.is_available():  # the training GPU's generator round-trips
+        state = _rng_state(cuda)
+        assert set(state) == {"torch", "cuda"}
+        expected = torch.rand(4, device=cuda)
+        _restore_rng(state, cuda, source=tmp_path / "r.pt")
+        assert torch.equal(torch.rand(4, device=cuda), expected)
+
+
+def test_training_samples_ignore_the_global_numpy_and_python_rngs(synthetic_h36m: Path) -> None:
+    """The checkpoint saves no numpy or Python RNG state: flips and augmentations must not draw
+    from them, or a resumed run would see other samples."""
+    from ssrstf.data.dataset import build_datasets
+
+    cfg = tiny_cfg(synthetic_h36m, "data.augment.degrade_fraction=1.0",
+                   "data.augment.detector_fraction=0.5")  # fmt: skip
+    train, _ = build_datasets(cfg)
+    train.set_epoch(1)
+    saved = np.random.get_state(), random.getstate()
+    try:
+        samples = []
+        for seed in (0, 1):
+            np.random.seed(seed)
+            random.seed(seed)
+            samples.append(train.__getitems__(list(range(16))))
+    finally:
+        np.random.set_state(saved[0])
+        random.setstate(saved[1])
+    for (xa, ya), (xb, yb) in zip(*samples, strict=True):
+        assert torch.equal(xa, xb) and torch.equal(ya, yb)
 
 
 def test_init_weights_starts_a_new_run_from_a_checkpoint(synthetic_h36m: Path, tmp_path) -> None:

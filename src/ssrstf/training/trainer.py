@@ -5,9 +5,11 @@ from its ``last.pt``. Under ``torchrun`` (``WORLD_SIZE > 1``) it trains with PyT
 GPUs, gloo on CPU) and a ``DistributedSampler``; rank 0 alone logs, evaluates and writes files.
 
 Exact resume: the shuffling order of an epoch is a function of ``(seed, epoch)``
-(``DistributedSampler``), flips of ``(seed, epoch, clip)``, and the torch RNG (stochastic depth)
-is saved in the checkpoint, so an interrupted run continues bit-for-bit on CPU, including from a
-mid-epoch checkpoint (the batches already seen are skipped without loading them). A time budget
+(``DistributedSampler``), flips and augmentations of ``(seed, epoch, clip)`` (no global numpy or
+Python RNG), and the torch RNG (dropout, stochastic depth) is saved in the checkpoint, with the
+training GPU's generator and the fp16 loss scaler on CUDA, so an interrupted run continues
+bit-for-bit on CPU, including from a mid-epoch checkpoint (the batches already seen are skipped
+without loading them). A time budget
 (``train.max_minutes``, the ``cosine_time`` schedule) makes the stopping step and the learning
 rate depend on measured time: such runs resume exactly where they stopped, but no two runs of
 them are bit-identical.
@@ -115,6 +117,64 @@ DDP_TIMEOUT = timedelta(hours=3)
 while the other ranks wait in their next gradient reduction; a quick evaluation of a long-context
 model on a slow CPU can take many minutes, and PyTorch's default (30 minutes for gloo) would end
 a multi-day run. A dead rank is noticed by ``torchrun`` at once, not by this timeout."""
+
+
+def _rng_state(device: torch.device) -> dict[str, Any]:
+    """The generator states a resumed run restores (`_restore_rng`): torch's CPU generator and,
+    training on CUDA, the generator of the training GPU (dropout and stochastic depth draw from
+    it there). Plain tensors, loadable with ``weights_only=True``.
+
+    The data path needs no more: shuffling, flips and augmentations draw from generators seeded
+    by ``(seed, epoch, clip)``, never from numpy's or Python's global ones. Under DDP rank 0
+    writes its own states; every rank was seeded alike and draws alike, so they are every
+    rank's.
+    """
+    state: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def _restore_rng(state: dict[str, Any], device: torch.device, *, source: Path) -> None:
+    """Restore what `_rng_state` saved; a CUDA generator that cannot be restored (a checkpoint
+    written on CPU or by an older ssrstf, or a CUDA run resumed on CPU) is named in a warning:
+    the resumed run then draws other dropout and stochastic-depth masks than an uninterrupted
+    one would."""
+    torch.set_rng_state(state["torch"])
+    cuda = state.get("cuda")
+    if device.type == "cuda" and cuda is not None:
+        torch.cuda.set_rng_state(cuda, device)
+    elif device.type == "cuda":
+        logger.warning(
+            "%s holds no CUDA RNG state (written on CPU or by an older ssrstf): the CUDA RNG is "
+            "not restored, so the resumed run does not continue exactly",
+            source,
+        )
+    elif cuda is not None:
+        logger.warning(
+            "%s was trained on CUDA and is resumed on %s: the CUDA RNG is not restored, so the "
+            "resumed run does not continue exactly",
+            source,
+            device,
+        )
+
+
+def _restore_scaler(
+    scaler: torch.amp.GradScaler, state: dict[str, Any] | None, *, source: Path
+) -> None:
+    """Restore the fp16 loss scale and its growth count (nothing to do when ``scaler`` is
+    disabled: fp32, bf16 or CPU). A checkpoint without them (an older ssrstf) starts the scale
+    again from its initial value, with a warning."""
+    if not scaler.is_enabled():
+        return
+    if not state:
+        logger.warning(
+            "%s holds no loss-scaler state (written by an older ssrstf or without fp16): the "
+            "fp16 loss scale starts again from its initial value",
+            source,
+        )
+        return
+    scaler.load_state_dict(state)
 
 
 def _distributed() -> bool:
@@ -294,7 +354,7 @@ def _fit(
         load_weights(model, ckpt["model"], source=str(run_dir / "last.pt"))
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
-        torch.set_rng_state(ckpt["rng"]["torch"])
+        _restore_rng(ckpt["rng"], device, source=run_dir / "last.pt")
         progress = Progress(**ckpt["progress"])
         if progress.step_in_epoch >= steps_per_epoch:  # a checkpoint without world_size
             raise ValueError(
@@ -313,6 +373,8 @@ def _fit(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
     loop = _Loop(cfg, model, train_model, optimizer, scheduler, device, rank, run_dir)
+    if ckpt is not None:
+        _restore_scaler(loop.scaler, ckpt.get("scaler"), source=run_dir / "last.pt")
     loop.run(train_set, sampler, eval_streams, progress, total_steps, steps_per_epoch)
     if world > 1:
         dist.destroy_process_group()
@@ -417,10 +479,12 @@ class _Loop:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
-            "rng": {"torch": torch.get_rng_state()},
+            "rng": _rng_state(self.device),
             "progress": vars(progress).copy(),
             "world_size": dist.get_world_size() if _distributed() else 1,
         }
+        if self.scaler.is_enabled():  # fp16 on CUDA: the loss scale and its growth count
+            state["scaler"] = self.scaler.state_dict()
         save_checkpoint(self.run_dir / name, state)
 
     def evaluate(self, streams: dict, progress: Progress, train_stats: dict, final: bool) -> None:
