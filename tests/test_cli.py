@@ -241,3 +241,16 @@ def test_evaluate_out_keeps_dots_in_the_name() -> None:
     assert _out_path("results/table.csv", ".md") == "results/table.md"
     assert _out_path("mesh.json", ".json") == "mesh.json"
     assert _out_path("v1.2/table", ".md") == "v1.2/table.md"
+
+
+def test_evaluate_out_files_are_every_file_written() -> None:
+    from pathlib import Path
+
+    from ssrstf.cli.evaluate import _out_files
+
+    assert _out_files(None, joints=True) == []
+    assert _out_files("r/robust-2.5d.csv") == [Path("r/robust-2.5d.md"), Path("r/robust-2.5d.csv")]
+    assert [p.name for p in _out_files("r/t", joints=True)] == [
+        "t.md", "t.csv", "t_joints.md", "t_joints.csv"
+    ]  # fmt: skip
+    assert _out_files("r/mesh.md", mesh=True) == [Path("r/mesh.json")]

@@ -568,3 +568,175 @@ def test_cli_evaluate_names_a_missing_stream(synthetic_h36m: Path, tmp_path: Pat
         )
         == 2
     )
+
+
+# ------------------------------------------------------------- --out: never overwrite silently
+
+OUT_FILES = ["table.md", "table.csv", "table_joints.md", "table_joints.csv"]
+
+
+@pytest.mark.parametrize("existing", OUT_FILES)
+def test_cli_evaluate_refuses_an_existing_out_file_before_any_work(
+    existing: str, synthetic_h36m: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    import ssrstf.data.h36m
+
+    _write_predictions(synthetic_h36m, tmp_path / "pred.npz", noise_mm=10.0)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / existing).write_text("the user's own table\n")
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("the dataset was read before the outputs were checked")
+
+    monkeypatch.setattr(ssrstf.data.h36m, "load_streams", no_work)
+    args = ["evaluate", "--data", str(synthetic_h36m), "--predictions", str(tmp_path / "pred.npz")]
+    assert main([*args, "--frames", "9", "--out", str(out / "table")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(out / existing) in err and "--overwrite" in err
+    assert (out / existing).read_text() == "the user's own table\n"
+    assert sorted(p.name for p in out.iterdir()) == [existing]  # nothing else written
+
+
+def test_cli_evaluate_overwrite_replaces_every_out_file(
+    synthetic_h36m: Path, tmp_path: Path, capsys
+) -> None:
+    from ssrstf.cli.evaluate import _out_files
+
+    _write_predictions(synthetic_h36m, tmp_path / "pred.npz", noise_mm=10.0)
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in OUT_FILES:
+        (out / name).write_text("old\n")
+    args = ["evaluate", "--data", str(synthetic_h36m), "--predictions", str(tmp_path / "pred.npz")]
+    args += ["--frames", "9", "--out", str(out / "table.md")]  # a suffix given is replaced
+    assert main(args) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert main([*args, "--overwrite", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    # Exactly the files `_out_files` checks beforehand, each replaced (no temporary left).
+    assert sorted(out.iterdir()) == sorted(_out_files(str(out / "table"), joints=True))
+    assert sorted(p.name for p in out.iterdir()) == sorted(OUT_FILES)
+    assert (out / "table.md").read_text().startswith("**H36M videopose3d")
+    joints = (out / "table_joints.csv").read_text().splitlines()
+    assert joints[-1] == f"Average,{result['p1_mm']:.4f},{result['p2_mm']:.4f}"
+    assert all((out / name).read_text() != "old\n" for name in OUT_FILES)
+
+
+def test_cli_evaluate_checkpoint_and_mesh_check_out_before_loading(
+    synthetic_h36m: Path, tiny_checkpoint: Path, tmp_path: Path, monkeypatch, capsys
+) -> None:
+    import ssrstf.training.mesh_scoring
+    import ssrstf.training.scoring
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("evaluation started before the outputs were checked")
+
+    monkeypatch.setattr(ssrstf.training.scoring, "evaluate_checkpoint", no_work)
+    monkeypatch.setattr(ssrstf.training.mesh_scoring, "evaluate_mesh_checkpoint", no_work)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "t_joints.csv").write_text("keep\n")
+    (out / "m.json").write_text("{}\n")
+    base = ["evaluate", "--data", str(synthetic_h36m)]
+    assert main([*base, "--checkpoint", str(tiny_checkpoint), "--out", str(out / "t")]) == 2
+    assert f"{out / 't_joints.csv'} already exists; pass --overwrite" in capsys.readouterr().err
+    assert main([*base, "--mesh", "--out", str(out / "m")]) == 2
+    assert f"{out / 'm.json'} already exists; pass --overwrite" in capsys.readouterr().err
+    assert (out / "t_joints.csv").read_text() == "keep\n"
+    assert (out / "m.json").read_text() == "{}\n"
+    assert sorted(p.name for p in out.iterdir()) == ["m.json", "t_joints.csv"]
+
+
+# ------------------------------------------- test streams without the 2D input: on the record
+
+
+def _sh_checkpoint(path: Path, target_space: str) -> Path:
+    """A tiny random model on Stacked-Hourglass 2D (T = 9) for ``target_space``'s protocol."""
+    import torch
+
+    from ssrstf.checkpoint import export_weights
+    from ssrstf.config import load_config
+    from ssrstf.models import SSRSTF
+
+    cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "tiny_debug.yaml")
+    protocol = "motionbert" if target_space == "image_2.5d" else "videopose3d"
+    cfg = replace(
+        cfg,
+        data=replace(cfg.data, input_source="sh", target_space=target_space),
+        eval=replace(cfg.eval, protocol=protocol),
+    )
+    torch.manual_seed(0)
+    return export_weights(path, SSRSTF(cfg.model).eval(), cfg)
+
+
+def test_cli_evaluate_records_test_streams_without_the_2d_input(
+    synthetic_h36m: Path, tmp_path: Path, capsys
+) -> None:
+    """Synthetic S11/Directions/54138969 has no SH detections (as in the real release): the
+    motionbert protocol would score it, so the result says it was left out, with the same
+    figures as before; videopose3d skips that sequence anyway and lists it as skipped."""
+    from ssrstf.geometry import H36M_CAMERA_IDS
+    from ssrstf.training.scoring import evaluate_checkpoint
+
+    checkpoint = _sh_checkpoint(tmp_path / "sh_2_5d.safetensors", "image_2.5d")
+    args = ["evaluate", "--data", str(synthetic_h36m), "--checkpoint", str(checkpoint)]
+    capsys.readouterr()
+    assert main([*args, "--json", "--out", str(tmp_path / "mb")]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    length = int(load_streams(synthetic_h36m, subjects=["S11"], arrays=()).lengths[0])
+    assert result["left_out"] == [{
+        "stream": "S11/Directions/54138969", "subject": "S11", "action": "Directions",
+        "camera": "54138969", "frames": length, "reason": "no sh 2D in the dataset",
+    }]  # fmt: skip
+    assert captured.err.count("\n") == 1 and captured.err.startswith("left out: 1 test stream")
+    assert "S11/Directions/54138969" in captured.err and "no sh 2D" in captured.err
+    caveat = f"1 test stream(s) ({length} frames) without sh 2D not scored"
+    assert caveat in result["label"] and caveat in (tmp_path / "mb.md").read_text()
+    assert result["streams"] == 15 and result["skipped"] == []  # 16 test streams, 1 left out
+    # The figures are those of the library call, which the record does not change.
+    plain = evaluate_checkpoint(checkpoint, synthetic_h36m)
+    assert (result["p1_mm"], result["p2_mm"]) == (plain.p1_mm, plain.p2_mm)
+    assert result["per_action"] == plain.per_action and result["frames"] == plain.frames
+    assert list(plain.left_out) == result["left_out"]  # the library call records it too
+    # The text table: the line on standard output, after the table.
+    assert main([*args, "--input", "sh"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("left out: 1 test stream(s)")
+    # The same input with every stream present (gt): nothing left out.
+    assert main([*args, "--input", "gt", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["left_out"] == []
+    # videopose3d: the stream is in the skip list, as with gt input; nothing else is left out.
+    camera = _sh_checkpoint(tmp_path / "sh_camera.safetensors", "camera")
+    cmd = ["evaluate", "--data", str(synthetic_h36m), "--checkpoint", str(camera), "--json"]
+    assert main(cmd) == 0
+    captured = capsys.readouterr()
+    sh = json.loads(captured.out)
+    assert sh["left_out"] == [] and "left out" not in captured.err
+    assert sh["skipped"] == sorted(f"S11/Directions/{c}" for c in H36M_CAMERA_IDS)
+    assert main([*cmd, "--input", "gt"]) == 0
+    assert json.loads(capsys.readouterr().out)["skipped"] == sh["skipped"]
+
+
+REAL_H36M = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "h36m"
+
+
+@pytest.mark.skipif(not REAL_H36M.is_dir(), reason=f"real Human3.6M not found at {REAL_H36M}")
+def test_real_sh_release_lacks_one_motionbert_test_stream(tmp_path: Path, capsys) -> None:
+    """The real Stacked-Hourglass release lacks S11 "Directions" camera 54138969: with sh input
+    the motionbert protocol records it as left out (quick mode, the one sequence)."""
+    from ssrstf.data.h36m import save_streams
+    from ssrstf.data.prepare import prepare_h36m
+
+    streams = prepare_h36m(REAL_H36M, sequences=["S11/Directions"], progress=False)
+    data = save_streams(streams, tmp_path / "s11_directions.npz")
+    checkpoint = _sh_checkpoint(tmp_path / "sh_2_5d.safetensors", "image_2.5d")
+    cmd = ["evaluate", "--data", str(data), "--checkpoint", str(checkpoint), "--every", "50"]
+    assert main([*cmd, "--json"]) == 0
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    frames = int(streams.lengths[streams.keys.index("S11/Directions/54138969")])
+    assert [(r["stream"], r["frames"]) for r in result["left_out"]] == [
+        ("S11/Directions/54138969", frames)
+    ]
+    assert result["streams"] == 3 and "S11/Directions/54138969" in captured.err

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ssrstf.cli.common import _positive_int
 from ssrstf.config import ConfigError
 
+if TYPE_CHECKING:
+    from ssrstf.evaluation.protocol import H36MProtocol
+    from ssrstf.evaluation.results import EvalResult
+
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from ssrstf.evaluation.protocol import describe_left_out
     from ssrstf.evaluation.results import EvalResult, write_result_tables
     from ssrstf.evaluation.tables import format_text, write_tables
 
@@ -28,6 +35,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         raise ConfigError("--protocol applies to --dataset h36m only")
     if args.gt_2d and dataset == "mpi_inf_3dhp":
         raise ConfigError("--gt-2d applies to --dataset h36m --protocol motionbert only")
+    by_joint = dataset == "h36m"  # H36M protocols (EvalResult); MPI-INF-3DHP reports its own
+    outputs = _check_outputs(args, _out_files(args.out, joints=by_joint))  # before any work
     if args.checkpoint:
         from ssrstf.training.scoring import evaluate_checkpoint
 
@@ -41,18 +50,21 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         result = _evaluate_3dhp_predictions(args)
     else:
         result = _evaluate_predictions(args)
-    by_joint = isinstance(result, EvalResult)  # H36M protocols; MPI-INF-3DHP reports its own
+    left_out = result.left_out if isinstance(result, EvalResult) else ()
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
         print(format_text(result.table()))
         if args.per_joint:
             print(format_text(result.joint_table()))
-    if args.out:
+    if left_out:  # on stderr beside --json, so that standard output stays one JSON object
+        print(f"left out: {describe_left_out(left_out)}", file=sys.stderr if args.json else None)
+    if outputs:
+        _check_outputs(args, outputs)  # again: a file that appeared during the evaluation
         if by_joint:
-            write_result_tables(result, _out_path(args.out, ".md"))
+            write_result_tables(result, outputs[0])
         else:
-            write_tables(result.table(), _out_path(args.out, ".md"))
+            write_tables(result.table(), outputs[0])
     return 0
 
 
@@ -66,20 +78,53 @@ def _out_path(out: str, suffix: str) -> str:
     return f"{path}{suffix}"
 
 
+def _out_files(out: str | None, *, joints: bool = False, mesh: bool = False) -> list[Path]:
+    """Every file ``--out`` makes (none without it), the one its writer is given first:
+    ``FILE.md``, ``FILE.csv`` (`write_tables`) and with ``joints`` ``FILE_joints.md``,
+    ``FILE_joints.csv`` (`write_result_tables`); ``mesh``: ``FILE.json``."""
+    if not out:
+        return []
+    if mesh:
+        return [Path(_out_path(out, ".json"))]
+    stems = [_out_path(out, ""), _out_path(out, "_joints")] if joints else [_out_path(out, "")]
+    return [Path(f"{stem}{suffix}") for stem in stems for suffix in (".md", ".csv")]
+
+
+def _check_outputs(args: argparse.Namespace, paths: list[Path]) -> list[Path]:
+    """``paths``, after refusing one that exists without ``--overwrite`` (or that cannot be
+    written): a one-line error naming it, before any evaluation work."""
+    from ssrstf.files import check_new_file
+
+    for path in paths:
+        check_new_file(path, overwrite=args.overwrite)
+    return paths
+
+
+def _record_left_out(result: EvalResult, data: str, protocol: H36MProtocol) -> EvalResult:
+    """Stored predictions scored with ``--gt-2d``: ``result`` with the test streams that lack
+    the ground-truth 2D recorded (`evaluate_checkpoint` records its own)."""
+    from ssrstf.data.h36m import load_streams
+    from ssrstf.evaluation.protocol import streams_without_input, with_left_out
+
+    streams = load_streams(data, subjects=protocol.test_subjects, arrays=())
+    return with_left_out(result, "gt", *streams_without_input(protocol, streams, "gt"))
+
+
 def _evaluate_mesh(args: argparse.Namespace) -> int:
     """``evaluate --mesh``: the mesh protocol (ssrstf.training.mesh_scoring)."""
     from ssrstf.training.mesh_scoring import evaluate_mesh_checkpoint, write_mesh_result
 
     if args.dataset != "h36m" or args.protocol not in (None, "videopose3d") or args.gt_2d:
         raise ConfigError("--mesh scores Human3.6M with the videopose3d protocol only")
+    outputs = _check_outputs(args, _out_files(args.out, mesh=True))  # before any work
     result = evaluate_mesh_checkpoint(
         args.mesh, args.data, input_source=args.input, body_model_path=args.body_model_path,
         device=args.device, every=args.every, sample_every=args.sample_every,
         with_flip=args.flip,
     )  # fmt: skip
     print(json.dumps(result.to_dict(), indent=2) if args.json else result.text())
-    if args.out:
-        write_mesh_result(result, _out_path(args.out, ".json"))
+    if outputs:
+        write_mesh_result(result, _check_outputs(args, outputs)[0])
     return 0
 
 
@@ -129,11 +174,12 @@ def _evaluate_predictions(args: argparse.Namespace):
     )  # fmt: skip
     predictions = ev.load_predictions(args.predictions)
     try:
-        return ev.evaluate_predictions(
+        result = ev.evaluate_predictions(
             proto, clips, predictions, every=args.every, gt_2d=args.gt_2d
         )
     except ValueError as exc:  # name the file the problem is in
         raise ValueError(f"{args.predictions}: {exc}") from None
+    return _record_left_out(result, args.data, proto) if args.gt_2d else result
 
 
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
@@ -211,6 +257,9 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--out", metavar="FILE",
         help="also write FILE.md and FILE.csv tables (H36M: and FILE_joints.md/.csv per joint; "
-        "--mesh: FILE.json), replacing existing ones",
+        "--mesh: FILE.json); refused before any work if one exists, unless --overwrite",
+    )  # fmt: skip
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace the existing files of --out"
     )  # fmt: skip
     p.set_defaults(func=_cmd_evaluate)

@@ -20,6 +20,9 @@ They differ in which frames count and in the ground truth (docs/evaluation.md ha
   argument of `evaluate_model` and `evaluate_predictions`. Its results are labelled with T when
   T != 243 and with the data's origin (`ORIGIN_NOTES`).
 
+Test streams that lack a model's 2D input are left out before scoring; `streams_without_input`
+names them and `with_left_out` records them in a result.
+
 Scoring takes either stored predictions (`evaluate_predictions`, any method's per-stream
 ``(F, 17, 3)`` mm arrays) or a model (`evaluate_model`, a callable from batches of 2D input clips
 to 3D output clips). Streams come as `EvalStream` objects; ``ssrstf.data.dataset.stream_clips``
@@ -32,7 +35,7 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
@@ -43,6 +46,9 @@ from ssrstf.evaluation.results import EvalResult, per_joint_means
 from ssrstf.files import open_npz
 from ssrstf.geometry import to_root_relative
 from ssrstf.skeleton import H36M_17, Skeleton
+
+if TYPE_CHECKING:
+    from ssrstf.data.h36m import Streams
 
 logger = logging.getLogger(__name__)
 
@@ -140,11 +146,15 @@ class H36MProtocol:
         ``s_09_act_10_subact_02``), otherwise by ``"subject/action"``; `with_skips` names
         always by name.
         """
-        sequence = f"{stream.subject}/{stream.action}"
+        return self.skips(stream.subject, stream.action, stream.sequence_id)
+
+    def skips(self, subject: str, action: str, sequence_id: str = "") -> bool:
+        """`is_skipped` for a stream given by its subject, action and sequence id."""
+        sequence = f"{subject}/{action}"
         if sequence in self.extra_skips:
             return True
-        if stream.sequence_id and self.skip_sequence_ids:
-            return stream.sequence_id in self.skip_sequence_ids
+        if sequence_id and self.skip_sequence_ids:
+            return sequence_id in self.skip_sequence_ids
         return sequence in self.skip_sequences
 
     def caveats(self, clip_len: int, origins: Iterable[str], *, gt_2d: bool) -> tuple[str, ...]:
@@ -247,6 +257,76 @@ def select_streams(
     for stream in kept:
         check_clips(protocol, stream)
     return kept, skipped
+
+
+def streams_without_input(
+    protocol: H36MProtocol, streams: Streams, source: str
+) -> tuple[list[dict[str, object]], list[str]]:
+    """The protocol's test streams that lack the 2D source ``source`` (a model's input).
+
+    ``stream_clips(..., input_source=source)`` (``streams_with_source``) leaves such streams out
+    before any protocol sees them: the Stacked-Hourglass release lacks S11 "Directions" camera
+    54138969, so with ``sh`` input the motionbert protocol, which scores that sequence, misses
+    one of its streams. This names them, for `with_left_out`.
+
+    Returns:
+        ``(left_out, skipped)``, both sorted by key: a record per stream the protocol would
+        otherwise score (``stream``, ``subject``, ``action``, ``camera``, ``reason`` and
+        ``frames``, the stream's length: the protocol scores at most these) and the keys of
+        those its skip list leaves out anyway (videopose3d: S11 "Directions").
+        Empty when the dataset does not store ``source`` at all (``stream_clips`` refuses it).
+    """
+    if source not in streams.has_2d:
+        return [], []
+    left_out, skipped = [], []
+    for i in np.flatnonzero(~np.asarray(streams.has_2d[source], dtype=bool)):
+        subject, action = str(streams.subject[i]), str(streams.action[i])
+        if subject not in protocol.test_subjects:
+            continue
+        key = streams.keys[i]
+        if protocol.skips(subject, action, str(streams.sequence_id[i])):
+            skipped.append(key)
+            continue
+        left_out.append({
+            "stream": key, "subject": subject, "action": action,
+            "camera": str(streams.camera[i]), "frames": int(streams.lengths[i]),
+            "reason": f"no {source} 2D in the dataset",
+        })  # fmt: skip
+    return sorted(left_out, key=lambda r: str(r["stream"])), sorted(skipped)
+
+
+def with_left_out(
+    result: EvalResult,
+    source: str,
+    left_out: Sequence[Mapping[str, object]],
+    skipped: Iterable[str] = (),
+) -> EvalResult:
+    """``result`` with the test streams that lacked its 2D input made explicit
+    (`streams_without_input`); its figures are unchanged.
+
+    Streams the protocol skips anyway join ``result.skipped`` (as they do with a complete
+    input); the others, not scored, add a caveat to the label (see `describe_left_out`).
+    """
+    caveats = result.caveats
+    if left_out:
+        frames = sum(int(r["frames"]) for r in left_out)
+        caveats += (f"{len(left_out)} test stream(s) ({frames} frames) without {source} 2D "
+                    "not scored",)  # fmt: skip
+    return replace(
+        result,
+        skipped=tuple(sorted({*result.skipped, *skipped})),
+        caveats=caveats,
+        left_out=tuple(dict(r) for r in left_out),
+    )
+
+
+def describe_left_out(left_out: Sequence[Mapping[str, object]]) -> str:
+    """One line: which test streams were not scored, their frames and why."""
+    frames = sum(int(r["frames"]) for r in left_out)
+    reasons = "; ".join(sorted({str(r["reason"]) for r in left_out}))
+    shown = ", ".join(str(r["stream"]) for r in left_out[:5])
+    more = " ..." if len(left_out) > 5 else ""
+    return f"{len(left_out)} test stream(s), {frames} frames, not scored ({reasons}): {shown}{more}"
 
 
 def check_clips(protocol: H36MProtocol, stream: EvalStream) -> None:

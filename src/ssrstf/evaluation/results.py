@@ -72,6 +72,9 @@ class EvalResult(ScoredResult):
         per_joint: Joint name → ``{"p1_mm", "p2_mm"}``, in the skeleton's order, averaged as the
             headline (per action over its frames, then over actions): their mean over joints is
             ``p1_mm`` / ``p2_mm`` (the root's P1 is 0: poses are root-relative).
+        left_out: A record per test stream the protocol would score but the dataset lacks the
+            model's 2D input for (``stream``, ``subject``, ``action``, ``camera``, ``frames``,
+            ``reason``; `ssrstf.evaluation.protocol.with_left_out`): not scored.
     """
 
     protocol: str
@@ -88,6 +91,7 @@ class EvalResult(ScoredResult):
     overlap: int = 0
     caveats: tuple[str, ...] = field(default_factory=tuple)
     per_joint: dict[str, dict[str, float]] = field(default_factory=dict)
+    left_out: tuple[dict[str, object], ...] = field(default_factory=tuple)
 
     def title(self) -> str:
         """Protocol name and clip length, then the caveats."""
@@ -129,7 +133,12 @@ class EvalResult(ScoredResult):
 
     def to_dict(self) -> dict[str, object]:
         """Plain data for JSON: the fields plus ``quick`` and ``label``."""
-        return {**super().to_dict(), "skipped": list(self.skipped), "caveats": list(self.caveats)}
+        return {
+            **super().to_dict(),
+            "skipped": list(self.skipped),
+            "caveats": list(self.caveats),
+            "left_out": [dict(r) for r in self.left_out],
+        }
 
 
 def write_result_tables(result: EvalResult, path: str | Path) -> list[Path]:

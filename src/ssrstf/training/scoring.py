@@ -23,7 +23,13 @@ from ssrstf.config import ExperimentConfig
 from ssrstf.data.dataset import DATASET_JOINT_LAYOUTS, StreamClips, check_joint_layout, stream_clips
 from ssrstf.data.h36m import Streams, ground_truth_arrays, load_streams
 from ssrstf.evaluation import mpi_inf_3dhp
-from ssrstf.evaluation.protocol import PROTOCOLS, H36MProtocol, evaluate_model
+from ssrstf.evaluation.protocol import (
+    PROTOCOLS,
+    H36MProtocol,
+    evaluate_model,
+    streams_without_input,
+    with_left_out,
+)
 from ssrstf.evaluation.results import EvalResult
 from ssrstf.models.tta import make_predictor
 from ssrstf.skeleton import (
@@ -300,7 +306,14 @@ def evaluate_checkpoint(
     except ValueError as exc:
         raise ValueError(f"{checkpoint}: {exc}") from None
     with torch.inference_mode():
-        streams = build_eval_streams(cfg, load_experiment_streams(cfg, train=False))
-        return evaluate_on_streams(
-            model, cfg, streams, every=every, gt_2d=gt_2d, predictor=predictor
+        loaded = load_experiment_streams(cfg, train=False)
+        result = evaluate_on_streams(
+            model, cfg, build_eval_streams(cfg, loaded), every=every, gt_2d=gt_2d,
+            predictor=predictor,
+        )  # fmt: skip
+    if isinstance(result, EvalResult):  # name the test streams that lacked the 2D input
+        source = cfg.data.input_source
+        result = with_left_out(
+            result, source, *streams_without_input(protocol_of(cfg), loaded, source)
         )
+    return result
