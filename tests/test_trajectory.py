@@ -219,3 +219,16 @@ def test_one_frame_with_a_person_or_a_gap_on_an_unsmoothed_axis(poses: np.ndarra
         expected = np.interp([20, 21, 22], [19, 23], estimate[[19, 23], k])
         np.testing.assert_allclose(estimate[20:23, k], expected, atol=1e-9)
     assert np.abs(estimate[20:23, :2] - path[20:23, :2]).max() < 60  # mm, not hundreds
+
+
+def test_confidences_above_one_count_as_one(poses: np.ndarray) -> None:
+    """COCO visibility flags (2 = visible) or scores above 1 weigh as 1, as the lifter reads
+    them: the smoothing prior's balance does not depend on the confidence scale."""
+    rng = np.random.default_rng(5)
+    pixels = K.project(poses + _path(len(poses))[:, None]) + rng.normal(0, 3, (len(poses), 17, 2))
+    ones, twos = (np.concatenate([pixels, np.full((len(poses), 17, 1), c)], -1) for c in (1, 2))
+    kwargs = {"fps": 50, "smoothing": 300, "lateral_smoothing": 300}
+    np.testing.assert_array_equal(
+        solve_root_translation(twos, poses, K, **kwargs),
+        solve_root_translation(ones, poses, K, **kwargs),
+    )

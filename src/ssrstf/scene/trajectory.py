@@ -165,6 +165,9 @@ def _check_inputs(
         raise ValueError("poses_3d contains NaN or inf")
     if not (np.isfinite(confidence) & (confidence >= 0)).all():
         raise ValueError("keypoint confidences must be finite and non-negative")
+    # As the lifter reads them: COCO visibility flags (2) or scores above 1 count as 1, so the
+    # balance between the 2D term and the smoothing prior does not depend on their scale.
+    confidence = np.minimum(confidence, 1.0)
     xy = np.where(confidence[..., None] > 0, keypoints_2d[..., :2], 0.0)
     if not confidence.any():
         raise ValueError("no keypoint has a positive confidence: the trajectory is undetermined")
