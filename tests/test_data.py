@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from pathlib import Path
 
@@ -309,7 +310,7 @@ def test_a_malformed_prepared_file_names_the_problem(
     assert str(error.value).startswith(str(broken)) and message in str(error.value)
 
 
-def test_load_can_select_subjects_and_arrays(synthetic_h36m: Path) -> None:
+def test_load_can_select_subjects_and_arrays(synthetic_h36m: Path, caplog) -> None:
     full = load_streams(synthetic_h36m)
     part = load_streams(synthetic_h36m, subjects=["S9"], arrays=["poses_3d"])
     assert set(part.subject) == {"S9"} and part.poses_2d == {} and part.poses_3d_image is None
@@ -320,6 +321,12 @@ def test_load_can_select_subjects_and_arrays(synthetic_h36m: Path) -> None:
     np.testing.assert_array_equal(
         part.poses_3d[part.frames(i)], full.poses_3d[full.frames(full.keys.index(part.keys[i]))]
     )
+    with caplog.at_level(logging.WARNING, logger="ssrstf.data.h36m"):
+        typo = load_streams(synthetic_h36m, subjects=["S9", "s11"], arrays=())
+    assert typo.keys == part.keys  # the streams of the subjects it has, and a warning
+    assert "has no streams of subject(s) s11 (it holds S1, S11, S9)" in caplog.text
+    with pytest.raises(ValueError, match=r"'sh' is stored but was not loaded: pass 'poses_2d_sh'"):
+        streams_with_source(typo, "sh")
 
 
 def test_load_errors_are_actionable(tmp_path: Path) -> None:

@@ -62,6 +62,11 @@ def streams_with_source(streams: Streams, source: str) -> Streams:
     Raises:
         ValueError: If the dataset does not store that source at all.
     """
+    if source in streams.has_2d and source not in streams.poses_2d:
+        raise ValueError(
+            f"2D source {source!r} is stored but was not loaded: pass 'poses_2d_{source}' in "
+            "load_streams(arrays=...)"
+        )
     if source not in streams.poses_2d:
         available = ", ".join(sorted(streams.has_2d))
         raise ValueError(f"2D source {source!r} is not in the dataset; available: {available}")

@@ -38,6 +38,7 @@ valid                  (N,)         bool      optional: frame is scored (MPI-INF
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
@@ -47,6 +48,8 @@ import numpy as np
 
 from ssrstf.files import atomic_write, open_npz
 from ssrstf.skeleton import SKELETONS
+
+logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 """Version of the on-disk schema written by `save_streams`."""
@@ -341,7 +344,8 @@ def load_streams(
 
     Args:
         path: The ``.npz`` file (`prepared_path`: ``.npz`` is appended when missing).
-        subjects: Keep only these subjects (all when None).
+        subjects: Keep only these subjects (all when None); one the file lacks is named in a
+            warning.
         arrays: Per-frame arrays to load, by key (``"poses_3d"``, ``"poses_2d_sh"``, ...);
             all when None. Skipping big arrays makes evaluation loads fast. The small
             ``valid`` mask is always loaded when stored: it defines which frames are scored.
@@ -404,6 +408,12 @@ def _read_streams(
             raise ValueError(f"{path}: format_version {version}, this code reads {FORMAT_VERSION}")
         subject = data["stream_subject"]
         keep = np.ones(len(subject), bool) if subjects is None else np.isin(subject, list(subjects))
+        absent = sorted(set(subjects or ()) - {str(s) for s in subject})
+        if absent:  # a typo, or a file prepared with --subjects: fewer subjects than asked for
+            logger.warning(
+                "%s has no streams of subject(s) %s (it holds %s)",
+                path, ", ".join(absent), ", ".join(sorted({str(s) for s in subject})),
+            )  # fmt: skip
         offsets = data["stream_offsets"]
         if (
             not np.issubdtype(offsets.dtype, np.integer)

@@ -25,6 +25,12 @@ def flip_poses(poses: ArrayT, skeleton: Skeleton = H36M_17) -> ArrayT:
     centre / the body, so the negation mirrors about it. Other channels (y, z, confidence) are
     unchanged; ``flip_poses(flip_poses(x)) == x``.
 
+    A flipped camera-space training pair is mirrored about two slightly different lines: the 2D
+    about the image centre, the 3D about the optical axis (through the principal point cx). On
+    Human3.6M the flipped 2D is thus shifted by 2 (w/2 − cx), 18 to 40 pixels, a translation
+    the root-relative target does not see but for its perspective (about 1-2°); VideoPose3D
+    flips the same way, test-time flip is consistent with it, and 2.5D targets are exact.
+
     Args:
         poses: (..., J, C) numpy array or torch tensor, x in channel 0.
         skeleton: Supplies the flip pairs.
