@@ -15,7 +15,7 @@ from ssrstf.keypoints.keypoints2d import (
     resolve_skeleton,
 )
 from ssrstf.keypoints.prepare import fill_missing, to_h36m
-from ssrstf.keypoints.readers import read_keypoints
+from ssrstf.keypoints.readers import read_detections, read_keypoints
 from ssrstf.skeleton import (
     BLAZEPOSE_33,
     COCO_17,
@@ -123,6 +123,37 @@ def test_blazepose_json_normalized_with_missing_frame(tmp_path: Path) -> None:
     np.testing.assert_allclose(kp.keypoints[0], person)
     assert kp.valid.tolist() == [True, False]
     assert "blazepose json (auto-detected: a JSON object with frames)" in kp.source
+
+
+def test_blazepose_normalized_coordinates_scale_with_the_given_image_size(
+    tmp_path: Path,
+) -> None:
+    """``--image-size`` wins over the file's size, also when normalized coordinates are scaled."""
+    person = _person(BLAZEPOSE_33, 0)
+    normalized = person.copy()
+    normalized[:, :2] /= [640, 480]
+    frames = [normalized.tolist(), None]
+    sizeless = _write_json(tmp_path / "n.json", {"frames": frames, "coordinates": "normalized"})
+    kp = read_keypoints(sizeless, image_size=(640, 480))  # failed: "need an image_size"
+    assert kp.image_size == (640, 480) and kp.valid.tolist() == [True, False]
+    np.testing.assert_allclose(kp.keypoints[0], person)
+    detections = read_detections(sizeless, image_size=(640, 480))
+    assert detections.image_size == (640, 480)
+    np.testing.assert_allclose(detections.people[0][0], person)
+    data = {"frames": frames, "coordinates": "normalized", "image_size": [100, 100]}
+    small = _write_json(tmp_path / "s.json", data)
+    kp = read_keypoints(small, image_size=(640, 480))
+    assert kp.image_size == (640, 480)
+    np.testing.assert_allclose(kp.keypoints[0], person)  # not 100 px wide
+    kp = read_keypoints(small)  # without the override: the file's size
+    assert kp.image_size == (100, 100)
+    np.testing.assert_allclose(kp.keypoints[0, :, :2], normalized[:, :2] * 100)
+    pixels = _write_json(tmp_path / "p.json", {"frames": [person.tolist()], "image_size": [1, 1]})
+    kp = read_keypoints(pixels, image_size=(640, 480))  # pixel coordinates are not scaled
+    assert kp.image_size == (640, 480)
+    np.testing.assert_allclose(kp.keypoints[0], person)
+    with pytest.raises(KeypointFormatError, match=r"n\.json: image size must be positive"):
+        read_keypoints(sizeless, image_size=(0, 480))
 
 
 def test_blazepose_bare_list_of_xy_and_npy(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import subprocess
 import sys
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pytest
 from ssrstf.extras import EXTRA_HINTS, MissingExtraError, require
 from ssrstf.keypoints.video import (
     DETECTOR_SOURCE,
+    _passthrough_params,
     detect_keypoints,
     detect_keypoints_timed,
     is_video,
@@ -92,6 +94,53 @@ def test_iter_frames_can_stop_early(clip: Path) -> None:
     first = next(frames)
     frames.close()  # stops ffmpeg
     assert first.shape == (48, 64, 3)
+
+
+def _write_vfr_clip(path: Path) -> Path:
+    """A 64x64 MP4 of 24 coded frames: 12 at 30 fps, then 12 at 10 fps (1.53 s).
+
+    Frame i has a white bar at x = 2i; the last one starts at 1.5 s and lasts 1/30 s. Its
+    header says ``15.65 fps, 30 tbr``: piped at the constant ``tbr`` rate, ffmpeg would repeat
+    the slow frames (46 frames, read as lasting 2.9 s at 15.65 fps).
+    """
+    ffmpeg = _needs_ffmpeg()
+    raw = np.zeros((24, 64, 64, 3), np.uint8)
+    for index in range(24):
+        raw[index, 16:48, 2 * index : 2 * index + 6] = 255
+    timestamps = "setpts='if(lt(N,12),N/30,0.4+(N-12)/10)/TB'"
+    command = [
+        ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
+        "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "64x64", "-r", "30", "-i", "-",
+        "-vf", timestamps, *_passthrough_params(), "-c:v", "mpeg4", "-q:v", "2",
+        "-video_track_timescale", "30", str(path),
+    ]  # fmt: skip
+    subprocess.run(command, input=raw.tobytes(), check=True, capture_output=True)
+    return path
+
+
+def test_variable_frame_rate_gives_each_coded_frame_once(tmp_path: Path) -> None:
+    clip = _write_vfr_clip(tmp_path / "vfr.mp4")
+    info = probe_video(clip)
+    images = list(iter_frames(clip))
+    assert len(images) == 24  # the coded frames, none duplicated by a forced constant rate
+    left_edges = [np.nonzero(f[32].mean(axis=1) > 128)[0].min() for f in images]
+    assert np.allclose(left_edges, 2 * np.arange(24), atol=1)  # each frame once, in order
+    assert info.fps is not None and len(images) / info.fps == pytest.approx(1.53, abs=0.05)
+    assert len(list(iter_frames(clip, size=(32, 32)))) == 24  # scaled frames too
+
+
+@pytest.mark.parametrize(
+    ("version", "expected"),
+    [("n9.0.2-17-g2a571b6068-20260930", "-fps_mode"), ("5.1.2", "-fps_mode"),
+     ("N-110000-gabc", "-fps_mode"), ("4.4.2-0ubuntu0.22.04.1", "-vsync"),
+     ("5.0.1-static", "-vsync")],
+)  # fmt: skip
+def test_passthrough_option_follows_the_ffmpeg_version(
+    version: str, expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ffmpeg = _needs_ffmpeg()
+    monkeypatch.setattr(ffmpeg, "get_ffmpeg_version", lambda: version)
+    assert _passthrough_params.__wrapped__()[0] == expected
 
 
 @pytest.mark.parametrize("content", [b"", b"this is not a video\n" * 50], ids=["empty", "garbage"])

@@ -17,8 +17,15 @@ from ssrstf.keypoints.parsing import check_size_value, clean
 from ssrstf.skeleton import BLAZEPOSE_33
 
 
-def read_blazepose_json(path: Path, data: Any) -> Keypoints2D:
-    """Our BlazePose-33 JSON: frames of 33 × [x, y, visibility] (or [x, y]), null = no person."""
+def read_blazepose_json(
+    path: Path, data: Any, image_size: tuple[int, int] | None = None
+) -> Keypoints2D:
+    """Our BlazePose-33 JSON: frames of 33 × [x, y, visibility] (or [x, y]), null = no person.
+
+    ``image_size`` (width, height), the user's ``--image-size``, wins over the file's
+    ``image_size``: ``"normalized"`` coordinates are scaled to pixels with it, and it is the
+    size reported; the file's own size (checked all the same) is used only without it.
+    """
     meta = data if isinstance(data, dict) else {}
     frames = meta.get("frames") if isinstance(data, dict) else data
     if not isinstance(frames, list):
@@ -46,10 +53,15 @@ def read_blazepose_json(path: Path, data: Any) -> Keypoints2D:
     if size is not None:
         check_size_value(path, size)
         size = (size[0], size[1])
+    if image_size is not None:
+        check_size_value(path, image_size)
+        size = (image_size[0], image_size[1])
     units = meta.get("coordinates", "pixels")
     if units == "normalized":
         if size is None:
-            raise KeypointFormatError(f"{path}: normalized coordinates need an image_size")
+            raise KeypointFormatError(
+                f"{path}: normalized coordinates need an image_size (in the file or --image-size)"
+            )
         keypoints[..., :2] *= size
     elif units != "pixels":
         raise KeypointFormatError(

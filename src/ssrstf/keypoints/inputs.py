@@ -32,7 +32,8 @@ def load_keypoints(
     Args:
         source: A video (by extension, or ``fmt="video"``), a keypoint file or an OpenPose folder.
         fmt: ``auto``, ``video`` or a keypoint format of `ssrstf.keypoints.readers.FORMATS`.
-        image_size: (width, height) for keypoint files that do not record it.
+        image_size: (width, height) of the keypoints' image: needed for files that do not
+            record it, and it wins over a recorded one (ignored for videos).
         skeleton_name: Joint order of a numpy array file.
         fps: Frame rate, overriding the file's.
         progress: Show the detector's progress bar.

@@ -70,7 +70,8 @@ def read_keypoints(
             its choice in `Keypoints2D.source`.
         skeleton_name: Joint order of an ``npy`` array (see `resolve_skeleton`); for the other
             formats it may only name the format's own skeleton.
-        image_size: (width, height) in pixels; replaces the file's size and is checked with
+        image_size: (width, height) in pixels; replaces the file's size (also for scaling a
+            BlazePose file's normalized coordinates to pixels) and is checked with
             `check_image_size`.
         fps: Frame rate; replaces the file's.
 
@@ -100,7 +101,7 @@ def read_keypoints(
     elif path.is_dir():
         raise KeypointFormatError(f"{path}: is a folder; only the openpose format reads folders")
     elif fmt == "blazepose":
-        kp = read_blazepose_json(path, load_json(path))
+        kp = read_blazepose_json(path, load_json(path), image_size)
     else:
         kp = read_results(path, load_json(path), fmt)
     if wanted is not None and wanted != kp.skeleton:

@@ -5,6 +5,11 @@ imageio-ffmpeg wheel bundles (no system ffmpeg needed, present in both the ``vid
 ``viz`` extra) and pipes raw RGB frames, so only one frame is in memory at a time, every
 container/codec ffmpeg knows is readable, and rotation metadata is applied. OpenCV's
 ``VideoCapture`` would work too, but it is not a dependency of the ``viz`` extra.
+Frames are passed through as coded (``-fps_mode passthrough``, `_passthrough_params`): piped
+output would otherwise make ffmpeg force a constant rate (the stream's ``tbr``), duplicating or
+dropping frames of variable-frame-rate videos (phone clips), while the recorded fps is the
+header's average; with it, the frame count is the coded one and frames / fps the duration
+(MP4/MOV; see `VideoInfo.fps` for Matroska/WebM).
 
 The detector is MediaPipe's legacy ``mp.solutions.pose`` (mediapipe 0.10.21, the last release
 with the solutions API and its bundled BlazePose models, so it runs offline; installed as
@@ -32,9 +37,11 @@ landmarks that tfjs-models ships with the clip. Loading the detector takes about
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -68,7 +75,9 @@ class VideoInfo:
     Attributes:
         width: Frame width in pixels, after the file's rotation metadata is applied.
         height: Frame height in pixels, likewise.
-        fps: Frames per second, or None when the file does not say.
+        fps: Frames per second, or None when the file does not say: the header's average rate
+            (for a variable frame rate in MP4/MOV, frames / duration; Matroska/WebM files
+            store no average, so ffmpeg's estimate from the first frames).
         num_frames: round(duration × fps) from the container, an estimate (for progress bars);
             None when duration or fps is unknown. Iterating gives the exact count.
     """
@@ -88,17 +97,42 @@ def _one_line(err: BaseException) -> str:
     return lines[0] if lines else type(err).__name__
 
 
+@lru_cache(maxsize=1)
+def _passthrough_params() -> tuple[str, ...]:
+    """ffmpeg output options that pass every coded frame through once, at its own timestamp.
+
+    ``-fps_mode passthrough`` since ffmpeg 5.1 (the binary bundled with imageio-ffmpeg 0.8 is
+    9.0 and rejects the older ``-vsync``), ``-vsync 0`` before that (a system ffmpeg chosen
+    with ``IMAGEIO_FFMPEG_EXE``). The answer is cached, as ``get_ffmpeg_version`` runs ffmpeg.
+    """
+    import imageio_ffmpeg
+
+    try:
+        version = imageio_ffmpeg.get_ffmpeg_version()
+    except Exception:  # unknown: assume a current ffmpeg
+        version = ""
+    match = re.match(r"n?(\d+)\.(\d+)", version)  # "n9.0.2-17-g...", "4.4.2-static", "N-1234-g..."
+    if match and (int(match[1]), int(match[2])) < (5, 1):
+        return ("-vsync", "0")
+    return ("-fps_mode", "passthrough")
+
+
 def _open(
     path: Path, size: tuple[int, int] | None = None
 ) -> tuple[Iterator[bytes], dict[str, Any]]:
-    """Start ffmpeg on ``path`` (scaling to ``size``); return the frame generator and metadata."""
+    """Start ffmpeg on ``path`` (scaling to ``size``); return the frame generator and metadata.
+
+    Every coded frame comes out once (`_passthrough_params`), also for variable frame rates.
+    """
     imageio_ffmpeg = require("imageio_ffmpeg", "video")
     if not path.exists():
         raise ValueError(f"{path}: no such file")
     if path.is_dir():
         raise ValueError(f"{path}: is a folder, not a video file")
-    scale = [] if size is None else ["-vf", f"scale={int(size[0])}:{int(size[1])}"]
-    reader = imageio_ffmpeg.read_frames(str(path), output_params=scale)
+    params = list(_passthrough_params())
+    if size is not None:
+        params += ["-vf", f"scale={int(size[0])}:{int(size[1])}"]
+    reader = imageio_ffmpeg.read_frames(str(path), output_params=params)
     try:
         meta = next(reader)
     except Exception as err:  # imageio-ffmpeg raises OSError/RuntimeError/IndexError
