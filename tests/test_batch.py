@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 
 from ssrstf.cli import main
+from ssrstf.files import LOCK_NAME
 from ssrstf.keypoints.sample import make_sample
 from ssrstf.pipeline.batch import (
     DONE_MARKER,
@@ -289,7 +290,10 @@ def test_a_killed_batch_resumes_skipping_finished_inputs(tmp_path: Path) -> None
     for name in names:
         status = records[f"{name}.npy"]["status"]
         assert status == ("skipped" if name in finished else "done"), (name, interrupted)
-        assert {p.name for p in (out / name).iterdir()} == OUTPUT_FILES | {DONE_MARKER}
+        # The done marker is written holding the folder's lock: a kill right after it leaves
+        # the lock's file (its flock died with the process; it blocks nobody).
+        stale = {LOCK_NAME} if name in finished else set()
+        assert {p.name for p in (out / name).iterdir()} - stale == OUTPUT_FILES | {DONE_MARKER}
         with np.load(out / name / "poses_3d.npz") as data:
             assert data["poses_3d"].shape == (150, 17, 3)
     assert before == {n: (out / n / "poses_3d.npz").stat().st_mtime_ns for n in finished}
@@ -402,3 +406,175 @@ def test_workers_start_with_their_thread_limit_in_the_environment() -> None:
         seen = [pool.apply(os.getenv, (name,)) for name in THREAD_VARIABLES]
     assert seen == ["3"] * len(THREAD_VARIABLES)
     assert {name: os.environ.get(name) for name in THREAD_VARIABLES} == before
+
+
+# ---------------------------------------------------------------------------- what counts as done
+
+FAST = {"skeleton": "h36m", "image_size": (1000, 1000), "flip": False}
+
+
+def _in_process(monkeypatch: pytest.MonkeyPatch, *, stop_after: int | None = None) -> list[str]:
+    """Run a batch's jobs in this process (no worker start-up); with ``stop_after``, Ctrl-C
+    after that many inputs, as a user would. The inputs run, in order."""
+    from ssrstf.pipeline import batch
+    from ssrstf.pipeline.batch_workers import run_job
+
+    ran: list[str] = []
+
+    def run_jobs(jobs, workers, *, options, quiet, on_record) -> None:
+        for job in jobs:
+            if stop_after is not None and len(ran) == stop_after:
+                raise KeyboardInterrupt
+            ran.append(Path(job.source).stem)
+            on_record(run_job(job))
+
+    monkeypatch.setattr(batch, "run_jobs", run_jobs)
+    return ran
+
+
+def test_the_model_file_s_content_decides_what_is_done_not_device_or_backend(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A checkpoint retrained in place is another model: its inputs are not skipped. The
+    device and the backend (the same poses up to float rounding) are not other options."""
+    from ssrstf.checkpoint import DEFAULT_CHECKPOINT
+    from ssrstf.files import file_sha256
+    from ssrstf.pipeline.batch import InferOptions
+
+    default = InferOptions().fingerprint()
+    assert default["checkpoint_sha256"] == file_sha256(DEFAULT_CHECKPOINT)
+    assert InferOptions(device="cuda", backend="torch").fingerprint() == default
+    model = tmp_path / "best.safetensors"
+    model.write_bytes(DEFAULT_CHECKPOINT.read_bytes())
+    _keypoint_file(tmp_path / "a.npy", frames=12)
+    out = tmp_path / "out"
+    _in_process(monkeypatch)
+    argv = ["infer", str(tmp_path / "*.npy"), "--out", str(out), "--quiet", "--no-flip",
+            "--checkpoint", str(model), *KEYPOINT_ARGS]  # fmt: skip
+    assert main(argv) == 0
+    marker = json.loads((out / "a" / DONE_MARKER).read_text())
+    assert marker["options"]["checkpoint_sha256"] == file_sha256(model)
+    assert main([*argv, "--device", "cuda", "--backend", "torch"]) == 0  # nothing to load
+    assert _summary(out)["a.npy"]["status"] == "skipped"
+    before = (out / "a" / "poses_3d.npz").stat().st_mtime_ns
+    stat = model.stat()
+    with model.open("r+b") as handle:  # retrained in place: same name, size and times
+        handle.seek(stat.st_size - 1)
+        handle.write(b"\x00" if handle.read(1) != b"\x00" else b"\x01")
+    os.utime(model, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    capsys.readouterr()
+    assert main(argv) == 1
+    assert "another version of the model" in capsys.readouterr().err
+    assert _summary(out)["a.npy"]["status"] == "failed"
+    assert (out / "a" / "poses_3d.npz").stat().st_mtime_ns == before  # reported, not redone
+    # A marker of an older ssrstf (device and backend recorded, not the model's content):
+    # which model made it is unknown, so it is not taken as done.
+    model.write_bytes(DEFAULT_CHECKPOINT.read_bytes())
+    old = {k: v for k, v in marker["options"].items() if k != "checkpoint_sha256"}
+    marker["options"] = {**old, "device": "cpu", "backend": None}
+    (out / "a" / DONE_MARKER).write_text(json.dumps(marker))
+    assert main(argv) == 1
+    assert "older ssrstf" in capsys.readouterr().err
+
+
+def test_the_summary_says_done_only_for_inputs_done_with_these_options(tmp_path: Path) -> None:
+    """Another shard's input (or one this run did not report) counts as done only when its
+    marker matches the options and the input; a shard's summary from a run with other
+    options says nothing of this one."""
+    from ssrstf.pipeline.batch import BatchInput, InferOptions, InputRecord, write_summary
+    from ssrstf.pipeline.batch_records import input_signature, mark_done, unreported_record
+
+    out = tmp_path / "out"
+    items = [BatchInput(_keypoint_file(tmp_path / f"{n}.npy", frames=12), n) for n in "ab"]
+    flip, no_flip = InferOptions(**{**FAST, "flip": True}), InferOptions(**FAST)
+    for item in items:
+        (out / item.name).mkdir(parents=True)
+        record = InputRecord(str(item.path), str(out / item.name), "done", frames=12)
+        mark_done(out / item.name, record, input_signature(item.path), flip)
+    assert unreported_record(items[0], out, flip).status == "done"
+    other = unreported_record(items[0], out, no_flip)
+    assert other.status == "pending" and "other options (flip)" in (other.error or "")
+    os.utime(items[1].path, ns=(1, 1))  # the input changed since
+    assert unreported_record(items[1], out, flip).status == "pending"
+    # Shard 1 last ran without flip and failed on b; shard 2 runs with flip: b is to do.
+    failed = InputRecord(str(items[1].path), str(out / "b"), "failed", error="boom")
+    write_summary(out, items, [failed], no_flip, shard=(1, 2))
+    write_summary(out, items, [], flip, shard=(2, 2))
+    assert [r["status"] for r in _summary(out).values()] == ["done", "pending"]
+    write_summary(out, items, [], no_flip, shard=(2, 2))  # the same options: its failure
+    assert [r["status"] for r in _summary(out).values()] == ["pending", "failed"]
+
+
+def test_an_interrupted_overwrite_batch_resumes_with_the_same_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--overwrite`` redoes every input once: run again after Ctrl-C, it skips the inputs
+    it redid (not those of earlier runs); once it ends, the next one redoes everything."""
+    for name in ("a", "b", "c"):
+        _keypoint_file(tmp_path / f"{name}.npy", frames=12)
+    out = tmp_path / "out"
+    argv = ["infer", str(tmp_path / "*.npy"), "--out", str(out), "--quiet", "--no-flip",
+            *KEYPOINT_ARGS]  # fmt: skip
+    _in_process(monkeypatch)
+    assert main(argv) == 0  # an earlier run: every input done
+    ran = _in_process(monkeypatch, stop_after=1)
+    assert main([*argv, "--overwrite"]) == 130
+    assert "run the same command again to resume" in capsys.readouterr().err
+    assert ran == ["a"]
+    statuses = {n: r["status"] for n, r in _summary(out).items()}
+    assert statuses == {"a.npy": "done", "b.npy": "pending", "c.npy": "pending"}
+    ran = _in_process(monkeypatch)
+    assert main([*argv, "--overwrite"]) == 0
+    assert ran == ["b", "c"]  # a was redone by the interrupted run
+    statuses = {n: r["status"] for n, r in _summary(out).items()}
+    assert statuses == {"a.npy": "skipped", "b.npy": "done", "c.npy": "done"}
+    ran = _in_process(monkeypatch)
+    assert main([*argv, "--overwrite"]) == 0  # the last one ended: a new one redoes all
+    assert ran == ["a", "b", "c"]
+    ran = _in_process(monkeypatch)
+    assert main([*argv, "--overwrite", "--fov", "50"]) == 0
+    assert ran == ["a", "b", "c"]  # other options: never a resume
+
+
+def test_the_done_marker_is_written_before_the_folder_is_unlocked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second batch into the same folder may take the lock as soon as this one lets it go:
+    both markers must be written while this one holds it (else this one's done marker would
+    remove that one's started marker)."""
+    import contextlib
+
+    from ssrstf.pipeline import batch_workers
+    from ssrstf.pipeline import run as pipeline
+    from ssrstf.pipeline.batch import InferOptions
+
+    events: list[str] = []
+    real_lock = pipeline.output_lock
+
+    @contextlib.contextmanager
+    def lock(folder):
+        with real_lock(folder) as path:
+            events.append("lock")
+            yield path
+            events.append("unlock")
+
+    def noted(name: str):
+        real = getattr(batch_workers, name)
+
+        def marker(*args, **kwargs) -> None:
+            events.append(name)
+            real(*args, **kwargs)
+
+        return marker
+
+    for name in ("mark_started", "mark_done"):
+        monkeypatch.setattr(batch_workers, name, noted(name))
+    monkeypatch.setattr(pipeline, "output_lock", lock)
+    source = _keypoint_file(tmp_path / "a.npy", frames=12)
+    job = batch_workers.Job(str(source), str(tmp_path / "a"), InferOptions(**FAST), False, True)
+    record = batch_workers.run_job(job)
+    assert record.status == "done", record.error
+    assert events == ["lock", "mark_started", "mark_done", "unlock"]
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == sorted(
+        OUTPUT_FILES | {DONE_MARKER}
+    )

@@ -94,3 +94,47 @@ def test_rendered_frame_draws_each_person_where_they_are() -> None:
         assert yellow[:, panel].sum() > 1.6 * yellow_one[:, panel].sum()
     red_border = (np.abs(nobody[2, :width].astype(int) - (255, 0, 0)) < 40).all(-1)
     assert red_border.mean() > 0.9  # a frame without anyone is marked
+
+
+def test_a_person_who_cannot_be_lifted_is_skipped_not_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A bystander seen from the waist up (hips, legs, feet never detected: no stand-in) is
+    skipped with a warning and counted as dropped; everyone else is lifted and written."""
+    a, b = _two_crossing(30)
+    b[:, 11:] = 0  # COCO hips, knees, ankles: never detected in person 1's track
+    late = _walker(30, 200.0, 0.0, 0.7, 0.0)  # seen in 8 frames: a short track, dropped
+    path = _coco_file(tmp_path / "people.json", [a, b, late], missing={2: set(range(22))})
+    out = tmp_path / "out"
+    args = ["infer", str(path), "--image-size", "1280x720", "--out", str(out), "--quiet"]
+    with caplog.at_level("WARNING", logger="ssrstf.pipeline.run"):
+        assert main([*args, "--no-flip"]) == 0
+    printed = capsys.readouterr().out
+    assert "1 people tracked (1 shorter tracks dropped, 1 that cannot be lifted skipped)" in (
+        printed
+    )
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1 and "person 1 (frames 0-29)" in warned[0]
+    assert "right_hip" in warned[0] and "never detected" in warned[0]
+    assert "person 1 (frames 0-29)" in printed  # the report names them too
+    summary = json.loads((out / "people.json").read_text())
+    assert summary["dropped_tracks"] == 2
+    assert [p["name"] for p in summary["people"]] == ["person_0"]
+    with np.load(out / "person_0" / "poses_3d.npz") as data:
+        assert data["poses_3d"].shape == (30, 17, 3)
+    assert not (out / "person_1").exists()
+
+
+def test_nobody_liftable_fails_with_every_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = _two_crossing(30)
+    a[:, 11:], b[:, 11:] = 0, 0
+    path = _coco_file(tmp_path / "people.json", [a, b])
+    out = tmp_path / "out"
+    args = ["infer", str(path), "--image-size", "1280x720", "--out", str(out), "--quiet"]
+    assert main(args) == 2
+    error = capsys.readouterr().err.splitlines()[-1]
+    assert error.startswith("error: ") and "no tracked person can be lifted" in error
+    assert "person 0 (frames 0-29)" in error and "person 1 (frames 0-29)" in error
+    assert not out.exists() or not any(out.iterdir())

@@ -55,7 +55,9 @@ def _infer_batch(args: argparse.Namespace) -> int:
             overwrite=args.overwrite, progress=not args.quiet, verbose=args.verbose,
         )  # fmt: skip
     except KeyboardInterrupt:  # the summary is written; finished inputs stay finished
-        print(f"interrupted; run the same command again to resume ({args.out}/batch.csv)",
+        # With --overwrite too: the batch skips, when rerun, the inputs this run redid.
+        kept = "; the inputs this --overwrite run redid are kept" if args.overwrite else ""
+        print(f"interrupted; run the same command again to resume{kept} ({args.out}/batch.csv)",
               file=sys.stderr)  # fmt: skip
         return 130
     print(result.describe())

@@ -2,8 +2,9 @@
 
 Both are `ssrstf.pipeline.run.Pipeline` with the packaged models by default, loaded once per
 process and argument set (`ssrstf.lift`, `ssrstf.lift_mesh`). A checkpoint file is cached by its
-absolute path and its target's modification time, size and inode, so a rewritten file (a
-training run's ``last.pt``) or a relative path from another working directory loads afresh.
+absolute path and its target's modification time, size and inode
+(`ssrstf.pipeline.options.file_key`), so a rewritten file (a training run's ``last.pt``) or a
+relative path from another working directory loads afresh.
 """
 
 from __future__ import annotations
@@ -15,27 +16,8 @@ import numpy as np
 
 from ssrstf.lifting.lifter import Lifter
 from ssrstf.lifting.meshes import MeshRecoverer, MeshSequence
-from ssrstf.pipeline.options import InferOptions, MeshOptions
+from ssrstf.pipeline.options import InferOptions, MeshOptions, file_key
 from ssrstf.pipeline.run import Pipeline
-
-
-def _file_key(checkpoint: str | Path) -> tuple[str, tuple[int, ...]]:
-    """The cache key of a checkpoint: the absolute path of an existing file with its
-    modification time (ns), size and inode; anything else (``"default"``, a missing file) as
-    given, so that loading it reports the name the caller used."""
-    name = str(checkpoint)
-    if name == "default":
-        return name, ()
-    path = Path(name)
-    try:
-        stat = path.stat()
-    except (OSError, ValueError):
-        return name, ()
-    if not path.is_file():
-        return name, ()
-    # The absolute path, not the resolved one: a symlink's name carries the format's suffix
-    # (a Hugging Face cache's blobs have none); the stat is the target's.
-    return str(path.absolute()), (stat.st_mtime_ns, stat.st_size, stat.st_ino)
 
 
 @functools.lru_cache(maxsize=4)
@@ -47,7 +29,7 @@ def _lifter(
 
 def _cached_lifter(checkpoint: str, device: str, flip: bool, backend: str | None) -> Lifter:
     """The `Lifter` of these arguments, loaded once while the checkpoint file is unchanged."""
-    return _lifter(*_file_key(checkpoint), device, flip, backend)
+    return _lifter(*file_key(checkpoint), device, flip, backend)
 
 
 def lift(
@@ -144,4 +126,4 @@ def _recoverer(
 def _cached_recoverer(checkpoint: str, device: str, body_model_path: str) -> MeshRecoverer:
     """The `MeshRecoverer` of these arguments, loaded once while the checkpoint file is
     unchanged (at most two kept: each holds a body model)."""
-    return _recoverer(*_file_key(checkpoint), device, body_model_path)
+    return _recoverer(*file_key(checkpoint), device, body_model_path)

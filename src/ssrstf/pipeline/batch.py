@@ -20,7 +20,8 @@
 Each input goes through `ssrstf.pipeline.run.Pipeline.infer`, as a single ``ssrstf infer``
 input does. Completion is marked by ``.ssrstf-done.json``, written into the input's folder last
 and atomically, so a batch killed at any moment resumes by running the same command again
-(`ssrstf.pipeline.batch_records`).
+(`ssrstf.pipeline.batch_records`), ``overwrite`` included: such a batch notes its run in
+``.ssrstf-overwrite.json`` and skips, when resumed, only the inputs that run redid.
 
 The jobs live in their own modules, re-exported here: `ssrstf.pipeline.batch_inputs` (steps
 1-3), `ssrstf.pipeline.batch_workers` (step 4), `ssrstf.pipeline.batch_records` (markers and
@@ -55,6 +56,8 @@ from ssrstf.pipeline.batch_records import (
     STATUSES,
     SUMMARY_COLUMNS,
     InputRecord,
+    begin_overwrite,
+    end_overwrite,
     previous_record,
     unreported_record,
     write_summary,
@@ -166,7 +169,8 @@ def run_batch(
         workers: Worker processes (None: `available_cpus`); never more than inputs to do.
         shard: ``(k, n)``: process only the k-th of n shares (`select_shard`).
         overwrite: Redo inputs that are done, and replace files in output folders that no
-            batch wrote.
+            batch wrote. An interrupted ``overwrite`` batch run again with the same options
+            skips the inputs it redid (`begin_overwrite`).
         progress: Show a progress bar over the inputs (stderr).
         verbose: Let the detector's native log lines through to standard error.
 
@@ -192,14 +196,16 @@ def run_batch(
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"{out}: exists and is not a folder")
     out.mkdir(parents=True, exist_ok=True)
+    run = begin_overwrite(out, options, shard) if overwrite else None
     records: dict[str, InputRecord] = {}
     jobs = []
     for item in mine:
-        skipped = None if overwrite else previous_record(item, out, options)
+        skipped = previous_record(item, out, options, overwrite_run=run)
         if skipped is not None:
             records[str(item.path)] = skipped
         else:
-            jobs.append(Job(str(item.path), str(out / item.name), options, overwrite, not verbose))
+            jobs.append(Job(str(item.path), str(out / item.name), options, overwrite,
+                            not verbose, overwrite_run=run))  # fmt: skip
     count = min(workers or max(1, available_cpus() // options.threads), len(jobs))
     bar = tqdm(total=len(mine), initial=len(records), unit="input", desc="inputs",
                disable=not progress, dynamic_ncols=True)  # fmt: skip
@@ -216,9 +222,14 @@ def run_batch(
     try:
         if jobs:
             run_jobs(jobs, count, options=options, quiet=not verbose, on_record=on_record)
+        if run is not None:  # not interrupted: the next overwrite batch redoes everything
+            end_overwrite(out, shard, run)
     finally:
         bar.close()
-        ordered = tuple(records.get(str(i.path)) or unreported_record(i, out) for i in mine)
+        ordered = tuple(
+            records.get(str(i.path)) or unreported_record(i, out, options, overwrite_run=run)
+            for i in mine
+        )
         seconds = time.perf_counter() - start
         summary = write_summary(out, items, ordered, options, shard=shard, workers=count,
                                 seconds=seconds)  # fmt: skip

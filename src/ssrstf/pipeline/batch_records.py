@@ -6,9 +6,16 @@ it is never trusted: a folder holding `STARTED_MARKER` (``.ssrstf-started.json``
 before the first output file) is one of ours, half written, and is redone, replacing its files;
 a folder with files but neither marker is someone else's and is only replaced with
 ``overwrite``. So a batch killed at any moment (SIGKILL, a pre-empted cluster job) resumes by
-running the same command again. The done marker also records the options and the input's size
-and modification time: a rerun with other options, or on a changed input, does not skip it but
-reports it (`previous_record`).
+running the same command again. The done marker also records the options with the model file's
+content (`InferOptions.fingerprint`) and the input's size and modification time: a rerun with
+other options, another version of the model, or on a changed input, does not skip it but
+reports it (`previous_record`); the summary shows such an input as ``pending``, never ``done``
+(`unreported_record`).
+
+An ``overwrite`` batch redoes every input, so its own progress is kept apart: it notes its run
+in `OVERWRITE_MARKER` (`begin_overwrite`) and in the done marker of each input it finishes; the
+same command after an interruption resumes that run (the inputs it finished are skipped), and a
+run that ends closes it (`end_overwrite`), so the next ``overwrite`` batch redoes everything.
 
 ``batch.csv`` and ``batch.json`` (`write_summary`) list every input of the batch (status,
 frames, the detector's share of the time, seconds, output folder, error). With shards each
@@ -25,6 +32,7 @@ import io
 import json
 import os
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +50,10 @@ STATUSES = ("done", "skipped", "failed", "pending")
 not processed (another shard's input not finished yet, or the run was interrupted)."""
 
 _FORMAT_VERSION = 1
+
+OVERWRITE_MARKER = ".ssrstf-overwrite.json"
+"""An ``overwrite`` batch's run in ``out`` (``.ssrstf-overwrite.shard-K-of-N.json`` per shard):
+its id, options and whether it ended (`begin_overwrite`)."""
 
 
 def _rounded(seconds: float | None) -> float | None:
@@ -153,49 +165,131 @@ def mark_started(out_dir: Path) -> None:
 
 
 def mark_done(
-    out_dir: Path, record: InputRecord, signature: dict[str, int] | None, options: InferOptions
+    out_dir: Path,
+    record: InputRecord,
+    signature: dict[str, int] | None,
+    options: InferOptions,
+    *,
+    fingerprint: dict[str, Any] | None = None,
+    overwrite_run: str | None = None,
 ) -> None:
     """Mark ``out_dir`` as complete (after its last file), with what a rerun compares:
     ``signature`` is the input's `input_signature` taken before it was read (an input changed
-    while it was processed then counts as changed)."""
+    while it was processed then counts as changed); ``fingerprint`` the options' as the model
+    was loaded (default: ``options.fingerprint()`` now); ``overwrite_run`` the id of the
+    ``overwrite`` batch that redid it (`begin_overwrite`)."""
     marker = {
         "format": "ssrstf-batch-done",
         "format_version": _FORMAT_VERSION,
         "input_signature": signature,
-        "options": options.fingerprint(),
+        "options": options.fingerprint() if fingerprint is None else fingerprint,
         "record": record.to_dict(),
     }
+    if overwrite_run is not None:
+        marker["overwrite_run"] = overwrite_run
     _write_json(out_dir / DONE_MARKER, marker)  # last: the folder is complete now
     (out_dir / STARTED_MARKER).unlink(missing_ok=True)
 
 
-def unreported_record(item: BatchInput, out: Path) -> InputRecord:
+def _why_not_done(done: dict[str, Any], options: InferOptions, path: Path) -> str | None:
+    """Why a done marker does not stand for ``path`` processed with ``options``; None if it
+    does. A marker of an older ssrstf (no ``checkpoint_sha256``) never does: which model made
+    its outputs is unknown, and a model retrained in place is what this check catches."""
+    recorded, current = done.get("options"), options.fingerprint()
+    if not isinstance(recorded, dict) or "checkpoint_sha256" not in recorded:
+        return "by an older ssrstf that did not record which model made it"
+    changed = [k for k in current.keys() | recorded.keys() if recorded.get(k) != current.get(k)]
+    if changed == ["checkpoint_sha256"]:
+        return f"with another version of the model {current['checkpoint']} (changed since)"
+    if changed:
+        return f"with other options ({', '.join(sorted(changed))})"
+    if done.get("input_signature") != input_signature(path):
+        return "from an older version of the input"
+    return None
+
+
+def _kept(done: dict[str, Any], item: BatchInput, out_dir: Path, status: str) -> InputRecord:
+    record = InputRecord.from_dict(done["record"])
+    return dataclasses.replace(record, input=str(item.path), output=str(out_dir), status=status)
+
+
+def unreported_record(
+    item: BatchInput, out: Path, options: InferOptions, *, overwrite_run: str | None = None
+) -> InputRecord:
     """An input without a record from this run (interrupted, or another shard's): ``done`` if
-    its marker says so, else ``pending``."""
+    its marker says it was finished with ``options`` from the input as it is now (and, with
+    ``overwrite_run``, by that ``overwrite`` run), else ``pending`` (with the reason when a
+    marker is there)."""
     out_dir = out / item.name
     done = read_done(out_dir)
     if done is None:
         return InputRecord(str(item.path), str(out_dir), "pending")
-    record = InputRecord.from_dict(done["record"])
-    return dataclasses.replace(record, input=str(item.path), output=str(out_dir), status="done")
+    why = _why_not_done(done, options, item.path)
+    if why is None and overwrite_run is not None and done.get("overwrite_run") != overwrite_run:
+        why = "before this --overwrite run"
+    if why is not None:
+        return InputRecord(str(item.path), str(out_dir), "pending",
+                           error=f"not redone yet: finished {why}")  # fmt: skip
+    return _kept(done, item, out_dir, "done")
 
 
-def previous_record(item: BatchInput, out: Path, options: InferOptions) -> InputRecord | None:
+def previous_record(
+    item: BatchInput, out: Path, options: InferOptions, *, overwrite_run: str | None = None
+) -> InputRecord | None:
     """The record of an earlier run that finished ``item`` (``skipped``), a ``failed`` record
-    when it finished with other options or an older input, or None (to do)."""
+    when it finished with other options, another version of the model or an older input, or
+    None (to do).
+
+    With ``overwrite_run`` (an ``overwrite`` batch, `begin_overwrite`): ``skipped`` only when
+    that run finished it (resuming it), else None.
+    """
     out_dir = out / item.name
     done = read_done(out_dir)
     if done is None:
         return None
-    signature = input_signature(item.path)
-    if done.get("options") != options.fingerprint() or done.get("input_signature") != signature:
+    why = _why_not_done(done, options, item.path)
+    if overwrite_run is not None:  # redone unless this run did it
+        if why is not None or done.get("overwrite_run") != overwrite_run:
+            return None
+        return _kept(done, item, out_dir, "skipped")
+    if why is not None:
         return InputRecord(
             str(item.path), str(out_dir), "failed",
-            error=f"{out_dir} was finished by an earlier run with other options or from an "
-            "older version of the input; pass --overwrite to redo it, or choose another --out",
+            error=f"{out_dir} was finished by an earlier run {why}; pass --overwrite to redo "
+            "it, or choose another --out",
         )  # fmt: skip
-    record = InputRecord.from_dict(done["record"])
-    return dataclasses.replace(record, input=str(item.path), output=str(out_dir), status="skipped")
+    return _kept(done, item, out_dir, "skipped")
+
+
+def _overwrite_file(out: Path, shard: tuple[int, int] | None) -> Path:
+    if shard is None:
+        return out / OVERWRITE_MARKER
+    return out / OVERWRITE_MARKER.replace(".json", f".shard-{shard[0]}-of-{shard[1]}.json")
+
+
+def begin_overwrite(out: Path, options: InferOptions, shard: tuple[int, int] | None) -> str:
+    """The id of this ``overwrite`` batch's run: the run noted in `OVERWRITE_MARKER` when it
+    did not end and had the same options (an interrupted run, resumed), else a new one."""
+    path = _overwrite_file(out, shard)
+    fingerprint = options.fingerprint()
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        noted = json.loads(path.read_text(encoding="utf-8"))
+        if not noted.get("ended") and noted.get("options") == fingerprint and noted.get("id"):
+            return str(noted["id"])
+    run = uuid.uuid4().hex
+    _write_json(path, {"format": "ssrstf-batch-overwrite", "format_version": _FORMAT_VERSION,
+                       "id": run, "started": time.time(), "ended": None,
+                       "options": fingerprint})  # fmt: skip
+    return run
+
+
+def end_overwrite(out: Path, shard: tuple[int, int] | None, run: str) -> None:
+    """Note that the ``overwrite`` run ``run`` ended: the next one starts afresh."""
+    path = _overwrite_file(out, shard)
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        noted = json.loads(path.read_text(encoding="utf-8"))
+        if noted.get("id") == run:
+            _write_json(path, {**noted, "ended": time.time()})
 
 
 # ------------------------------------------------------------------------------ summary
@@ -230,14 +324,21 @@ def _csv_text(records: Sequence[InputRecord]) -> str:
     return buffer.getvalue()
 
 
-def _other_shards(out: Path, shard: tuple[int, int]) -> dict[str, InputRecord]:
-    """Records of the other shards' last runs, from their ``batch.shard-*-of-N.json``."""
+def _other_shards(
+    out: Path, shard: tuple[int, int], options: InferOptions
+) -> dict[str, InputRecord]:
+    """Records of the other shards' last runs with ``options``, from their
+    ``batch.shard-*-of-N.json`` (a shard last run with other options says nothing of these)."""
     found: dict[str, InputRecord] = {}
+    fingerprint = options.fingerprint()
     for path in sorted(out.glob(f"batch.shard-*-of-{shard[1]}.json")):
         if path.name == _shard_file(shard):
             continue
-        with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
-            for row in json.loads(path.read_text(encoding="utf-8"))["records"]:
+        with contextlib.suppress(OSError, ValueError, TypeError, KeyError, AttributeError):
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("options") != fingerprint:
+                continue
+            for row in data["records"]:
                 found[row["input"]] = InputRecord.from_dict(row)
     return found
 
@@ -271,7 +372,8 @@ def write_summary(
     """Write ``batch.csv`` and ``batch.json`` (and a shard's own ``batch.shard-K-of-N.json``).
 
     Every input of the batch is listed: this run's ``records``; for the other shards' inputs
-    the record of their last run, or ``done`` when their folder is finished, else ``pending``.
+    ``done`` when their folder was finished with ``options`` (`unreported_record`), else the
+    failure of their shard's last run with ``options``, else ``pending``.
     """
     run = {"shard": None if shard is None else f"{shard[0]}/{shard[1]}", "workers": workers,
            "seconds": round(seconds, 3)}  # fmt: skip
@@ -280,7 +382,7 @@ def write_summary(
         paths["shard"] = out / _shard_file(shard)
         _write_json(paths["shard"], _summary_json(records, options, **run))
     with _summary_lock(out):
-        everyone = _merge(out, items, records, shard)
+        everyone = _merge(out, items, records, options, shard)
         text = json.dumps(_summary_json(everyone, options, **run), indent=1) + "\n"
         csv_text = _csv_text(everyone)
         paths["csv"] = atomic_write(
@@ -294,17 +396,18 @@ def _merge(
     out: Path,
     items: Sequence[BatchInput],
     records: Sequence[InputRecord],
+    options: InferOptions,
     shard: tuple[int, int] | None,
 ) -> list[InputRecord]:
     mine = {r.input: r for r in records}
-    others = {} if shard is None else _other_shards(out, shard)
+    others = {} if shard is None else _other_shards(out, shard, options)
     merged = []
     for item in items:
         key = str(item.path)
         if key in mine:
             merged.append(mine[key])
             continue
-        record = unreported_record(item, out)
+        record = unreported_record(item, out, options)
         if record.status == "pending" and key in others and others[key].status == "failed":
             record = others[key]
         merged.append(record)

@@ -36,7 +36,7 @@ from ssrstf.pipeline.batch_records import (
     mark_started,
 )
 from ssrstf.pipeline.options import InferOptions
-from ssrstf.pipeline.run import Pipeline
+from ssrstf.pipeline.run import Pipeline, PipelineRun
 
 
 def available_cpus() -> int:
@@ -54,27 +54,43 @@ def available_cpus() -> int:
 
 @dataclass(frozen=True)
 class Job:
-    """One input for a worker: its source, output folder and how to process it."""
+    """One input for a worker: its source, output folder and how to process it
+    (``overwrite_run``: the ``overwrite`` batch's run, noted in the done marker)."""
 
     source: str
     out_dir: str
     options: InferOptions
     overwrite: bool
     quiet: bool
+    overwrite_run: str | None = None
 
 
-_LIFTERS: dict[tuple, Lifter] = {}
+_LIFTERS: dict[tuple, tuple[Lifter, dict]] = {}
+
+
+def _key(options: InferOptions) -> tuple:
+    return (options.checkpoint, options.device, options.flip, options.overlap, options.backend)
 
 
 def _lifter(options: InferOptions) -> Lifter:
-    """A `Lifter` for ``options``, loaded once per process (a worker serves many inputs)."""
-    key = (options.checkpoint, options.device, options.flip, options.overlap, options.backend)
+    """A `Lifter` for ``options``, loaded once per process (a worker serves many inputs), with
+    the options' fingerprint taken as it loads (`_fingerprint`)."""
+    key = _key(options)
     if key not in _LIFTERS:
-        _LIFTERS[key] = Lifter(
+        fingerprint = options.fingerprint()  # the model file's content, before it is read
+        lifter = Lifter(
             options.checkpoint, device=options.device, flip=options.flip,
             overlap=options.overlap, num_threads=options.threads, backend=options.backend,
         )  # fmt: skip
-    return _LIFTERS[key]
+        _LIFTERS[key] = lifter, fingerprint
+    return _LIFTERS[key][0]
+
+
+def _fingerprint(options: InferOptions) -> dict:
+    """The fingerprint of ``options`` as their `Lifter` was loaded: a model file rewritten
+    since (a training run's ``best.pt``) is not the one that made this process's outputs."""
+    loaded = _LIFTERS.get(_key(options))
+    return options.fingerprint() if loaded is None else loaded[1]
 
 
 def describe_error(exc: BaseException) -> str:
@@ -89,30 +105,43 @@ def describe_error(exc: BaseException) -> str:
 
 
 def run_job(job: Job) -> InputRecord:
-    """Process one input between its markers; every failure becomes a ``failed`` record."""
+    """Process one input between its markers; every failure becomes a ``failed`` record.
+
+    Both markers are written holding the output folder's lock (`Pipeline.infer`'s
+    ``before_writing`` and ``after_writing``): a second batch into the same folder gets the
+    lock only after this one's done marker, which so never removes that one's started marker.
+    """
     out_dir = Path(job.out_dir)
     start = time.perf_counter()
     signature = input_signature(Path(job.source))  # before reading: what the outputs come from
+    records: list[InputRecord] = []
+
+    def finish(run: PipelineRun) -> None:  # the last files are written, the lock still held
+        record = InputRecord(
+            job.source, job.out_dir, "done", frames=run.frames,
+            seconds=time.perf_counter() - start, detect_seconds=run.detect_seconds,
+        )  # fmt: skip
+        fingerprint = _fingerprint(job.options)
+        mark_done(out_dir, record, signature, job.options, fingerprint=fingerprint,
+                  overwrite_run=job.overwrite_run)  # fmt: skip
+        records.append(record)
+
     try:
         # Everything the input's processing writes to stderr is captured (not only the
         # detector's lines): a worker must not write into the parent's progress bar.
         with captured_native_stderr(enabled=job.quiet, keep_python_stderr=False):
             redo = job.overwrite or is_ours(out_dir)  # a folder of ours, half written: redo it
             pipeline = Pipeline(job.options, lifter=lambda: _lifter(job.options), quiet=job.quiet)
-            run = pipeline.infer(
-                job.source, out_dir, overwrite=redo, before_writing=lambda: mark_started(out_dir)
-            )
-            record = InputRecord(
-                job.source, job.out_dir, "done", frames=run.frames,
-                seconds=time.perf_counter() - start, detect_seconds=run.detect_seconds,
+            pipeline.infer(
+                job.source, out_dir, overwrite=redo, before_writing=lambda: mark_started(out_dir),
+                after_writing=finish,
             )  # fmt: skip
-            mark_done(out_dir, record, signature, job.options)
     except Exception as exc:
         return InputRecord(
             job.source, job.out_dir, "failed", seconds=time.perf_counter() - start,
             error=describe_error(exc), log=getattr(exc, "native_log", None),
         )  # fmt: skip
-    return record
+    return records[0]
 
 
 # ------------------------------------------------------------------------------ workers

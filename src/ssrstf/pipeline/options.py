@@ -2,19 +2,62 @@
 whether and how a body mesh is recovered with it (`MeshOptions`).
 
 They are the options of ``ssrstf infer`` and ``ssrstf demo``; `ssrstf.pipeline.run.Pipeline`
-takes them, and a batch records `InferOptions.fingerprint` with every finished input.
+takes them, and a batch records `InferOptions.fingerprint` with every finished input: the
+options that shape the outputs and the model file's content (`checkpoint_sha256`), so that a
+model retrained in place or a new packaged default does not pass for the one that made them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ssrstf.files import file_sha256
 from ssrstf.keypoints.tracking import MIN_TRACK_FRAMES
+
+
+def file_key(checkpoint: str | Path) -> tuple[str, tuple[int, ...]]:
+    """The identity of a checkpoint file's version: the absolute path of an existing file with
+    its modification time (ns), size and inode; anything else (``"default"``, a missing file)
+    as given, so that loading it reports the name the caller used."""
+    name = str(checkpoint)
+    if name == "default":
+        return name, ()
+    path = Path(name)
+    try:
+        stat = path.stat()
+    except (OSError, ValueError):
+        return name, ()
+    if not path.is_file():
+        return name, ()
+    # The absolute path, not the resolved one: a symlink's name carries the format's suffix
+    # (a Hugging Face cache's blobs have none); the stat is the target's.
+    return str(path.absolute()), (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+
+@functools.lru_cache(maxsize=8)
+def _sha256(path: str, stamp: tuple[int, ...]) -> str | None:
+    try:
+        return file_sha256(path)
+    except OSError:
+        return None
+
+
+def checkpoint_sha256(checkpoint: str | Path) -> str | None:
+    """The hex SHA-256 of a checkpoint's file (``"default"``: the packaged model), hashed once
+    per version of the file (`file_key`); None when it cannot be read (loading it then fails
+    with the reason)."""
+    if str(checkpoint) == "default":
+        from ssrstf.checkpoint import DEFAULT_CHECKPOINT
+
+        checkpoint = DEFAULT_CHECKPOINT
+    path, stamp = file_key(checkpoint)
+    return _sha256(path, stamp) if stamp else None
 
 
 @dataclass(frozen=True)
@@ -77,10 +120,14 @@ class InferOptions:
             raise ValueError(f"min_track_frames must be >= 1, got {self.min_track_frames}")
 
     def fingerprint(self) -> dict[str, Any]:
-        """The options that shape the outputs, as JSON values (``threads`` does not)."""
+        """The options that shape the outputs, as JSON values, with the model file's content
+        (``checkpoint_sha256``, `checkpoint_sha256`). ``threads``, ``device`` and ``backend``
+        are left out: they change the poses by float rounding at most."""
         values = dataclasses.asdict(self)
-        values.pop("threads")
+        for name in ("threads", "device", "backend"):
+            values.pop(name)
         values["checkpoint"] = str(values["checkpoint"])
+        values["checkpoint_sha256"] = checkpoint_sha256(self.checkpoint)
         return json.loads(json.dumps(values))
 
 

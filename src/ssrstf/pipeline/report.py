@@ -77,13 +77,27 @@ def result_lines(
 
 
 def people_lines(
-    people: People, results: list[PersonResult], paths: dict[str, Path], out_dir: str | Path
+    people: People,
+    results: list[PersonResult],
+    paths: dict[str, Path],
+    out_dir: str | Path,
+    *,
+    skipped: list[str] | tuple[str, ...] = (),
 ) -> list[str]:
-    """The tracked people of a multi-person input and their folders, one line each."""
-    dropped = f" ({people.dropped} shorter tracks dropped)" if people.dropped else ""
+    """The tracked people of a multi-person input and their folders, one line each.
+
+    ``skipped``: why each person who could not be lifted was skipped (counted in
+    ``people.dropped`` with the tracks shorter than the minimum).
+    """
+    shorter = people.dropped - len(skipped)
+    dropped = [f"{shorter} shorter tracks dropped"] if shorter > 0 else []
+    if skipped:
+        dropped.append(f"{len(skipped)} that cannot be lifted skipped")
     lines = [
         f"input: {people.source}",
-        f"{people.num_frames} frames; {len(results)} people tracked{dropped}",
+        f"{people.num_frames} frames; {len(results)} people tracked"
+        + (f" ({', '.join(dropped)})" if dropped else ""),
+        *(f"  skipped: {reason}" for reason in skipped),
     ]
     for r in results:
         last = r.start_frame + r.result.num_frames - 1

@@ -27,7 +27,8 @@
 `Pipeline.infer` takes one input into one output folder the way ``ssrstf infer`` does:
 
 1. A keypoint file with several people per frame is tracked; those go to ``person_k/``
-   folders.
+   folders (a person who cannot be lifted, a joint never detected in their track, is skipped
+   with a warning and counted as dropped; the input fails only when nobody can be lifted).
 2. Otherwise the existing files are refused before any work (`check_outputs`), the keypoints
    are read or detected, and, holding the folder's lock (`ssrstf.files.output_lock`: a second
    run into the same folder stops there) and after checking the files again, the poses are
@@ -43,6 +44,8 @@ progress bars only with ``progress``.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -73,6 +76,8 @@ from ssrstf.scene.result import InferenceResult, place_in_scene
 from ssrstf.scene.rigid import make_rigid, motion_statistics
 from ssrstf.scene.trajectory import CameraIntrinsics, resolve_intrinsics
 
+logger = logging.getLogger(__name__)
+
 Source = np.ndarray | str | Path | Keypoints2D
 """What `Pipeline.read` takes: an array, a video, a keypoint file (or folder), or keypoints."""
 
@@ -92,6 +97,8 @@ class PipelineRun:
         paths: The files `write` wrote (keys of `ssrstf.outputs.folder.OUTPUT_FILES`,
             ``person_k/<key>``, ``people``, ``mesh_npz``, ``mesh_glb``).
         out_dir: The folder `write` wrote into, else None.
+        skipped: Why each tracked person who could not be lifted was skipped (several
+            people; they count in ``people.dropped``).
     """
 
     options: InferOptions = field(default_factory=InferOptions)
@@ -103,6 +110,7 @@ class PipelineRun:
     detect_seconds: float | None = None
     paths: dict[str, Path] = field(default_factory=dict)
     out_dir: Path | None = None
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def frames(self) -> int:
@@ -160,7 +168,11 @@ class PipelineRun:
         if self.people is not None:
             assert self.person_results is not None
             return report.people_lines(
-                self.people, self.person_results, self.paths, self.out_dir or Path(".")
+                self.people,
+                self.person_results,
+                self.paths,
+                self.out_dir or Path("."),
+                skipped=self.skipped,
             )
         assert self.result is not None
         lines = [] if self.mesh is None else [report.mesh_line(self.mesh, self.result.poses_3d)]
@@ -293,12 +305,22 @@ class Pipeline:
         return PipelineRun(o, result=result, mesh=mesh, frames_from=frames_from)
 
     def lift_people(self, people: People) -> PipelineRun:
-        """Lift every tracked person (`lift_people`)."""
+        """Lift every tracked person that can be lifted (`lift_people`): the run's ``people``
+        keeps only those, the others counted in ``dropped`` and their reasons in ``skipped``.
+        """
         o = self.options
+        skipped: dict[int, str] = {}
         results = lift_people(
-            people, self.lifter, focal_length=o.focal_length, fov=o.fov, rigid=o.rigid is True
-        )
-        return PipelineRun(o, people=people, person_results=results)
+            people, self.lifter, focal_length=o.focal_length, fov=o.fov, rigid=o.rigid is True,
+            skipped=skipped,
+        )  # fmt: skip
+        if skipped:
+            people = dataclasses.replace(
+                people, tracks=[t for k, t in enumerate(people.tracks) if k not in skipped],
+                dropped=people.dropped + len(skipped),
+            )  # fmt: skip
+        return PipelineRun(o, people=people, person_results=results,
+                           skipped=list(skipped.values()))  # fmt: skip
 
     def mesh_from_keypoints(self, kp: Keypoints2D) -> MeshSequence:
         """The body mesh of 2D keypoints alone (`ssrstf.lift_mesh`): the mesh head's poses
@@ -314,6 +336,7 @@ class Pipeline:
         *,
         overwrite: bool = False,
         before_writing: Callable[[], None] | None = None,
+        after_writing: Callable[[PipelineRun], None] | None = None,
     ) -> PipelineRun:
         """Lift one input into ``out_dir`` (see the module docstring for the steps).
 
@@ -323,6 +346,8 @@ class Pipeline:
             overwrite: Replace existing files.
             before_writing: Called once, holding the folder's lock, after lifting and before
                 the first file is written (the batch marks the folder as started there).
+            after_writing: Called with the run once, still holding the folder's lock, after
+                the last file is written (the batch marks the folder as done there).
 
         Raises:
             ValueError, OSError, MissingExtraError, OutputLockedError: As ``ssrstf infer`` on
@@ -343,6 +368,8 @@ class Pipeline:
                 if before_writing is not None:
                     before_writing()
                 run.write(out_dir, overwrite=overwrite, progress=self.progress)
+                if after_writing is not None:
+                    after_writing(run)
             return run
         check_outputs(out_dir, render=o.render, overwrite=overwrite)
         frames_from = source if _is_video_input(source, o.fmt) else None
@@ -359,10 +386,12 @@ class Pipeline:
             if self.mesh_options is not None:
                 check_mesh_outputs(out_dir, render=o.render, overwrite=overwrite)
             run = self.lift(kp, frames_from=frames_from)
+            run.detect_seconds = seconds.get("detect")
             if before_writing is not None:
                 before_writing()
             run.write(out_dir, overwrite=overwrite, progress=self.progress)
-        run.detect_seconds = seconds.get("detect")
+            if after_writing is not None:
+                after_writing(run)
         return run
 
 
@@ -395,6 +424,24 @@ def lift_keypoints(
         rigid: Rebuild the poses with one set of bone lengths (`make_rigid`).
     """
     h36m, filled = prepare_keypoints(kp)
+    return _lift_prepared(
+        h36m, filled, lifter, progress=progress, intrinsics=intrinsics,
+        focal_length=focal_length, fov=fov, rigid=rigid,
+    )  # fmt: skip
+
+
+def _lift_prepared(
+    h36m: Keypoints2D,
+    filled: np.ndarray,
+    lifter: Lifter,
+    *,
+    progress: bool = False,
+    intrinsics: CameraIntrinsics | None = None,
+    focal_length: float | None = None,
+    fov: float | None = None,
+    rigid: bool = False,
+) -> InferenceResult:
+    """`lift_keypoints` after `prepare_keypoints` (``h36m``, ``filled``)."""
     assert h36m.image_size is not None
     if intrinsics is None:
         intrinsics = resolve_intrinsics(h36m.image_size, focal_length=focal_length, fov=fov)
@@ -429,19 +476,45 @@ def lift_people(
     focal_length: float | None = None,
     fov: float | None = None,
     rigid: bool = False,
+    skipped: dict[int, str] | None = None,
 ) -> list[PersonResult]:
-    """Lift every track and place it in the scene (see `lift_keypoints`).
+    """Lift every track that can be lifted and place it in the scene (see `lift_keypoints`).
 
     Every person gets their own root trajectory, floor and world frame, all with the same
-    camera (``focal_length`` or ``fov``, else the default field of view).
+    camera (``focal_length`` or ``fov``, else the default field of view). A track whose
+    keypoints cannot be prepared (`prepare_keypoints`: a joint without a stand-in never
+    detected in it, as for a bystander seen from the waist up) is skipped with a logged
+    warning that names it, its frames and why, and the others are lifted: the people lifted
+    are numbered ``person_0``, ``person_1``, ... without it.
+
+    Args:
+        skipped: Gets the index in ``people.tracks`` and the reason of each track skipped.
+
+    Raises:
+        ValueError: No track can be lifted (every track's reason in the message).
     """
-    results = []
+    results: list[PersonResult] = []
+    reasons: dict[int, str] = {}
     for k, track in enumerate(people.tracks):
-        result = lift_keypoints(
-            track.keypoints, lifter, progress=progress, focal_length=focal_length, fov=fov,
+        try:  # only the keypoints' own faults skip a person; the lifter's fail the input
+            prepared = prepare_keypoints(track.keypoints)
+        except ValueError as exc:
+            reasons[k] = " ".join(str(exc).split())
+            continue
+        result = _lift_prepared(
+            *prepared, lifter, progress=progress, focal_length=focal_length, fov=fov,
             rigid=rigid,
         )  # fmt: skip
-        results.append(PersonResult(f"person_{k}", track.start_frame, result))
+        results.append(PersonResult(f"person_{len(results)}", track.start_frame, result))
+    if not results:
+        raise ValueError(
+            f"{people.source}: no tracked person can be lifted: {'; '.join(reasons.values())}"
+        )
+    for reason in reasons.values():
+        logger.warning("%s; this person is skipped (the people lifted are numbered without "
+                       "them), the others are lifted", reason)  # fmt: skip
+    if skipped is not None:
+        skipped.update(reasons)
     return results
 
 
