@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -319,6 +320,42 @@ def test_cli_infer_writes_outputs_and_never_overwrites(
     assert "outside a 20x20 image" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main([*args, "--image-size", "640by480"])
+
+
+def test_outputs_of_an_earlier_run_are_named_never_removed(
+    tiny_checkpoint: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A rerun with other options leaves the earlier run's other files: a warning names them
+    (render.mp4 of a --render run, a person folder, mesh.glb) and nothing is deleted."""
+    from ssrstf.pipeline.run import stale_outputs
+
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(_coco_results(random_keypoints(12, seed=6))))
+    out = tmp_path / "out"
+    out.mkdir()
+    earlier = {"render.mp4": b"old", "mesh.glb": b"old", "person_1/poses_3d.npz": b"old"}
+    for name, data in earlier.items():
+        (out / name).parent.mkdir(exist_ok=True)
+        (out / name).write_bytes(data)
+    (out / "notes.txt").write_text("mine")  # not a name ssrstf writes: not mentioned
+    (out / "person_x").mkdir()
+    args = ["infer", str(path), "--checkpoint", str(tiny_checkpoint), "--out", str(out),
+            "--quiet", "--image-size", "640x480"]  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="ssrstf.pipeline.run"):
+        assert main(args) == 0
+    assert (
+        "holds output(s) of an earlier run that this one did not write: "
+        "render.mp4, mesh.glb, person_1 (left as they are" in caplog.text
+    )
+    for name, data in earlier.items():
+        assert (out / name).read_bytes() == data
+    assert (out / "notes.txt").read_text() == "mine"
+    written = [out / f"poses_3d.{ext}" for ext in ("npz", "json", "bvh", "glb")]
+    written.append(out / "viewer.html")
+    assert stale_outputs(out, written) == [out / "render.mp4", out / "mesh.glb", out / "person_1"]
+    assert stale_outputs(out, [*written, out / "person_1" / "poses_3d.npz"]) == [
+        out / "render.mp4", out / "mesh.glb"
+    ]  # fmt: skip
 
 
 def test_cli_infer_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -46,8 +46,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,13 +64,19 @@ from ssrstf.keypoints.video import is_video
 from ssrstf.lifting.lifter import Lifter
 from ssrstf.lifting.meshes import MeshRecoverer, MeshSequence
 from ssrstf.outputs.folder import (
+    OUTPUT_FILES,
     check_output_extras,
     check_output_folder,
     check_outputs,
     write_outputs,
 )
-from ssrstf.outputs.mesh_files import check_mesh_outputs, write_mesh_outputs
-from ssrstf.outputs.people import PersonResult, check_people_outputs, write_people_outputs
+from ssrstf.outputs.mesh_files import MESH_FILES, check_mesh_outputs, write_mesh_outputs
+from ssrstf.outputs.people import (
+    PEOPLE_FILE,
+    PersonResult,
+    check_people_outputs,
+    write_people_outputs,
+)
 from ssrstf.pipeline import report
 from ssrstf.pipeline.options import InferOptions, MeshOptions
 from ssrstf.scene.result import InferenceResult, place_in_scene
@@ -154,6 +161,13 @@ class PipelineRun:
                     frames_from=self.frames_from, overwrite=overwrite, progress=progress,
                 )  # fmt: skip
         self.paths, self.out_dir = paths, Path(out_dir)
+        stale = stale_outputs(out_dir, paths.values())
+        if stale:
+            logger.warning(
+                "%s also holds output(s) of an earlier run that this one did not write: %s "
+                "(left as they are; remove them, or use a new --out)",
+                out_dir, ", ".join(str(p.relative_to(out_dir)) for p in stale),
+            )  # fmt: skip
         return paths
 
     def report(self, *, camera_given: bool | None = None) -> list[str]:
@@ -177,6 +191,25 @@ class PipelineRun:
         assert self.result is not None
         lines = [] if self.mesh is None else [report.mesh_line(self.mesh, self.result.poses_3d)]
         return lines + report.result_lines(self.result, self.paths, camera_given=camera_given)
+
+
+def stale_outputs(out_dir: str | Path, written: Iterable[Path]) -> list[Path]:
+    """Files and ``person_k`` folders in ``out_dir`` under the names ssrstf writes that are not
+    among ``written``: outputs of an earlier run with other options (``render.mp4`` after a
+    rerun without ``--render``, ``mesh.glb`` without ``--mesh``, ``person_2/`` when fewer people
+    were lifted, a single-person layout beside a multi-person one). Named, never removed: a
+    file of that name may be the user's own."""
+    out_dir = Path(out_dir)
+    written = {Path(p) for p in written}
+    names = [*OUTPUT_FILES.values(), *MESH_FILES.values(), PEOPLE_FILE]
+    candidates = [out_dir / name for name in names if (out_dir / name).is_file()]
+    candidates += sorted(
+        p for p in out_dir.glob("person_*") if p.is_dir() and re.fullmatch(r"person_\d+", p.name)
+    )
+    return [
+        p for p in candidates
+        if p not in written and not any(p in w.parents for w in written)
+    ]  # fmt: skip
 
 
 class Pipeline:
