@@ -353,3 +353,9 @@ def test_write_outputs_embeds_the_video_on_request(tmp_path: Path) -> None:
     frames = _embedded(asked["viewer"])["video"]["frames"]
     assert len(frames) == 6 and frames[0].startswith("data:image/jpeg;base64,")
     assert asked["glb"].read_bytes()[:4] == b"glTF"
+    # A video that cannot be decoded fails before the first file: no half-written folder.
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video")
+    with pytest.raises(ValueError, match="broken.mp4"):
+        write_outputs(result, tmp_path / "half", frames_from=broken, viewer_video=True)
+    assert not (tmp_path / "half").exists() or not list((tmp_path / "half").iterdir())

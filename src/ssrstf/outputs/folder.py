@@ -130,6 +130,9 @@ def write_outputs(
         gltf.animation_positions_mm(animation, trajectory, animation_world),
         frame="world" if animation_world is not None else "camera", skeleton=kp.skeleton,
     )  # fmt: skip
+    video_frames = None  # decoded before the first file: a video that fails leaves none
+    if viewer_video and frames_from is not None:
+        video_frames = viewer_frames(frames_from, kp.image_size, result.num_frames)
     npz_json.write_npz(
         paths["npz"], result.poses_3d, kp.keypoints, kp.valid, fps, names,
         extras={**_npz_extras(result), **carried}, overwrite=overwrite,
@@ -150,9 +153,6 @@ def write_outputs(
         world_from_camera=animation_world, overwrite=overwrite,
     )  # fmt: skip
     person = viewer.ViewerPerson("person", result.poses_3d, trajectory, valid=kp.valid)
-    video_frames = None
-    if viewer_video and frames_from is not None:
-        video_frames = viewer_frames(frames_from, kp.image_size, result.num_frames)
     viewer.write_viewer(
         paths["viewer"], [person], fps, world_from_camera=world, video_frames=video_frames,
         title=f"ssrstf: {kp.source}", overwrite=overwrite,
