@@ -42,7 +42,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -84,11 +86,12 @@ def _one_thread() -> None:
 
 
 def evaluate_job(
-    checkpoint: str, data: str, job: Job, out_dir: str, every: int
+    checkpoint: str, data: str, job: Job, out_dir: str, every: int, digest: str
 ) -> dict[str, object]:
-    """Run one evaluation (in a worker process) and write its JSON and tables atomically."""
+    """Run one evaluation (in a worker process) and write its JSON and tables atomically;
+    ``digest`` is the SHA-256 of ``checkpoint``, recorded with the figures."""
     from ssrstf.evaluation.results import write_result_tables
-    from ssrstf.files import atomic_write, file_sha256
+    from ssrstf.files import atomic_write
     from ssrstf.training.scoring import evaluate_checkpoint
 
     result = evaluate_checkpoint(
@@ -97,7 +100,7 @@ def evaluate_job(
     )  # fmt: skip
     stem = Path(out_dir) / job.stem
     write_result_tables(result, stem)
-    record = {**result.to_dict(), "checkpoint_sha256": file_sha256(checkpoint)}
+    record = {**result.to_dict(), "checkpoint_sha256": digest}
     text = json.dumps(record, indent=2)
     atomic_write(stem.with_suffix(".json"), lambda temp: temp.write_text(text))
     return record
@@ -109,7 +112,7 @@ def run_jobs(
 ) -> dict[Job, dict]:  # fmt: skip
     """Every job's result: read back when its JSON exists for the same checkpoint file and quick
     setting (a figure of an earlier ``last.pt`` is never reused), else evaluated, ``workers`` at
-    a time."""
+    a time. ``checkpoint`` must not change meanwhile (`main` passes a snapshot of a run's)."""
     from ssrstf.files import file_sha256
 
     digest = file_sha256(checkpoint)
@@ -135,7 +138,7 @@ def run_jobs(
     )  # fmt: skip
     with pool:
         futures = {
-            pool.submit(evaluate_job, str(checkpoint), data, job, str(out_dir), every): job
+            pool.submit(evaluate_job, str(checkpoint), data, job, str(out_dir), every, digest): job
             for job in todo
         }
         for future in as_completed(futures):
@@ -319,7 +322,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise SystemExit(f"--baseline {args.baseline}: no such checkpoint file")
     jobs = [Job(source, k) for k in dict.fromkeys([0, *args.overlaps]) for source in args.inputs]
     out_dir = args.run / "full"
-    results = run_jobs(checkpoint, args.data, jobs, out_dir, every=args.every, workers=args.workers)
+    with tempfile.TemporaryDirectory(prefix="ssrstf-candidate-") as temp:
+        # One copy of last.pt, hashed, evaluated and exported: a run still going (--unfinished)
+        # or resumed meanwhile cannot put another checkpoint's weights under these figures.
+        candidate = Path(shutil.copyfile(checkpoint, Path(temp) / checkpoint.name))
+        return _decide_and_export(args, checkpoint, candidate, jobs, out_dir, beat, finished,
+                                  baseline_path)  # fmt: skip
+
+
+def _decide_and_export(
+    args: argparse.Namespace, checkpoint: Path, candidate: Path, jobs: list[Job], out_dir: Path,
+    beat: dict[str, float], finished: bool, baseline_path: Path,
+) -> int:  # fmt: skip
+    """Steps 1-4 on ``candidate``, the snapshot of the run's ``checkpoint``."""
+    results = run_jobs(candidate, args.data, jobs, out_dir, every=args.every, workers=args.workers)
     decision = decide(results, beat, finished=finished) | {"checkpoint": str(checkpoint)}
     stale: list[str] = []
     if args.baseline:
@@ -350,7 +366,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not decision["ship"]:
         print("--export: nothing written (the packaged model stays)", file=sys.stderr)
         return 1
-    path = export(checkpoint, args.to, args.note)
+    path = export(candidate, args.to, args.note)
     print(
         f"\nwrote {path}. Before committing it: retrain the packaged mesh head on it (a head "
         "records its backbone's SHA-256 and refuses any other: configs/mesh-anny_27f_h36m-mix.yaml)"

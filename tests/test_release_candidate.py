@@ -185,3 +185,27 @@ def test_comparison_tables(rc) -> None:
     assert "| Walk | 40.00 | 45.00 | -5.00 | 55.00 | 68.00 | -13.00 |" in text
     assert rc.stale_beat(baseline, {"gt": 45.0, "sh": 68.0}) == []
     assert rc.stale_beat(baseline, {"gt": 45.01}) == ["gt: baseline 45.00 against 45.01"]
+
+
+def test_figures_and_export_come_from_one_snapshot_of_last_pt(
+    rc, synthetic_h36m: Path, finished_run: Path, monkeypatch
+) -> None:
+    """The run's last.pt is copied once: evaluation and export read the copy, so a run resumed
+    meanwhile cannot put other weights under the figures."""
+    original = (finished_run / "last.pt").read_bytes()
+    seen = []
+
+    def fake_run_jobs(checkpoint, data, jobs, out_dir, *, every, workers):
+        seen.append(Path(checkpoint))
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (finished_run / "last.pt").write_bytes(b"a later checkpoint")  # the run moves on
+        record = {"p1_mm": 1.0, "p2_mm": 1.0, "frames": 1, "quick": False, "label": "H36M"}
+        return {job: record for job in jobs}
+
+    monkeypatch.setattr(rc, "run_jobs", fake_run_jobs)
+    exported = []
+    monkeypatch.setattr(rc, "export", lambda path, to, note: exported.append(path.read_bytes()))
+    args = [str(finished_run), "--data", str(synthetic_h36m), "--export", "--note", "n"]
+    assert rc.main([*args, "--to", str(finished_run / "x.safetensors")]) == 0
+    assert seen[0] != finished_run / "last.pt" and seen[0].name == "last.pt"
+    assert exported == [original] and not seen[0].exists()  # the snapshot is gone afterwards
