@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from ssrstf.config import from_dict
 from ssrstf.mesh.rotations import (
     matrix_to_quaternion,
     matrix_to_rotation_6d,
@@ -153,16 +154,45 @@ def test_smpl_backend_matches_a_slow_reference(smpl_folder: Path) -> None:
     assert body(pose, shape, vertices=False).vertices is None
 
 
+def test_smpl_h36m_regressor_beside_the_model_gives_the_joints(smpl_folder: Path) -> None:
+    rng = np.random.default_rng(7)
+    regressor = rng.uniform(size=(17, 120)) ** 4
+    regressor /= regressor.sum(1, keepdims=True)
+    np.save(smpl_folder / "J_regressor_h36m.npy", regressor)
+    body = SMPLBody(smpl_folder)
+    assert body.h36m_regressor is not None and "h36m_regressor" in dict(body.named_buffers())
+    arrays = read_smpl_file(smpl_folder / "SMPL_NEUTRAL.npz")
+    g = torch.Generator().manual_seed(8)
+    pose = rotation_vector_to_matrix(0.4 * torch.randn(1, 2, 24, 3, generator=g))
+    shape = torch.randn(1, 10, generator=g)
+    for vertices in (True, False, torch.tensor([4, 9])):
+        out = body(pose, shape, vertices=vertices)
+        for t in range(2):
+            reference, _ = reference_smpl(
+                arrays, shape[0].double().numpy(), pose[0, t].double().numpy()
+            )
+            np.testing.assert_allclose(out.joints[0, t].numpy(), regressor @ reference, atol=2e-5)
+    assert body.to(torch.float64).h36m_regressor.dtype == torch.float64  # moved as a buffer
+    # A malformed or mis-shaped regressor file is named in the error.
+    (smpl_folder / "J_regressor_h36m.npy").write_bytes(b"not an array")
+    with pytest.raises(ValueError, match=r"J_regressor_h36m\.npy: not a readable \.npy"):
+        SMPLBody(smpl_folder)
+    np.save(smpl_folder / "J_regressor_h36m.npy", regressor[:, :10])
+    with pytest.raises(ValueError, match=r"J_regressor_h36m\.npy: shape \(17, 10\)"):
+        SMPLBody(smpl_folder)
+
+
 def test_smpl_pickle_is_read_safely_and_code_is_refused(tmp_path: Path) -> None:
     scipy_sparse = pytest.importorskip("scipy.sparse")
     arrays = synthetic_smpl_arrays(seed=3)
-    with_sparse = dict(arrays, J_regressor=scipy_sparse.csc_matrix(arrays["J_regressor"]))
     good = tmp_path / "SMPL_NEUTRAL.pkl"
-    for protocol in (2, pickle.DEFAULT_PROTOCOL):
-        good.write_bytes(pickle.dumps(with_sparse, protocol=protocol))
-        loaded = read_smpl_file(good)
-        np.testing.assert_array_equal(loaded["J_regressor"], arrays["J_regressor"])
-    body = SMPLBody(tmp_path)
+    for kind in ("csc_matrix", "csr_matrix", "coo_matrix"):
+        sparse = getattr(scipy_sparse, kind)(arrays["J_regressor"])
+        for protocol in (2, pickle.DEFAULT_PROTOCOL, 5):  # 5: numpy's _frombuffer arrays
+            good.write_bytes(pickle.dumps(dict(arrays, J_regressor=sparse), protocol=protocol))
+            loaded = read_smpl_file(good, allow_pickle=True)
+            np.testing.assert_array_equal(loaded["J_regressor"], arrays["J_regressor"])
+    body = SMPLBody(tmp_path, allow_pickle=True)
     assert body.num_vertices == 120 and body.faces.shape == (240, 3)
 
     class Payload:
@@ -172,7 +202,103 @@ def test_smpl_pickle_is_read_safely_and_code_is_refused(tmp_path: Path) -> None:
     evil = tmp_path / "evil.pkl"
     evil.write_bytes(pickle.dumps({"v_template": Payload()}))
     with pytest.raises(ValueError, match="builtins.print, which a model file never needs"):
-        read_smpl_file(evil)
+        read_smpl_file(evil, allow_pickle=True)
+    # A sparse matrix is checked before it is made dense: its size, then its indices.
+    huge = dict(arrays, J_regressor=scipy_sparse.csc_matrix((10**6, 10**6)))
+    evil.write_bytes(pickle.dumps(huge, protocol=5))
+    with pytest.raises(ValueError, match=r"evil\.pkl: J_regressor is a sparse matrix of shape "
+                       r"\(1000000, 1000000\), too large"):  # fmt: skip
+        read_smpl_file(evil, allow_pickle=True)
+    for kind in ("csc_matrix", "coo_matrix"):
+        bad = getattr(scipy_sparse, kind)(arrays["J_regressor"])
+        (bad.indices if kind == "csc_matrix" else bad.row)[0] = 10**6  # out of range
+        evil.write_bytes(pickle.dumps(dict(arrays, J_regressor=bad)))
+        with pytest.raises(ValueError, match="J_regressor is not a valid sparse matrix"):
+            read_smpl_file(evil, allow_pickle=True)
+
+
+def test_smpl_pickle_needs_the_opt_in_npz_does_not(smpl_folder: Path, tmp_path: Path) -> None:
+    from ssrstf.mesh.model import build_body_model
+    from ssrstf.mesh.smpl_body import smpl_pickle_allowed
+
+    folder = tmp_path / "pkl"
+    folder.mkdir()
+    pkl = folder / "SMPL_NEUTRAL.pkl"
+    pkl.write_bytes(pickle.dumps(synthetic_smpl_arrays(), protocol=5))
+    for read in (
+        lambda: read_smpl_file(pkl), lambda: SMPLBody(folder),
+        lambda: build_body_model("smpl", pkl), lambda: read_smpl_file(pkl, allow_pickle=False),
+    ):  # fmt: skip
+        with pytest.raises(ValueError, match=r"SMPL_NEUTRAL\.pkl: .*pass --allow-pickle"):
+            read()
+    assert build_body_model("smpl", pkl, allow_pickle=True).num_vertices == 120
+    with smpl_pickle_allowed():
+        assert SMPLBody(folder).source == str(pkl)
+    with pytest.raises(ValueError, match="--allow-pickle"):
+        SMPLBody(folder)  # the scope has ended
+    assert SMPLBody(smpl_folder).num_vertices == 120  # .npz: no flag
+
+
+def test_smpl_mesh_head_from_a_pkl_needs_allow_pickle_everywhere(
+    smpl_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ssrstf.cli import main
+    from ssrstf.keypoints.sample import make_sample
+    from ssrstf.mesh.model import create_mesh_model, export_mesh_weights, load_mesh_model
+    from ssrstf.training.mesh_training import prepare_mesh_config
+
+    pkl = tmp_path / "SMPL_NEUTRAL.pkl"  # what a downloaded checkpoint's config may name
+    pkl.write_bytes(pickle.dumps(synthetic_smpl_arrays()))
+    mesh = {"use_mesh_head": True, "body_model": "smpl", "body_model_path": str(pkl)}
+    cfg = prepare_mesh_config(from_dict({"mesh": mesh, "data": {"input_source": "gt"}}))
+    head = export_mesh_weights(
+        tmp_path / "smpl_head.safetensors", create_mesh_model(cfg, allow_pickle=True), cfg
+    )
+    with pytest.raises(ValueError, match="--allow-pickle"):
+        load_mesh_model(head)
+    assert load_mesh_model(head, allow_pickle=True)[0].body.source == str(pkl)
+    assert load_mesh_model(head, body_model_path=smpl_folder)[0].body.source.endswith(".npz")
+    keypoints = tmp_path / "keypoints.npy"
+    np.save(keypoints, make_sample(seconds=0.3).keypoints.keypoints)
+    infer = ["infer", str(keypoints), "--skeleton", "h36m", "--image-size", "1000x1000",
+             "--fps", "50", "--mesh", "--mesh-checkpoint", str(head), "--quiet"]  # fmt: skip
+    missing = str(tmp_path / "missing.npz")
+    evaluate = ["evaluate", "--mesh", str(head), "--data", missing]
+    for args in (infer + ["--out", str(tmp_path / "a")], evaluate):
+        capsys.readouterr()
+        assert main(args) == 2
+        error = capsys.readouterr().err.strip()
+        assert "\n" not in error and "pass --allow-pickle" in error
+    capsys.readouterr()
+    assert main([*evaluate, "--allow-pickle"]) == 2  # the model loads; the data file is missing
+    error = capsys.readouterr().err
+    assert "missing.npz" in error and "pickle" not in error
+    assert main([*infer, "--out", str(tmp_path / "b"), "--allow-pickle"]) == 0
+    assert (tmp_path / "b" / "mesh.npz").is_file()
+
+
+def test_head_only_files_name_a_missing_or_replaced_backbone(
+    smpl_folder: Path, tiny_checkpoint: Path, tmp_path: Path
+) -> None:
+    from ssrstf.checkpoint import DEFAULT_CHECKPOINT
+    from ssrstf.mesh.model import create_mesh_model, export_mesh_weights, load_mesh_model
+    from ssrstf.training.mesh_training import prepare_mesh_config
+
+    backbone = tmp_path / "backbone.safetensors"
+    backbone.write_bytes(tiny_checkpoint.read_bytes())
+    mesh = {"use_mesh_head": True, "body_model": "smpl", "body_model_path": str(smpl_folder)}
+    mesh["backbone"] = str(backbone)
+    cfg = prepare_mesh_config(from_dict({"mesh": mesh, "data": {"input_source": "gt"}}))
+    model = create_mesh_model(cfg)
+    head = export_mesh_weights(tmp_path / "head.safetensors", model, cfg)
+    assert load_mesh_model(head)[1].mesh.backbone == str(backbone)
+    backbone.unlink()
+    with pytest.raises(FileNotFoundError, match=r"backbone this head was trained on is missing"):
+        load_mesh_model(head)
+    # Another model in the backbone's file (more tensors than the head's): refused by name.
+    backbone.write_bytes(DEFAULT_CHECKPOINT.read_bytes())
+    with pytest.raises(ValueError, match="is not the backbone this head was trained on"):
+        export_mesh_weights(tmp_path / "again.safetensors", model, cfg)
 
 
 def test_smpl_layout_errors_name_the_problem(tmp_path: Path) -> None:
@@ -205,11 +331,70 @@ def test_smpl_backend_matches_smplx(tmp_path: Path) -> None:
     expected = reference(
         betas=betas, global_orient=vec[:, :1].reshape(5, 3), body_pose=vec[:, 1:].reshape(5, 69)
     )
-    out = SMPLBody(tmp_path)(rotation_vector_to_matrix(vec)[:, None], betas)
+    out = SMPLBody(tmp_path, allow_pickle=True)(rotation_vector_to_matrix(vec)[:, None], betas)
     shift = expected.joints[:, :1]
     assert torch.allclose(out.vertices[:, 0], expected.vertices - shift, atol=1e-5)
     index = [SMPL_JOINT_NAMES.index(SMPL_TO_H36M[n]) for n in H36M_17.joint_names]
     assert torch.allclose(out.joints[:, 0], (expected.joints - shift)[:, index], atol=1e-5)
+
+
+# ---------------------------------------------------------------------------------- swing IK
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_swing_is_a_proper_rotation_onto_the_target_up_to_180_degrees(dtype) -> None:
+    from ssrstf.mesh.ik import swing
+
+    g = torch.Generator().manual_seed(10)
+    degrees = [0, 1, 30, 90, 150, 171, 172, 179, 179.2, 179.3, 179.5, 179.9, 179.99, 180]
+    a = torch.nn.functional.normalize(torch.randn(len(degrees), 8, 3, generator=g).double(), dim=-1)
+    side = torch.linalg.cross(a, torch.randn(len(degrees), 8, 3, generator=g).double(), dim=-1)
+    side = torch.nn.functional.normalize(side, dim=-1)
+    angle = torch.deg2rad(torch.tensor(degrees, dtype=torch.float64))[:, None, None]
+    b = torch.cos(angle) * a + torch.sin(angle) * side
+    axes = torch.eye(3, dtype=torch.float64).expand(len(degrees), 3, 3)
+    a, b = torch.cat([a, axes], 1), torch.cat([b, -axes], 1)  # and exactly opposite axes
+    rot = swing(a.to(dtype), b.to(dtype)).double()
+    tol = 1e-12 if dtype == torch.float64 else 1e-5
+    eye = torch.eye(3, dtype=torch.float64)
+    assert (torch.linalg.det(rot) - 1).abs().max() < tol
+    assert (rot.transpose(-1, -2) @ rot - eye).abs().max() < tol
+    assert (torch.einsum("...ij,...j->...i", rot, a) - b).norm(dim=-1).max() < tol
+    # the smallest rotation: its angle is the angle between a and b
+    cos = ((rot.diagonal(dim1=-2, dim2=-1).sum(-1) - 1) / 2).clamp(-1, 1)
+    expected = torch.tensor(degrees, dtype=torch.float64)[:, None]
+    assert (torch.rad2deg(torch.acos(cos[:, :8])) - expected).abs().max() < 0.1
+    # finite gradients everywhere, at 0° and 180° included
+    a_grad = a.to(dtype).clone().requires_grad_(True)
+    swing(a_grad, b.to(dtype)).sum().backward()
+    assert torch.isfinite(a_grad.grad).all()
+
+
+def test_swing_ik_keeps_the_root_at_rest_without_a_pelvis_frame(smpl_folder: Path) -> None:
+    from ssrstf.mesh.ik import solve_swing_ik
+
+    body = SMPLBody(smpl_folder)
+    setup = body.ik_setup()
+    rest = body(body.rest_pose(), body.neutral_shape()[None], vertices=False).joints[0, 0]
+    hips = rest.clone()
+    hips[H36M_17.index("left_hip")] = hips[H36M_17.index("right_hip")]  # coincident hips
+    along = rest.clone()  # "up" along the hip axis
+    along[H36M_17.index("spine")] = (
+        rest[H36M_17.index("pelvis")]
+        + rest[H36M_17.index("left_hip")]
+        - rest[H36M_17.index("right_hip")]
+    )
+    joints = torch.stack([rest, torch.zeros_like(rest), hips, along])[None]
+    pose = solve_swing_ik(
+        joints, setup.links, num_pose_bones=body.num_pose_bones,
+        rest_up=torch.tensor(setup.rest_up), rest_across=torch.tensor(setup.rest_across),
+        up_joints=setup.up_joints, across_joints=setup.across_joints,
+    )[0]  # fmt: skip
+    eye = torch.eye(3)
+    assert torch.allclose(pose[0], eye.expand_as(pose[0]), atol=1e-5)  # the rest pose solves
+    assert torch.equal(pose[1:, 0], eye.expand(3, 3, 3))  # no pelvis frame: the root at rest
+    assert torch.equal(pose[1], eye.expand_as(pose[1]))  # all joints equal: the rest pose
+    assert torch.allclose(torch.linalg.det(pose), torch.ones(pose.shape[:2]), atol=1e-5)
 
 
 # ------------------------------------------------------------------------------------ anny
@@ -249,6 +434,41 @@ def test_anny_shapes_finite_values_and_gradients(anny_body) -> None:
     with torch.no_grad():
         subset = anny_body(rotation_vector_to_matrix(vec), shape, vertices=ids)
     assert torch.allclose(subset.vertices, out.vertices[:, :, ids].detach(), atol=1e-5)
+
+
+def test_anny_follows_the_module_to_another_dtype_and_device(anny_body) -> None:
+    from ssrstf.mesh.anny_body import AnnyBody
+    from ssrstf.mesh.model import create_mesh_model
+    from ssrstf.training.mesh_training import prepare_mesh_config
+
+    shared = anny_body.anny
+    moved = AnnyBody(shared).to("meta")  # what a CUDA device does, without one
+    assert moved.anny.template_vertices.device.type == "meta"
+    assert moved.faces.device.type == "meta"
+    body64 = AnnyBody(shared).to(torch.float64)
+    assert body64.anny.template_vertices.dtype == torch.float64
+    assert shared.template_vertices.dtype == torch.float32  # the shared model never moves
+    g = torch.Generator().manual_seed(9)
+    vec = 0.3 * torch.randn(2, 2, anny_body.num_pose_bones, 3, generator=g, dtype=torch.float64)
+    pose, shape = rotation_vector_to_matrix(vec), torch.rand(2, 6, generator=g).double()
+    ids = torch.arange(0, anny_body.num_vertices, 211)
+    out64 = body64(pose, shape, vertices=ids)
+    out32 = anny_body(pose.float(), shape.float(), vertices=ids)
+    assert out64.joints.dtype == out64.vertices.dtype == torch.float64
+    assert torch.allclose(out64.joints, out32.joints.double(), atol=1e-5)
+    assert torch.allclose(out64.vertices, out32.vertices.double(), atol=1e-5)
+    # A whole mesh model moved to float64 runs in float64 and leaves the shared body as it was.
+    cfg = from_dict({"mesh": {"use_mesh_head": True}, "data": {"input_source": "gt"}})
+    model = create_mesh_model(prepare_mesh_config(cfg), body=anny_body).eval()
+    x = torch.randn(1, 9, 17, 3, generator=g)
+    with torch.no_grad():
+        joints32 = model(x, vertices=ids).joints
+        model.to(torch.float64)
+        out = model(x.double(), vertices=ids)
+    assert out.joints.dtype == out.vertices.dtype == torch.float64
+    assert torch.allclose(out.joints, joints32.double(), atol=1e-4)
+    assert anny_body.anny is shared and anny_body.point_weights.dtype == torch.float32
+    assert model.body is not anny_body and model.body.anny.dtype == torch.float64
 
 
 def test_anny_knee_and_elbow_hinges_bend_the_right_way(anny_body) -> None:

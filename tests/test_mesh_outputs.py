@@ -22,6 +22,7 @@ from ssrstf.mesh.losses import MeshLoss, joint_limit_loss
 from ssrstf.mesh.metrics import feet_below_floor, shape_spread
 from ssrstf.mesh.model import create_mesh_model, export_mesh_weights, load_mesh_model
 from ssrstf.mesh.rotations import rotation_vector_to_matrix
+from ssrstf.models.tta import make_predictor
 from ssrstf.outputs.bvh import CAMERA_TO_BVH
 from ssrstf.skeleton import H36M_17
 
@@ -361,12 +362,24 @@ def test_head_only_file_refuses_another_backbone(anny_body, tmp_path: Path) -> N
         load_mesh_model(path)
 
 
-def test_mesh_protocol_on_synthetic_data(head_file: Path, synthetic_h36m: Path) -> None:
+def test_mesh_protocol_on_synthetic_data(
+    head_file: Path, synthetic_h36m: Path, monkeypatch
+) -> None:
+    from ssrstf.training import mesh_scoring
     from ssrstf.training.mesh_scoring import evaluate_mesh_checkpoint
 
+    devices = []  # the flip pass runs where the backbone is (cuda with --device cuda)
+
+    def predictor(model, skeleton, **kwargs):
+        devices.append(torch.device(kwargs["device"]))  # named, not left at make_predictor's cpu
+        assert devices[-1] == next(model.parameters()).device
+        return make_predictor(model, skeleton, **kwargs)
+
+    monkeypatch.setattr(mesh_scoring, "make_predictor", predictor)
     result = evaluate_mesh_checkpoint(
         head_file, synthetic_h36m, sample_every=3, progress=False, self_intersections=False
     )
+    assert devices == [torch.device("cpu")]
     for name in ("mesh", "lifter", "lifter_flip"):
         row = result.joints[name]
         assert all(np.isfinite(row[k]) for k in ("p1_17", "p2_17", "p1_14", "p2_14"))
@@ -374,6 +387,22 @@ def test_mesh_protocol_on_synthetic_data(head_file: Path, synthetic_h36m: Path) 
     assert 0 <= result.plausibility["feet_below_share"] <= 1
     assert set(result.shape_spread) == {"S9", "S11"}
     assert "MPVE" in result.not_measured[0] and "mesh protocol" in result.text()
+
+
+def test_mesh_protocol_refuses_data_without_stream_up_before_scoring(
+    head_file: Path, synthetic_h36m: Path, tmp_path: Path, monkeypatch
+) -> None:
+    from ssrstf.data.h36m import load_streams, save_streams
+    from ssrstf.training import mesh_scoring
+
+    no_up = save_streams(replace(load_streams(synthetic_h36m), up=None), tmp_path / "no_up.npz")
+
+    def never(*args, **kwargs):
+        raise AssertionError("the joint pass ran before the check")
+
+    monkeypatch.setattr(mesh_scoring, "_run_stream", never)
+    with pytest.raises(ValueError, match="no_up.npz: no stream_up"):
+        mesh_scoring.evaluate_mesh_checkpoint(head_file, no_up, progress=False)
 
 
 @pytest.mark.slow

@@ -120,7 +120,7 @@ def _evaluate_mesh(args: argparse.Namespace) -> int:
     result = evaluate_mesh_checkpoint(
         args.mesh, args.data, input_source=args.input, body_model_path=args.body_model_path,
         device=args.device, every=args.every, sample_every=args.sample_every,
-        with_flip=args.flip,
+        with_flip=args.flip, allow_pickle=args.allow_pickle,
     )  # fmt: skip
     print(json.dumps(result.to_dict(), indent=2) if args.json else result.text())
     if outputs:
@@ -247,6 +247,11 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--body-model-path", metavar="DIR",
         help="--mesh with an SMPL-trained head: the folder of SMPL_NEUTRAL.npz/.pkl",
+    )  # fmt: skip
+    p.add_argument(
+        "--allow-pickle", action="store_true",
+        help="--mesh: read an SMPL .pkl file (a pickle: restricted unpickler, numpy arrays and "
+        "sparse matrices only; .npz needs no flag); also one the checkpoint's config names",
     )  # fmt: skip
     p.add_argument(
         "--per-joint", action="store_true",

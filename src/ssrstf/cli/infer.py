@@ -227,6 +227,11 @@ def _add_inference_options(p: argparse.ArgumentParser) -> None:
         "--body-model-path", metavar="DIR",
         help="--body-model smpl: the folder of your SMPL files (SMPL_NEUTRAL.npz or .pkl)",
     )  # fmt: skip
+    mesh.add_argument(
+        "--allow-pickle", action="store_true",
+        help="read an SMPL .pkl file (a pickle: restricted unpickler, numpy arrays and sparse "
+        "matrices only; .npz needs no flag); also one a mesh checkpoint's config names",
+    )  # fmt: skip
 
 
 def _add_infer(sub: argparse._SubParsersAction) -> None:

@@ -42,7 +42,7 @@ def _pipeline(args: argparse.Namespace, options: InferOptions) -> Pipeline:
     if getattr(args, "mesh", False):
         mesh = MeshOptions(
             args.mesh_checkpoint, fit_shape=args.mesh_shape == "fit", body_model=args.body_model,
-            body_model_path=args.body_model_path,
+            body_model_path=args.body_model_path, allow_pickle=args.allow_pickle,
         )  # fmt: skip
     return Pipeline(
         options, mesh=mesh, num_threads=args.threads, progress=not args.quiet,

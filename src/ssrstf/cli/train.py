@@ -7,8 +7,20 @@ from pathlib import Path
 
 from ssrstf.config import ConfigError
 
+_ALLOW_PICKLE_HELP = (
+    "read an SMPL .pkl file named by mesh.body_model_path (a pickle: restricted unpickler, numpy "
+    "arrays and sparse matrices only; .npz needs no flag)"
+)
+
 
 def _cmd_train(args: argparse.Namespace) -> int:
+    from ssrstf.mesh.smpl_body import smpl_pickle_allowed
+
+    with smpl_pickle_allowed(args.allow_pickle):  # SMPL files of a mesh config
+        return _train(args)
+
+
+def _train(args: argparse.Namespace) -> int:
     from ssrstf.config import load_config
     from ssrstf.training.trainer import fit
 
@@ -42,6 +54,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="override a config value (repeatable)")  # fmt: skip
     p.add_argument("--out", help="run directory (default: runs/<config name>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR exactly")
+    p.add_argument("--allow-pickle", action="store_true", help=_ALLOW_PICKLE_HELP)
     p.set_defaults(func=_cmd_train)
 
 
@@ -62,7 +75,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
         if fmt == "onnx":
             raise ConfigError(f"{args.checkpoint}: a mesh model exports to .safetensors only")
-        mesh_model, mesh_cfg = load_mesh_model(args.checkpoint)
+        mesh_model, mesh_cfg = load_mesh_model(args.checkpoint, allow_pickle=args.allow_pickle)
         export_mesh_weights(out, mesh_model, mesh_cfg, overwrite=args.overwrite, **info)
         print(f"wrote {out}")
         return 0
@@ -104,4 +117,5 @@ def _add_export(sub: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     p.add_argument("--note", help="free text stored in the file's metadata (e.g. licence)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--allow-pickle", action="store_true", help="a mesh run: " + _ALLOW_PICKLE_HELP)
     p.set_defaults(func=_cmd_export)

@@ -82,6 +82,7 @@ class MeshRecoverer:
         overlap: Frames shared by consecutive windows (default ``T // 3``).
         batch_size: Windows per forward pass.
         body_model_path: SMPL files, for a head trained on SMPL.
+        allow_pickle: Read an SMPL ``.pkl`` file (`ssrstf.mesh.model.load_mesh_model`).
     """
 
     def __init__(
@@ -93,9 +94,10 @@ class MeshRecoverer:
         overlap: int | None = None,
         batch_size: int = 64,
         body_model_path: str | Path | None = None,
+        allow_pickle: bool | None = None,
     ) -> None:
         self.model, self.cfg = load_mesh_model(
-            checkpoint, device=device, body_model_path=body_model_path
+            checkpoint, device=device, body_model_path=body_model_path, allow_pickle=allow_pickle
         )
         self.device = device
         if lifter is None:

@@ -39,6 +39,7 @@ from ssrstf.mesh.body import (
     JointLimit,
     SkinnedMesh,
     ik_links,
+    module_copy,
 )
 from ssrstf.mesh.extra import require_mesh
 from ssrstf.mesh.metrics import foot_vertex_ids
@@ -150,7 +151,11 @@ class AnnyBody(BodyModel):
         super().__init__()
         model = model if model is not None else load_anny()
         # Kept outside the module tree: anny's tensors are data, not weights to checkpoint.
+        # `_apply` (``.to``) points ``anny`` at a copy of the model on the new device and dtype,
+        # made once per (device, dtype) and shared by this body's moved copies; the given model
+        # (the process's shared one) is never moved.
         self.__dict__["anny"] = model
+        self.__dict__["_annys"] = {(model.template_vertices.device, model.dtype): model}
         self.__dict__["_kinematics"] = require_mesh("anny.utils.kinematics")
         self.__dict__["_keypoints"] = require_mesh("anny.keypoints")
         labels = list(model.bone_labels)
@@ -189,6 +194,26 @@ class AnnyBody(BodyModel):
         # Per H36M joint: -1 (a bone head) or the row of point_weights it is.
         self.register_buffer("joint_points", torch.tensor(points), persistent=False)
 
+    def _apply(self, fn, recurse=True):  # noqa: D401 - nn.Module hook
+        super()._apply(fn, recurse)
+        like = self.point_weights  # a floating buffer: the body's device and dtype now
+        self.__dict__["anny"] = self._anny_for(like.device, like.dtype)
+        return self
+
+    def _anny_for(self, device: torch.device, dtype: torch.dtype):
+        """The anny model on ``device`` in ``dtype`` (a copy of the given one, made once)."""
+        cache = self.__dict__["_annys"]
+        key = (torch.device(device), dtype)
+        if key not in cache:
+            base = next(iter(cache.values()))  # the model given at construction
+            cache[key] = module_copy(base).to(device=device, dtype=dtype)
+        return cache[key]
+
+    @property
+    def cpu_anny(self):
+        """The anny model on the CPU in float32 (what anny's CPU-side tools expect)."""
+        return self._anny_for(torch.device("cpu"), torch.float32)
+
     @property
     def num_vertices(self) -> int:
         """V = 13,718."""
@@ -200,7 +225,8 @@ class AnnyBody(BodyModel):
 
     def neutral_shape(self) -> Tensor:
         """Every phenotype value at 0.5."""
-        return torch.full((len(self.shape_names),), 0.5, device=self.faces.device)
+        like = self.anny.template_vertices  # anny follows the body's device and dtype
+        return torch.full((len(self.shape_names),), 0.5, device=like.device, dtype=like.dtype)
 
     def foot_vertex_ids(self) -> Tensor:
         """Vertices skinned mostly to ``foot.*`` or a toe bone."""

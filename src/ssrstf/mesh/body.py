@@ -20,8 +20,9 @@ Conventions, for every backend:
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,6 +133,22 @@ class JointLimit:
     max_off_axis: float = 0.0
 
 
+def module_copy(module: nn.Module) -> nn.Module:
+    """A copy of ``module`` and its submodules that shares their tensors but not the tables
+    that hold them, so that ``_apply`` (``.to``, ``.double``) on the copy leaves ``module`` as it
+    was."""
+    clone = copy.copy(module)
+    clone.__dict__["_parameters"] = {
+        k: None if p is None else nn.Parameter(p.data, requires_grad=p.requires_grad)
+        for k, p in module._parameters.items()
+    }
+    clone.__dict__["_buffers"] = dict(module._buffers)
+    clone.__dict__["_modules"] = {
+        k: None if m is None else module_copy(m) for k, m in module._modules.items()
+    }
+    return clone
+
+
 class BodyModel(nn.Module, ABC):
     """A parametric body: `forward` maps pose and shape to joints (and vertices).
 
@@ -201,6 +218,14 @@ class BodyModel(nn.Module, ABC):
             raise ValueError(f"pose must be (B, T, {p}, 3, 3), got {tuple(pose.shape)}")
         if shape.ndim != 2 or shape.shape != (pose.shape[0], s):
             raise ValueError(f"shape must be ({pose.shape[0]}, {s}), got {tuple(shape.shape)}")
+
+    def moved(self, fn: Callable[[Tensor], Tensor]) -> BodyModel:
+        """A copy of this body with ``fn`` applied to its tensors as ``nn.Module._apply`` does
+        (``.to(device)``, ``.double()``); this body stays where it is, so a body shared by
+        several models (anny's) is never moved under another user's feet."""
+        clone = module_copy(self)
+        clone._apply(fn)
+        return clone
 
     def rest_pose(self, batch: int = 1, frames: int = 1) -> Tensor:
         """(batch, frames, P, 3, 3) identity rotations: the rest pose."""

@@ -204,12 +204,14 @@ class MeshRecovery(nn.Module):
 
     @property
     def body(self) -> BodyModel:
-        """The body model (not registered as a submodule; moved along by ``.to``)."""
+        """The body model (not registered as a submodule). ``.to`` gives this model its own
+        moved copy (`BodyModel.moved`), leaving the body it was built with, which other models
+        may share, where it was."""
         return self.__dict__["body"]
 
     def _apply(self, fn, recurse=True):  # noqa: D401 - nn.Module hook
         super()._apply(fn, recurse)
-        self.body._apply(fn)
+        self.__dict__["body"] = self.body.moved(fn)
         return self
 
     def train(self, mode: bool = True) -> MeshRecovery:

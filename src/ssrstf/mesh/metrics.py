@@ -51,7 +51,8 @@ def foot_vertex_ids(vertex_bones: Tensor, vertex_weights: Tensor, foot_bones: Se
         foot_bones: Bone indices of the feet.
     """
     dominant = vertex_bones.gather(1, vertex_weights.argmax(1, keepdim=True)).squeeze(1)
-    return torch.nonzero(torch.isin(dominant, torch.as_tensor(list(foot_bones)))).flatten()
+    feet = torch.as_tensor(list(foot_bones), device=dominant.device)
+    return torch.nonzero(torch.isin(dominant, feet)).flatten()
 
 
 def feet_below_floor(foot_heights_mm: np.ndarray, floor_mm: float | np.ndarray) -> np.ndarray:

@@ -46,11 +46,15 @@ MESH_FORMAT = "ssrstf-mesh"
 _BODIES: dict[str, BodyModel] = {}
 
 
-def build_body_model(name: str = "anny", path: str | Path = "") -> BodyModel:
-    """The body model ``name`` (``anny`` or ``smpl``, the latter from ``path``).
+def build_body_model(
+    name: str = "anny", path: str | Path = "", *, allow_pickle: bool | None = None
+) -> BodyModel:
+    """The body model ``name`` (``anny`` or ``smpl``, the latter from ``path``; a ``.pkl``
+    SMPL file needs ``allow_pickle``, see `ssrstf.mesh.smpl_body.read_smpl_file`).
 
     anny is built once per process and shared (it holds data, no weights): every mesh model
-    of the process uses the same instance, on the device of the model moved last.
+    of the process starts from the same instance; moving a model (``.to``) gives it its own
+    copy on the new device and dtype (`BodyModel.moved`), the shared one stays on the CPU.
 
     Raises:
         ValueError: Unknown name, or ``smpl`` without a path.
@@ -67,7 +71,7 @@ def build_body_model(name: str = "anny", path: str | Path = "") -> BodyModel:
             raise ValueError("the SMPL body model needs --body-model-path (SMPL_NEUTRAL.npz/.pkl)")
         from ssrstf.mesh.smpl_body import SMPLBody
 
-        return SMPLBody(path)
+        return SMPLBody(path, allow_pickle=allow_pickle)
     raise ValueError(f"unknown body model {name!r}; valid: anny, smpl")
 
 
@@ -95,12 +99,19 @@ def resolve_backbone_config(cfg: ExperimentConfig) -> ExperimentConfig:
 
 
 def create_mesh_model(
-    cfg: ExperimentConfig, *, body: BodyModel | None = None, load_backbone: bool = True
+    cfg: ExperimentConfig,
+    *,
+    body: BodyModel | None = None,
+    load_backbone: bool = True,
+    allow_pickle: bool | None = None,
 ) -> MeshRecovery:
     """The `MeshRecovery` of a mesh config: its backbone (from ``mesh.backbone`` when
-    ``load_backbone``, else freshly initialised), a new head and the body model."""
+    ``load_backbone``, else freshly initialised), a new head and the body model
+    (``allow_pickle``: see `build_body_model`)."""
     mesh = cfg.mesh
-    body = body or build_body_model(mesh.body_model, mesh.body_model_path)
+    body = body or build_body_model(
+        mesh.body_model, mesh.body_model_path, allow_pickle=allow_pickle
+    )
     if mesh.backbone and load_backbone:
         backbone, backbone_cfg = load_model(mesh.backbone)
         if backbone_cfg.model != cfg.model:
@@ -126,14 +137,17 @@ def export_mesh_weights(
 
     Raises:
         ValueError: The backbone file (``mesh.backbone``, e.g. ``default``) no longer holds the
-            backbone the head was trained on.
+            backbone the head was trained on (other tensors, names or shapes).
     """
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     metadata = {"format": MESH_FORMAT, "config": json.dumps(to_dict(cfg))}
     if cfg.mesh.freeze_backbone and cfg.mesh.backbone:
         backbone_file = resolve_checkpoint(cfg.mesh.backbone)
         on_file = load_model(backbone_file)[0].state_dict()
-        if any(not torch.equal(state[f"backbone.{k}"], v) for k, v in on_file.items()):
+        names = {k.removeprefix("backbone.") for k in state if k.startswith("backbone.")}
+        if on_file.keys() != names or any(  # another model, or other weights
+            not torch.equal(state[f"backbone.{k}"], v) for k, v in on_file.items()
+        ):
             raise ValueError(
                 f"{backbone_file} is not the backbone this head was trained on (it changed since); "
                 "retrain the head on it, or export it with its backbone (freeze_backbone: false)"
@@ -164,6 +178,7 @@ def load_mesh_model(
     device: str | torch.device = "cpu",
     body: BodyModel | None = None,
     body_model_path: str | Path | None = None,
+    allow_pickle: bool | None = None,
 ) -> tuple[MeshRecovery, ExperimentConfig]:
     """A trained `MeshRecovery` (evaluation mode) and its config.
 
@@ -173,9 +188,13 @@ def load_mesh_model(
         body: A body model to use (e.g. one shared anny instance); default: build the one the
             config names.
         body_model_path: SMPL files to use instead of the config's ``mesh.body_model_path``.
+        allow_pickle: Read an SMPL ``.pkl`` file (the given one or the config's, which a
+            downloaded checkpoint chooses); None: only inside
+            `ssrstf.mesh.smpl_body.smpl_pickle_allowed`. ``.npz`` files need nothing.
 
     Raises:
-        FileNotFoundError: Missing file.
+        FileNotFoundError: Missing file (the checkpoint, or the backbone a head-only file
+            names).
         ValueError: An unusable device, not a mesh checkpoint, unreadable, a head-only file
             whose backbone checkpoint has changed, or weights that do not fit the config.
     """
@@ -189,12 +208,17 @@ def load_mesh_model(
     head_only = "backbone_sha256" in metadata
     if head_only:
         backbone_file = resolve_checkpoint(cfg.mesh.backbone)
-        if not backbone_file.is_file() or file_sha256(backbone_file) != metadata["backbone_sha256"]:
+        if not backbone_file.is_file():
+            raise FileNotFoundError(
+                f"{path}: the backbone this head was trained on is missing: {backbone_file} "
+                "(mesh.backbone)"
+            )
+        if file_sha256(backbone_file) != metadata["backbone_sha256"]:
             raise ValueError(
                 f"{path}: this head was trained on another backbone than {backbone_file} "
                 "(its SHA-256 differs); retrain or export it with its backbone"
             )
-    model = create_mesh_model(cfg, body=body, load_backbone=head_only)
+    model = create_mesh_model(cfg, body=body, load_backbone=head_only, allow_pickle=allow_pickle)
     target: nn.Module = model.head if head_only else model
     if head_only:
         state = {k.removeprefix("head."): v for k, v in state.items()}

@@ -14,17 +14,24 @@ loader unpickles files without restriction:
 File layout (the published one): ``v_template`` (V, 3), ``shapedirs`` (V, 3, S),
 ``posedirs`` (V, 3, 9·(K−1)), ``J_regressor`` (K, V) dense or scipy-sparse, ``weights`` (V, K),
 ``kintree_table`` (2, K) (row 0: parents, the root's any out-of-range value), ``f`` (F, 3).
-Read from ``.npz`` (``allow_pickle=False``) or from SMPL's ``.pkl`` through a restricted
-unpickler that builds numpy arrays and scipy sparse matrices only and refuses anything else
-(e.g. chumpy objects in the original 1.0 files, or code). An optional ``J_regressor_h36m.npy``
+Read from ``.npz`` (``allow_pickle=False``) or, with an explicit opt-in (``allow_pickle=True``,
+the CLI's ``--allow-pickle``, or inside `smpl_pickle_allowed`), from SMPL's ``.pkl`` through a
+restricted unpickler that builds numpy arrays and scipy sparse matrices only and refuses anything
+else (e.g. chumpy objects in the original 1.0 files, or code); a sparse matrix is checked (its
+shape, at most `MAX_SPARSE_ENTRIES` entries, and its indices) before it is made dense. A
+``.pkl`` path can come from a downloaded mesh checkpoint's config (``mesh.body_model_path``),
+hence the opt-in even with the restricted unpickler. An optional ``J_regressor_h36m.npy``
 (17, V) next to the model gives the Human3.6M joints from the vertices; without it they are
 SMPL's own joints (`SMPL_TO_H36M`), which the mesh head's learnable offsets adjust.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import pickle
+from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -78,8 +85,26 @@ _ALLOWED_GLOBALS = {
     ("numpy", "ndarray"), ("numpy", "dtype"), ("copy_reg", "_reconstructor"),
     ("copyreg", "_reconstructor"), ("__builtin__", "object"), ("builtins", "object"),
     ("_codecs", "encode"),  # how protocol-2 pickles written by Python 3 store bytes
+    # Protocol 5 arrays: frombuffer(bytes, dtype).reshape(shape); object dtypes are refused.
+    ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer"),
 }  # fmt: skip
 _SPARSE_CLASSES = {"csc_matrix", "csr_matrix", "coo_matrix"}
+MAX_SPARSE_ENTRIES = 50_000_000
+"""The largest dense size (rows × columns) of a sparse matrix in a model file (SMPL's
+J_regressor: 24 × 6,890; SMPL-X's: 55 × 10,475)."""
+
+_PICKLE_ALLOWED: ContextVar[bool] = ContextVar("ssrstf_smpl_pickle_allowed", default=False)
+
+
+@contextlib.contextmanager
+def smpl_pickle_allowed(allowed: bool = True) -> Iterator[None]:
+    """Within the block, SMPL ``.pkl`` files may be read where no ``allow_pickle`` is given
+    (how the CLI's ``--allow-pickle`` reaches a mesh model loaded deep inside the pipeline)."""
+    token = _PICKLE_ALLOWED.set(allowed)
+    try:
+        yield
+    finally:
+        _PICKLE_ALLOWED.reset(token)
 
 
 class _ModelUnpickler(pickle.Unpickler):
@@ -100,23 +125,62 @@ class _ModelUnpickler(pickle.Unpickler):
         raise ValueError(f"the file refers to {module}.{name}, which a model file never needs")
 
 
-def _dense(value: Any) -> np.ndarray:
-    if hasattr(value, "toarray"):  # scipy sparse
+def _dense(key: str, value: Any) -> np.ndarray:
+    """A numeric array of a model file's value; a scipy sparse matrix is checked (shape,
+    size, indices) before it is made dense."""
+    if hasattr(value, "toarray"):  # scipy sparse (the unpickler builds no other such class)
+        import scipy.sparse
+
+        try:
+            rows, cols = (int(n) for n in value.shape)
+        except (AttributeError, TypeError, ValueError):
+            raise ValueError(f"{key} is a sparse matrix without a valid shape") from None
+        if rows < 0 or cols < 0 or rows * cols > MAX_SPARSE_ENTRIES:
+            raise ValueError(
+                f"{key} is a sparse matrix of shape ({rows}, {cols}), too large for a model file"
+            )
+        try:  # rebuilt through the constructors, which check the indices against the shape
+            if isinstance(value, scipy.sparse.coo_matrix):
+                parts = (value.data, (value.row, value.col))
+                value = scipy.sparse.coo_matrix(parts, shape=(rows, cols))
+            else:
+                parts = (value.data, value.indices, value.indptr)
+                value = type(value)(parts, shape=(rows, cols))
+                value.check_format(full_check=True)
+        except (AttributeError, TypeError, ValueError, IndexError) as exc:
+            raise ValueError(f"{key} is not a valid sparse matrix ({exc})") from None
         value = value.toarray()
-    return np.asarray(value)
+    array = np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        raise ValueError(f"{key} is not a numeric array (dtype {array.dtype})")
+    return array
 
 
-def read_smpl_file(path: str | Path) -> dict[str, np.ndarray]:
+def read_smpl_file(path: str | Path, *, allow_pickle: bool | None = None) -> dict[str, np.ndarray]:
     """The arrays of an SMPL model file (``.npz`` or ``.pkl``), checked for the layout.
+
+    Args:
+        path: The file.
+        allow_pickle: Read a ``.pkl`` (restricted unpickler, module docstring); None: only
+            inside `smpl_pickle_allowed`. ``.npz`` files need nothing.
 
     Raises:
         FileNotFoundError: If the file does not exist.
-        ValueError: If it is unreadable, refers to code or chumpy, or lacks a key or has a
-            wrong shape (the message names it).
+        ValueError: If it is a ``.pkl`` without the opt-in (the message names ``--allow-pickle``),
+            unreadable, refers to code or chumpy, or lacks a key or has a wrong shape (the
+            message names it).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"SMPL model file not found: {path}")
+    if allow_pickle is None:
+        allow_pickle = _PICKLE_ALLOWED.get()
+    if path.suffix == ".pkl" and not allow_pickle:
+        raise ValueError(
+            f"{path}: SMPL .pkl files are pickles; pass --allow-pickle (allow_pickle=True) to "
+            "read it with the restricted unpickler (numpy arrays and sparse matrices only), or "
+            "save its arrays as .npz, which needs no flag"
+        )
     try:
         if path.suffix == ".npz":
             with np.load(path, allow_pickle=False) as data:
@@ -134,7 +198,10 @@ def read_smpl_file(path: str | Path) -> dict[str, np.ndarray]:
     missing = [k for k in MODEL_KEYS if k not in raw]
     if missing:
         raise ValueError(f"{path}: not an SMPL model file (missing {', '.join(missing)})")
-    arrays = {k: _dense(raw[k]) for k in MODEL_KEYS}
+    try:
+        arrays = {k: _dense(k, raw[k]) for k in MODEL_KEYS}
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
     _check_layout(arrays, path)
     return arrays
 
@@ -185,12 +252,15 @@ class SMPLBody(BodyModel):
         path: A model file or a folder holding ``SMPL_<GENDER>.npz``/``.pkl`` (and optionally
             ``J_regressor_h36m.npy``).
         gender: ``neutral``, ``male`` or ``female`` (which file a folder gives).
+        allow_pickle: Read a ``.pkl`` model file (`read_smpl_file`).
     """
 
-    def __init__(self, path: str | Path, *, gender: str = "neutral") -> None:
+    def __init__(
+        self, path: str | Path, *, gender: str = "neutral", allow_pickle: bool | None = None
+    ) -> None:
         super().__init__()
         file = resolve_smpl_path(path, gender)
-        a = read_smpl_file(file)
+        a = read_smpl_file(file, allow_pickle=allow_pickle)
         self.source = str(file)
         parents = a["kintree_table"][0].astype(np.int64)
         k = len(parents)
@@ -210,12 +280,13 @@ class SMPLBody(BodyModel):
         self.pose_bone_names = names
         self.shape_names = tuple(f"beta{i}" for i in range(a["shapedirs"].shape[-1]))
         regressor = file.parent / H36M_REGRESSOR_FILE
-        self.h36m_regressor: Tensor | None = None
+        self.h36m_regressor: Tensor | None
+        self.register_buffer("h36m_regressor", None)  # a buffer (moved by .to) once set
         if regressor.is_file():
-            matrix = np.load(regressor, allow_pickle=False)
+            matrix = _read_regressor(regressor)
             if matrix.shape != (H36M_17.num_joints, len(a["v_template"])):
                 raise ValueError(f"{regressor}: shape {matrix.shape}, expected (17, V)")
-            self.register_buffer("h36m_regressor", torch.tensor(matrix, dtype=f32))
+            self.h36m_regressor = torch.tensor(matrix, dtype=f32)
         elif names != SMPL_JOINT_NAMES:
             raise ValueError(f"{file}: {k} joints is not SMPL's 24; add {H36M_REGRESSOR_FILE}")
         else:
@@ -239,7 +310,9 @@ class SMPLBody(BodyModel):
         """Vertices skinned mostly to an ankle or foot joint (SMPL's 7, 8, 10, 11)."""
         names = ("left_ankle", "right_ankle", "left_foot", "right_foot")
         known = self.pose_bone_names
-        feet = torch.tensor([known.index(n) for n in names if n in known])
+        feet = torch.tensor(
+            [known.index(n) for n in names if n in known], device=self.weights.device
+        )
         return torch.nonzero(torch.isin(self.weights.argmax(1), feet)).flatten()
 
     def ik_setup(self) -> IKSetup:
@@ -354,6 +427,17 @@ class SMPLBody(BodyModel):
         blend_rot = torch.einsum("vk,nkij->nvij", weights, glob_rot)
         blend_trans = torch.einsum("vk,nki->nvi", weights, translation)
         return torch.einsum("nvij,nvj->nvi", blend_rot, v_posed) + blend_trans
+
+
+def _read_regressor(path: Path) -> np.ndarray:
+    """A ``J_regressor_h36m.npy`` matrix (numeric, no pickles); errors name the file."""
+    try:
+        matrix = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise ValueError(f"{path}: not a readable .npy regressor ({exc})") from None
+    if not isinstance(matrix, np.ndarray) or matrix.dtype.kind not in "biuf":
+        raise ValueError(f"{path}: not a numeric .npy regressor")
+    return matrix
 
 
 def _chain(rot: Tensor, joints: Tensor, parents: tuple[int, ...]) -> tuple[Tensor, Tensor]:

@@ -93,12 +93,14 @@ def lift_mesh(
     fmt: str = "auto",
     device: str = "cpu",
     body_model_path: str | Path | None = None,
+    allow_pickle: bool = False,
 ) -> MeshSequence:
     """A body mesh per frame from 2D keypoints, a keypoint file or a video (extra ``mesh``).
 
     The mesh counterpart of `ssrstf.lift` (same inputs): ``vertices`` (F, V, 3) and ``joints``
     (F, 17, 3) in mm, root-relative, camera axes, with the body parameters. The packaged head
-    runs on the packaged lifter (trained on Human3.6M: research use only).
+    runs on the packaged lifter (trained on Human3.6M: research use only). ``allow_pickle``:
+    a head on SMPL may read its ``.pkl`` model file (``.npz`` needs no opt-in).
 
     Example::
 
@@ -106,11 +108,11 @@ def lift_mesh(
         mesh.vertices.shape  # (F, 13718, 3) with anny
     """
     options = InferOptions(fmt=fmt, image_size=image_size, skeleton=skeleton, device=device)
-    mesh = MeshOptions(mesh_checkpoint, body_model_path=body_model_path)
+    mesh = MeshOptions(mesh_checkpoint, body_model_path=body_model_path, allow_pickle=allow_pickle)
     pipeline = Pipeline(
         options, mesh=mesh,
         recoverer=lambda: _cached_recoverer(
-            str(mesh_checkpoint), device, str(body_model_path or "")
+            str(mesh_checkpoint), device, str(body_model_path or ""), allow_pickle
         ),
     )  # fmt: skip
     return pipeline.mesh_from_keypoints(pipeline.read(source))
@@ -118,12 +120,17 @@ def lift_mesh(
 
 @functools.lru_cache(maxsize=2)
 def _recoverer(
-    checkpoint: str, stamp: tuple[int, ...], device: str, body_model_path: str
+    checkpoint: str, stamp: tuple[int, ...], device: str, body_model_path: str, allow_pickle: bool
 ) -> MeshRecoverer:
-    return MeshRecoverer(checkpoint, device=device, body_model_path=body_model_path or None)
+    return MeshRecoverer(
+        checkpoint, device=device, body_model_path=body_model_path or None,
+        allow_pickle=allow_pickle or None,
+    )  # fmt: skip
 
 
-def _cached_recoverer(checkpoint: str, device: str, body_model_path: str) -> MeshRecoverer:
+def _cached_recoverer(
+    checkpoint: str, device: str, body_model_path: str, allow_pickle: bool = False
+) -> MeshRecoverer:
     """The `MeshRecoverer` of these arguments, loaded once while the checkpoint file is
     unchanged (at most two kept: each holds a body model)."""
-    return _recoverer(*file_key(checkpoint), device, body_model_path)
+    return _recoverer(*file_key(checkpoint), device, body_model_path, allow_pickle)

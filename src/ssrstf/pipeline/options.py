@@ -143,9 +143,12 @@ class MeshOptions:
         body_model: The body model the head must have been trained on (``anny``, ``smpl``);
             None: the head's own.
         body_model_path: SMPL files, for a head trained on SMPL.
+        allow_pickle: Read an SMPL ``.pkl`` file (``--allow-pickle``; restricted unpickler,
+            `ssrstf.mesh.smpl_body.read_smpl_file`); ``.npz`` files need no opt-in.
     """
 
     checkpoint: str | Path = "default"
     fit_shape: bool = True
     body_model: str | None = None
     body_model_path: str | Path | None = None
+    allow_pickle: bool = False

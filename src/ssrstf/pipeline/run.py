@@ -271,6 +271,7 @@ class Pipeline:
             recoverer = MeshRecoverer(
                 mesh.checkpoint, lifter=self.lifter, device=self.options.device,
                 overlap=self.options.overlap, body_model_path=mesh.body_model_path,
+                allow_pickle=mesh.allow_pickle or None,  # None: `smpl_pickle_allowed`'s scope
             )  # fmt: skip
             trained = recoverer.cfg.mesh.body_model
             if mesh.body_model and mesh.body_model != trained:

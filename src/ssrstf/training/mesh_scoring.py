@@ -180,8 +180,9 @@ def _rest_geometry(model: MeshRecovery, shapes: np.ndarray, scales: np.ndarray):
 def _plausibility(model, streams, up, sample_every, batch_size, progress, intersections):
     """Self-intersections and feet below the floor on every ``sample_every``-th clip."""
     body = model.body
-    detector = SelfIntersection(body.anny) if intersections and hasattr(body, "anny") else None
-    feet = body.foot_vertex_ids()
+    anny = getattr(body, "cpu_anny", None)  # the detector runs on the CPU
+    detector = SelfIntersection(anny) if intersections and anny is not None else None
+    feet = body.foot_vertex_ids().cpu().numpy()
     ankles = [H36M_17.index("left_ankle"), H36M_17.index("right_ankle")]
     device = next(model.head.parameters()).device
     counter, intersecting, depths = 0, [], []
@@ -249,18 +250,23 @@ def evaluate_mesh_model(
     if protocol.ground_truth != "camera":
         raise ValueError("the mesh protocol scores camera-frame poses (--protocol videopose3d)")
     streams_data = load_experiment_streams(cfg, train=False)
+    if streams_data.up is None:  # checked before the long joint pass, not after it
+        raise ValueError(
+            f"{cfg.data.path}: no stream_up (the world's up per stream), which the mesh "
+            "protocol's floor needs; prepare the file again with `ssrstf data prepare-h36m`"
+        )
     up = {}
-    if streams_data.up is not None:
-        for i in range(len(streams_data.subject)):
-            key = f"{streams_data.subject[i]}/{streams_data.action[i]}/{streams_data.camera[i]}"
-            up[key] = np.asarray(streams_data.up[i], dtype=np.float64)
+    for i in range(len(streams_data.subject)):
+        key = f"{streams_data.subject[i]}/{streams_data.action[i]}/{streams_data.camera[i]}"
+        up[key] = np.asarray(streams_data.up[i], dtype=np.float64)
     streams, _ = select_streams(protocol, build_eval_streams(cfg, streams_data))
     if every > 1:
         streams = [replace(s, clips=s.clips[::every]) for s in streams]
         streams = [s for s in streams if len(s.clips)]
     flip = None
     if with_flip:
-        flip = make_predictor(model.backbone, H36M_17, flip_test=True)
+        device = next(model.backbone.parameters()).device
+        flip = make_predictor(model.backbone, H36M_17, flip_test=True, device=device)
     predictions = {k: {} for k in ("mesh", "lifter", "lifter_flip")}
     errors14 = {k: ([], []) for k in predictions}
     accel = {"mesh": [], "lifter": []}
@@ -338,14 +344,18 @@ def evaluate_mesh_checkpoint(
     input_source: str | None = None,
     body_model_path: str | None = None,
     device: str = "cpu",
+    allow_pickle: bool | None = None,
     **kwargs,
 ) -> MeshEvalResult:
     """Load a mesh checkpoint (``"default"``: the packaged head) and `evaluate_mesh_model` it.
 
+    ``allow_pickle``: read an SMPL ``.pkl`` file (`ssrstf.mesh.model.load_mesh_model`).
     ``kwargs`` go to `evaluate_mesh_model` (``sample_every``, ``every``, ``batch_size``,
     ``with_flip``, ``progress``).
     """
-    model, cfg = load_mesh_model(checkpoint, device=device, body_model_path=body_model_path)
+    model, cfg = load_mesh_model(
+        checkpoint, device=device, body_model_path=body_model_path, allow_pickle=allow_pickle
+    )
     data = replace(
         cfg.data, path=str(data_path), input_source=input_source or cfg.data.input_source
     )
