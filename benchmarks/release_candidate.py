@@ -22,7 +22,8 @@ interrupted call continues where it stopped:
    checkpoint replaces the packaged model only if its P1 at overlap 0 is lower than the packaged
    model's on every input of ``--beat`` (default: the packaged model's own full-protocol figures,
    `PACKAGED_P1`). Figures at other overlaps are reported, never used by the rule. Printed as a
-   Markdown table and written to ``RUN/full/decision.json``.
+   Markdown table and written to ``RUN/full/decision.json`` (a decision taken there against
+   other figures is kept: read back after it shipped, a run is compared with itself).
 3. ``--baseline CHECKPOINT`` (``default``: the packaged model): the same overlap-0 evaluations of
    another model (under ``RUN/full/baseline/``, also read back), then where the candidate gains
    or loses against it, per joint and per action, on every input (``RUN/full/vs_baseline.md``).
@@ -41,6 +42,7 @@ never exported). ``--every N`` scores 1 in N test clips (quick mode, labelled; n
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import shutil
 import sys
@@ -176,6 +178,30 @@ def decide(
         "reasons": reasons,
         "ship": not reasons,
     }
+
+
+def record_decision(path: Path, decision: Mapping[str, object]) -> bool:
+    """Write ``decision`` to ``path`` unless it holds one taken against other figures.
+
+    The rule is applied once, against the packaged figures of its day: a later call (the run
+    read back for other overlaps after it shipped, when ``PACKAGED_P1`` are its own figures)
+    must not turn a recorded ``ship`` into ``keep``. Returns whether ``path`` was written.
+    """
+    from ssrstf.files import atomic_write
+
+    if path.is_file():
+        with contextlib.suppress(ValueError, AttributeError):
+            earlier = json.loads(path.read_text())
+            if earlier.get("beat_p1_mm") != decision["beat_p1_mm"]:
+                print(
+                    f"{path} holds the decision taken against {earlier.get('beat_p1_mm')} "
+                    f"(ship: {earlier.get('ship')}); kept. Against {decision['beat_p1_mm']}: "
+                    "printed below only",
+                    file=sys.stderr,
+                )  # fmt: skip
+                return False
+    atomic_write(path, lambda temp: temp.write_text(json.dumps(decision, indent=2) + "\n"))
+    return True
 
 
 def format_report(results: Mapping[Job, dict], decision: Mapping[str, object]) -> str:
@@ -353,7 +379,7 @@ def _decide_and_export(
             if stale:
                 decision["reasons"].append("the rule's packaged figures are stale")
                 decision["ship"] = False
-    (out_dir / "decision.json").write_text(json.dumps(decision, indent=2) + "\n")
+    record_decision(out_dir / "decision.json", decision)
     print()
     print(format_report(results, decision))
     if stale:

@@ -149,6 +149,7 @@ def test_comparison_with_a_baseline(rc, finished_run: Path, synthetic_h36m: Path
     assert "stale" not in capsys.readouterr().out
     # Stale figures block an export that the rule alone would allow.
     monkeypatch.setattr(rc, "PACKAGED_P1", {"gt": 1e9, "sh": 1e9})
+    (finished_run / "full" / "decision.json").unlink()  # one taken against other figures stays
     to = finished_run / "packaged.safetensors"
     assert rc.main([*args, "--export", "--note", "x", "--to", str(to)]) == 1
     assert not to.exists()
@@ -209,3 +210,19 @@ def test_figures_and_export_come_from_one_snapshot_of_last_pt(
     assert rc.main([*args, "--to", str(finished_run / "x.safetensors")]) == 0
     assert seen[0] != finished_run / "last.pt" and seen[0].name == "last.pt"
     assert exported == [original] and not seen[0].exists()  # the snapshot is gone afterwards
+
+
+def test_a_recorded_decision_is_kept_against_other_figures(rc, tmp_path: Path, capsys) -> None:
+    """Read back after it shipped (the packaged figures are then its own), a run's decision
+    stays the one taken against the figures of its day."""
+    path = tmp_path / "decision.json"
+    shipped = {"beat_p1_mm": {"gt": 45.64}, "ship": True, "reasons": []}
+    assert rc.record_decision(path, shipped)
+    later = {"beat_p1_mm": {"gt": 36.13}, "ship": False, "reasons": ["P1 not lower on gt"]}
+    assert not rc.record_decision(path, later)
+    assert json.loads(path.read_text()) == shipped
+    assert "holds the decision taken against {'gt': 45.64} (ship: True); kept" in (
+        capsys.readouterr().err
+    )
+    again = {**shipped, "reasons": []}  # the same figures: written again
+    assert rc.record_decision(path, again) and json.loads(path.read_text()) == again
