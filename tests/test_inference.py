@@ -495,3 +495,130 @@ def test_lift_mesh_keeps_a_bounded_number_of_recoverers(monkeypatch: pytest.Monk
         assert len(built) == 6 and api._recoverer.cache_info().currsize <= 2
     finally:
         api._recoverer.cache_clear()
+
+
+def test_a_per_call_frame_stride_lifts_each_phase_and_leaves_the_lifter_as_it_is(
+    tiny_checkpoint: Path,
+) -> None:
+    lifter = Lifter(tiny_checkpoint, overlap=3)
+    keypoints = random_keypoints(3 * T + 5, seed=7)
+    strided = lifter.lift(keypoints, SIZE, frame_stride=2)
+    np.testing.assert_array_equal(
+        strided, Lifter(tiny_checkpoint, overlap=3, frame_stride=2).lift(keypoints, SIZE)
+    )
+    interleaved = np.zeros_like(strided)
+    for phase in (0, 1):
+        interleaved[phase::2] = lifter.lift(keypoints[phase::2], SIZE)
+    np.testing.assert_allclose(strided, interleaved, atol=1e-9)
+    assert lifter.frame_stride == 1  # only that call
+    plain = lifter.lift(keypoints, SIZE)
+    np.testing.assert_array_equal(lifter.lift(keypoints, SIZE, frame_stride=1), plain)
+    assert np.abs(plain - strided).max() > 1e-3
+    inputs = lifter.model_inputs(keypoints, SIZE)
+    for bad in (0, -1, 1.5):
+        with pytest.raises(ValueError, match="frame_stride must be >= 1"):
+            lifter.lift_inputs(inputs, frame_stride=bad)
+
+
+@pytest.mark.parametrize(
+    ("fps", "stride"),
+    [(None, 1), (0, 1), (-30, 1), (float("nan"), 1), (float("inf"), 1), (25, 1), (50, 1),
+     (60, 1), (74.9, 1), (75, 2), (100, 2), (120, 2), (124.9, 2), (125, 3), (240, 5)],
+)  # fmt: skip
+def test_auto_frame_stride_rounds_fps_over_50_half_up(fps, stride: int) -> None:
+    from dataclasses import replace
+
+    from ssrstf.config import load_config
+    from ssrstf.lifting.lifter import TRAINING_FPS, auto_frame_stride
+
+    cfg = load_config(Path(__file__).resolve().parents[1] / "configs" / "tiny_debug.yaml")
+    assert cfg.data.dataset == "h36m" and cfg.data.frame_stride == 1 and TRAINING_FPS == 50
+    assert auto_frame_stride(fps, cfg) == stride
+    # MPI-INF-3DHP: no one training rate; a model that takes every 3rd frame keeps its stride.
+    hp = replace(cfg, data=replace(cfg.data, dataset="mpi_inf_3dhp"),
+                 eval=replace(cfg.eval, protocol="mpi_inf_3dhp"))  # fmt: skip
+    assert auto_frame_stride(fps, hp) == 1
+    assert auto_frame_stride(fps, replace(cfg, data=replace(cfg.data, frame_stride=3))) == 3
+
+
+def test_the_pipeline_picks_the_frame_stride_from_the_frame_rate(tiny_checkpoint: Path) -> None:
+    from dataclasses import replace
+
+    from ssrstf.pipeline.options import InferOptions
+    from ssrstf.pipeline.run import Pipeline
+
+    lifter = Lifter(tiny_checkpoint)
+    fast = make_sample(seconds=0.5, fps=100.0).keypoints
+
+    def run(kp: Keypoints2D, **options):
+        run = Pipeline(InferOptions(**options), lifter=lifter).lift(kp)
+        assert run.result is not None
+        return run, run.result.poses_3d, "\n".join(run.report())
+
+    def lifted(kp: Keypoints2D, stride: int) -> np.ndarray:
+        h36m, _ = prepare_keypoints(kp)
+        return lifter.lift(h36m.keypoints, IMAGE_SIZE, frame_stride=stride)
+
+    strided, poses, printed = run(fast)
+    assert strided.frame_stride == 2 and strided.model_frame_stride == 1
+    assert (
+        "\nlifted every 2nd frame per model window (100 fps input, model trained at 50 fps; "
+        "--frame-stride 1 to lift consecutive frames)\n" in printed
+    )
+    np.testing.assert_allclose(poses, lifted(fast, 2), atol=1e-9)
+    for kp, options in [(make_sample(seconds=0.5).keypoints, {}),  # 50 fps
+                        (replace(fast, fps=None), {}), (fast, {"frame_stride": 1})]:  # fmt: skip
+        plain, poses, printed = run(kp, **options)
+        assert plain.frame_stride == 1 and "every" not in printed
+        np.testing.assert_allclose(poses, lifted(kp, 1), atol=1e-9)
+    given, poses, printed = run(fast, frame_stride=3)
+    assert "lifted every 3rd frame per model window (--frame-stride 3)" in printed
+    np.testing.assert_allclose(poses, lifted(fast, 3), atol=1e-9)
+    # An array takes the options' fps (none: stride 1); the Python API passes it on.
+    for fps, stride in ((100.0, 2), (None, 1)):
+        api = ssrstf.lift(fast.keypoints, IMAGE_SIZE, checkpoint=tiny_checkpoint, fps=fps)
+        np.testing.assert_allclose(api, lifted(fast, stride), atol=1e-9)
+    for bad in (0, 1.5, True):
+        with pytest.raises(ValueError, match="frame_stride must be >= 1"):
+            InferOptions(frame_stride=bad)
+    assert InferOptions().fingerprint()["frame_stride"] is None
+    assert InferOptions(frame_stride=np.int64(2)).fingerprint()["frame_stride"] == 2
+
+
+def test_cli_frame_stride_for_files_people_and_streams(
+    tiny_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from test_tracking import SIZE as PEOPLE_SIZE
+    from test_tracking import _coco_file, _two_crossing
+
+    keypoints = random_keypoints(3 * T, seed=8)
+    np.save(tmp_path / "kp.npy", keypoints)
+    args = ["infer", str(tmp_path / "kp.npy"), "--skeleton", "h36m", "--image-size", "640x480",
+            "--checkpoint", str(tiny_checkpoint), "--quiet", "--fps", "120"]  # fmt: skip
+    lifter = Lifter(tiny_checkpoint)
+    for extra, stride in (([], 2), (["--frame-stride", "1"], 1)):
+        out = tmp_path / f"out{stride}"
+        assert main([*args, *extra, "--out", str(out)]) == 0
+        printed = capsys.readouterr().out
+        line = "lifted every 2nd frame per model window (120 fps input, model trained at 50 fps"
+        assert (line in printed) == (stride == 2)
+        with np.load(out / "poses_3d.npz") as data:
+            expected = lifter.lift(keypoints, SIZE, frame_stride=stride)
+            np.testing.assert_allclose(data["poses_3d"], expected, atol=1e-4)
+    # Several people: every track at the stride of the file's frame rate.
+    path = _coco_file(tmp_path / "people.json", list(_two_crossing()))
+    people = ["infer", str(path), "--image-size", "1280x720", "--checkpoint", str(tiny_checkpoint),
+              "--quiet", "--fps", "100", "--out", str(tmp_path / "p")]  # fmt: skip
+    assert main(people) == 0
+    printed = capsys.readouterr().out
+    assert "2 people tracked\nlifted every 2nd frame per model window (100 fps" in printed
+    with np.load(tmp_path / "p" / "person_0" / "poses_3d.npz") as data:
+        expected = lifter.lift(data["poses_2d"], PEOPLE_SIZE, frame_stride=2)
+        np.testing.assert_allclose(data["poses_3d"], expected, atol=1e-4)
+    # A live stream lifts consecutive frames only; refused before stdin is read.
+    assert main(["infer", "--stream", "-", "--frame-stride", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "--frame-stride 2: --stream lifts consecutive frames only" in err
+    assert err.count("\n") == 1
+    with pytest.raises(SystemExit):
+        main([*args, "--frame-stride", "0", "--out", str(tmp_path / "o0")])

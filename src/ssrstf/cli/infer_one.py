@@ -29,6 +29,7 @@ def _infer_options(
     return InferOptions(
         fmt=fmt, image_size=image_size, skeleton=skeleton, fps=fps, checkpoint=args.checkpoint,
         device=args.device, flip=args.flip, overlap=args.overlap,
+        frame_stride=args.frame_stride,
         threads=max(args.threads, 1) if threads is None else threads,
         backend=args.backend, render=render, viewer_video=args.viewer_video,
         focal_length=args.focal_length, fov=args.fov, frame=args.frame, rigid=args.rigid,

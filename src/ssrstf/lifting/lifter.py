@@ -17,13 +17,20 @@ Confidence channel: a checkpoint trained on clean ground-truth 2D only ever saw 
 (`DataConfig.constant_confidence`), so its input confidences are set to 1 (detector scores would
 be out of distribution); a checkpoint trained on detections or on detector-like degraded inputs
 (`ssrstf.data.augment`) gets the detector's confidences, 0 for filled joints.
+
+Frame rate: a model sees its T inputs at the frame rate it was trained at. `auto_frame_stride`
+picks the frame stride that brings an input's rate closest to that of a Human3.6M model
+(`TRAINING_FPS`), and ``Lifter.lift(..., frame_stride=s)`` runs the model on every s-th frame
+(each phase p, p + s, ... lifted on its own and interleaved back: every frame gets a pose).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -36,10 +43,52 @@ from ssrstf.geometry import to_root_relative
 from ssrstf.lifting.backends import check_backend, load_onnx, make_backend_predictor
 from ssrstf.skeleton import SKELETONS, Skeleton
 
+if TYPE_CHECKING:
+    from ssrstf.config import ExperimentConfig
+
 DEFAULT_OVERLAP_FRACTION = 6
 """The default overlap is ``T // 6`` frames: 1.17 windows per frame instead of T/3's 1.5, for
 10 % more acceleration error than T/3 and most of disjoint windows' border jitter removed
 (docs/design.md, "Inference", has the measurements)."""
+
+
+TRAINING_FPS = 50.0
+"""Frame rate of Human3.6M's videos: the rate at which a ``data.dataset: h36m`` model (the
+packaged default among them) saw consecutive frames in training, at ``data.frame_stride`` 1."""
+
+
+def check_frame_stride(frame_stride: int) -> int:
+    """``frame_stride`` as an int >= 1, else a ValueError that names it."""
+    if isinstance(frame_stride, bool) or not float(frame_stride).is_integer() or frame_stride < 1:
+        raise ValueError(f"frame_stride must be >= 1 (a whole number), got {frame_stride!r}")
+    return int(frame_stride)
+
+
+def auto_frame_stride(fps: float | None, cfg: ExperimentConfig) -> int:
+    """The frame stride to lift an input of ``fps`` frames per second with a model of ``cfg``
+    (a `Lifter`'s ``cfg``): the one that brings the input's rate closest to the training rate.
+
+    For a Human3.6M model (``data.dataset: h36m``) run on consecutive frames
+    (``data.frame_stride`` 1): ``max(1, floor(fps / TRAINING_FPS + 0.5))``, i.e. fps / 50
+    rounded half up (not Python's ``round``, which rounds 2.5 to 2): stride 1 below 75 fps,
+    2 from 75 fps, 3 from 125, 4 from 175, 5 from 225 (s from 50 (s - 0.5) fps). Measured on
+    Human3.6M test streams resampled in time (GT 2D, the packaged model): at 100 fps every
+    frame gives P1 36.16 mm, every 2nd frame 34.79 (the 50 fps figure); at 120 fps 36.52 vs
+    35.15; at 30 fps every frame is right (34.04).
+
+    Otherwise the model's own stride (``cfg.data.frame_stride``: its training stride, or the
+    `Lifter`'s ``frame_stride``): for an unknown, non-finite or non-positive ``fps``; for a
+    model that already takes every s-th frame; and for other datasets: MPI-INF-3DHP's
+    sequences were recorded at 25 or 50 fps (`ssrstf.data.mpi_inf_3dhp`), so such a model
+    has no one training rate to match.
+    """
+    own = cfg.data.frame_stride
+    if cfg.data.dataset != "h36m" or own != 1 or fps is None:
+        return own
+    fps = float(fps)
+    if not math.isfinite(fps) or fps <= 0:
+        return own
+    return max(1, math.floor(fps / TRAINING_FPS + 0.5))
 
 
 def _batches(starts: list[int], batch_size: int) -> Iterator[list[int]]:
@@ -97,8 +146,7 @@ class Lifter:
                 "need a per-frame depth scale to become mm; inference needs a camera-space model"
             )
         if frame_stride is not None:
-            if frame_stride < 1:
-                raise ValueError(f"frame_stride must be >= 1, got {frame_stride}")
+            frame_stride = check_frame_stride(frame_stride)
             self.cfg = replace(self.cfg, data=replace(self.cfg.data, frame_stride=frame_stride))
         self.checkpoint = str(checkpoint)
         self.num_frames = self.cfg.model.num_frames
@@ -159,6 +207,7 @@ class Lifter:
         image_size: tuple[int, int],
         *,
         progress: bool = False,
+        frame_stride: int | None = None,
     ) -> np.ndarray:
         """Lift pixel keypoints (F, J, 2|3) to root-relative camera-axes poses (F, J, 3) in mm.
 
@@ -167,8 +216,12 @@ class Lifter:
                 (H36M-17 for the packaged model); every value finite.
             image_size: (width, height) of the images the keypoints were detected in.
             progress: Show a progress bar over the batches of windows.
+            frame_stride: Run the model on every s-th frame for this call (see `lift_inputs`;
+                `auto_frame_stride` picks one from a frame rate); None: the lifter's own
+                ``frame_stride``.
         """
-        return self.lift_inputs(self.model_inputs(keypoints, image_size), progress=progress)
+        inputs = self.model_inputs(keypoints, image_size)
+        return self.lift_inputs(inputs, progress=progress, frame_stride=frame_stride)
 
     @property
     def frame_stride(self) -> int:
@@ -176,14 +229,18 @@ class Lifter:
         the ``frame_stride`` given (a model trained at several strides runs at each of them)."""
         return self.cfg.data.frame_stride
 
-    def lift_inputs(self, inputs: np.ndarray, *, progress: bool = False) -> np.ndarray:
+    def lift_inputs(
+        self, inputs: np.ndarray, *, progress: bool = False, frame_stride: int | None = None
+    ) -> np.ndarray:
         """`lift` of inputs already normalised (`model_inputs`): (F, J, C_in) → (F, J, 3) mm.
 
         A model trained on every s-th frame (``data.frame_stride`` = s, e.g. 27 inputs spanning
         81 frames) lifts each phase of the sequence (frames p, p + s, ...) on its own, as in
-        training and evaluation, and the phases are interleaved back.
+        training and evaluation, and the phases are interleaved back. ``frame_stride``: s for
+        this call (>= 1; e.g. 2 for a 100 fps input to a model trained at 50 fps); None: the
+        lifter's own (`frame_stride`).
         """
-        stride = self.frame_stride
+        stride = self.frame_stride if frame_stride is None else check_frame_stride(frame_stride)
         if stride == 1 or len(inputs) == 0:
             return self._lift_consecutive(inputs, progress=progress)
         poses = np.zeros(inputs.shape[:2] + (3,))

@@ -42,6 +42,8 @@ def lift(
     flip: bool = True,
     device: str = "cpu",
     backend: str | None = None,
+    fps: float | None = None,
+    frame_stride: int | None = None,
 ) -> np.ndarray:
     """Lift 2D keypoints, a keypoint file or a video to 3D poses: (F, 17, 3) mm.
 
@@ -66,6 +68,10 @@ def lift(
         device: ``"cpu"`` or ``"cuda"``.
         backend: ``"torch"`` or ``"onnxruntime"`` (extra ``onnx``); None: torch, or
             onnxruntime for an ``.onnx`` checkpoint.
+        fps: The frame rate of ``source`` (an array's; a file's, overriding the file's own).
+        frame_stride: Run the model on every s-th frame (every frame still gets a pose); None:
+            from the frame rate (`ssrstf.lifting.lifter.auto_frame_stride`: 2 for 100 fps with
+            the packaged model, trained at 50 fps; the model's own stride when it is unknown).
 
     Example::
 
@@ -74,7 +80,7 @@ def lift(
     """
     options = InferOptions(
         fmt=fmt, image_size=image_size, skeleton=skeleton, checkpoint=str(checkpoint),
-        device=device, flip=flip, backend=backend,
+        device=device, flip=flip, backend=backend, fps=fps, frame_stride=frame_stride,
     )  # fmt: skip
     pipeline = Pipeline(
         options, lifter=lambda: _cached_lifter(str(checkpoint), device, flip, backend)

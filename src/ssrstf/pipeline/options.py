@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import json
 import math
+import numbers
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,10 @@ class InferOptions:
         device: ``"cpu"``, ``"cuda"``, ...
         flip: Flip test-time augmentation.
         overlap: Frames shared by consecutive windows (None: the lifter's default).
+        frame_stride: Run the model on every s-th frame (each phase lifted and interleaved
+            back, every frame still gets a pose); None: automatic, from the input's frame rate
+            (`ssrstf.lifting.lifter.auto_frame_stride`: fps / 50 rounded half up for a
+            Human3.6M model, 2 for 100 fps; the model's own stride when the fps is unknown).
         threads: torch CPU threads per worker process (batches).
         backend: ``"torch"`` or ``"onnxruntime"`` (None: from the checkpoint).
         render: Also write ``render.mp4`` (extra ``viz``).
@@ -94,6 +99,7 @@ class InferOptions:
     device: str = "cpu"
     flip: bool = True
     overlap: int | None = None
+    frame_stride: int | None = None
     threads: int = 1
     backend: str | None = None
     render: bool = False
@@ -116,13 +122,21 @@ class InferOptions:
             raise ValueError(f"field of view must be in (0, 180) degrees, got {self.fov}")
         if self.fps is not None and not 0 < self.fps < math.inf:
             raise ValueError(f"fps must be positive and finite, got {self.fps}")
+        if self.frame_stride is not None:
+            stride = self.frame_stride
+            if isinstance(stride, bool) or not isinstance(stride, numbers.Integral) or stride < 1:
+                raise ValueError(f"frame_stride must be >= 1 (a whole number), got {stride!r}")
+            object.__setattr__(self, "frame_stride", int(stride))  # a numpy int: JSON-ready
         if self.min_track_frames < 1:
             raise ValueError(f"min_track_frames must be >= 1, got {self.min_track_frames}")
 
     def fingerprint(self) -> dict[str, Any]:
         """The options that shape the outputs, as JSON values, with the model file's content
         (``checkpoint_sha256``, `checkpoint_sha256`). ``threads``, ``device`` and ``backend``
-        are left out: they change the poses by float rounding at most."""
+        are left out: they change the poses by float rounding at most. ``frame_stride`` is
+        recorded as given (None: automatic), so a done marker of an ssrstf without it (which
+        lifted at the model's own stride) reads as automatic: the same poses below 75 fps, not
+        for faster inputs of a Human3.6M model (rerun those with ``--overwrite``)."""
         values = dataclasses.asdict(self)
         for name in ("threads", "device", "backend"):
             values.pop(name)

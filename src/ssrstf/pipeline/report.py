@@ -1,7 +1,8 @@
 """What ``ssrstf infer`` and ``ssrstf demo`` print about a run, as lines of text.
 
 `ssrstf.pipeline.run.PipelineRun.report` puts them together: for one person the mesh line
-(with a mesh), the input and the lifting (`result_lines`), the root path, floor and motion
+(with a mesh), the input and the lifting (`result_lines`; with the frame stride when the model
+did not run on consecutive frames, `frame_stride_line`), the root path, floor and motion
 (`scene_lines`) and the files written; for several people their tracks and folders
 (`people_lines`).
 """
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ssrstf.keypoints.people import People
+from ssrstf.lifting.lifter import TRAINING_FPS
 from ssrstf.lifting.meshes import MeshSequence, mesh_agreement_mm
 from ssrstf.outputs.people import PersonResult
 from ssrstf.scene.result import InferenceResult
@@ -28,6 +30,37 @@ def mesh_line(mesh: MeshSequence, poses_3d: np.ndarray) -> str:
         f"{seconds:.2f} s ({1000 * seconds / mesh.num_frames:.1f} ms/frame); its joints are "
         f"{agreement:.1f} mm (median) from poses_3d"
     )
+
+
+def ordinal(n: int) -> str:
+    """``2nd``, ``3rd``, ``11th``, ``21st``, ..."""
+    suffix = "th" if n % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def frame_stride_line(
+    frame_stride: int, *, fps: float | None, given: bool, model_stride: int = 1
+) -> str | None:
+    """How the model stepped through the frames and why; None for consecutive frames (1).
+
+    Args:
+        frame_stride: The stride the poses were lifted at.
+        fps: The input's frame rate, when known.
+        given: The stride was set (``--frame-stride``), not chosen from the frame rate.
+        model_stride: The lifter's own stride (its training stride).
+    """
+    if frame_stride == 1:
+        return None
+    if given:
+        why = f"--frame-stride {frame_stride}"
+    elif frame_stride == model_stride or not fps:
+        why = f"the model was trained on every {ordinal(model_stride)} frame"
+    else:
+        why = (
+            f"{fps:.4g} fps input, model trained at {TRAINING_FPS:g} fps; --frame-stride 1 to "
+            "lift consecutive frames"
+        )
+    return f"lifted every {ordinal(frame_stride)} frame per model window ({why})"
 
 
 def scene_lines(result: InferenceResult, *, camera_given: bool) -> list[str]:
@@ -57,9 +90,14 @@ def scene_lines(result: InferenceResult, *, camera_given: bool) -> list[str]:
 
 
 def result_lines(
-    result: InferenceResult, paths: dict[str, Path], *, camera_given: bool = False
+    result: InferenceResult,
+    paths: dict[str, Path],
+    *,
+    camera_given: bool = False,
+    stride_line: str | None = None,
 ) -> list[str]:
-    """One person's run: the input, the lifting, the scene (`scene_lines`) and the files."""
+    """One person's run: the input, the lifting (and ``stride_line``, `frame_stride_line`),
+    the scene (`scene_lines`) and the files."""
     kp = result.keypoints
     assert kp.image_size is not None
     frames = result.num_frames
@@ -71,6 +109,7 @@ def result_lines(
         f"{f'{kp.fps:.4g} fps' if kp.fps else 'fps unknown'}; person detected in "
         f"{kp.valid.mean():.1%} of frames; {filled:.1%} of joints filled by interpolation",
         f"lifted in {lift_s:.2f} s ({frames / max(lift_s, 1e-9):,.0f} frames/s)",
+        *([stride_line] if stride_line else []),
         *scene_lines(result, camera_given=camera_given),
         *(f"  {name:6s} {path}" for name, path in paths.items()),
     ]
@@ -83,11 +122,13 @@ def people_lines(
     out_dir: str | Path,
     *,
     skipped: list[str] | tuple[str, ...] = (),
+    stride_line: str | None = None,
 ) -> list[str]:
     """The tracked people of a multi-person input and their folders, one line each.
 
     ``skipped``: why each person who could not be lifted was skipped (counted in
-    ``people.dropped`` with the tracks shorter than the minimum).
+    ``people.dropped`` with the tracks shorter than the minimum). ``stride_line``: how the
+    model stepped through the frames (`frame_stride_line`), after the tracks' line.
     """
     shorter = people.dropped - len(skipped)
     dropped = [f"{shorter} shorter tracks dropped"] if shorter > 0 else []
@@ -98,6 +139,7 @@ def people_lines(
         f"{people.num_frames} frames; {len(results)} people tracked"
         + (f" ({', '.join(dropped)})" if dropped else ""),
         *(f"  skipped: {reason}" for reason in skipped),
+        *([stride_line] if stride_line else []),
     ]
     for r in results:
         last = r.start_frame + r.result.num_frames - 1

@@ -11,11 +11,15 @@
 2. `Pipeline.lift` (`lift_keypoints`): convert to H36M-17, fill missing joints and frames by
    interpolation (confidence 0, reported in ``filled`` and ``valid``) and check the image size
    (`ssrstf.keypoints.prepare.prepare_keypoints`); windowed lifting with flip test-time
-   augmentation (`ssrstf.lifting.lifter.Lifter`); then (`ssrstf.scene.result.place_in_scene`)
-   the root's camera-space trajectory (`ssrstf.scene.trajectory`), the floor, foot contacts
-   and the Y-up world frame (`ssrstf.scene.world`), optionally a rigid skeleton and the
-   smoothness and rigidity figures (`ssrstf.scene.rigid`); with `MeshOptions`, the body mesh
-   posed from the lifted skeleton (`ssrstf.lifting.meshes.MeshRecoverer`, `recover_mesh`).
+   augmentation (`ssrstf.lifting.lifter.Lifter`), the model run on every s-th frame with s
+   from the input's frame rate (`ssrstf.lifting.lifter.auto_frame_stride`: 2 for 100 fps
+   with a model trained at 50 fps) unless ``InferOptions.frame_stride`` sets it; then
+   (`ssrstf.scene.result.place_in_scene`) the root's camera-space trajectory
+   (`ssrstf.scene.trajectory`), the floor, foot contacts and the Y-up world frame
+   (`ssrstf.scene.world`), optionally a rigid skeleton and the smoothness and rigidity
+   figures (`ssrstf.scene.rigid`); with `MeshOptions`, the body mesh posed from the lifted
+   skeleton (`ssrstf.lifting.meshes.MeshRecoverer`, `recover_mesh`; its own windows on
+   consecutive frames, whatever the stride of the poses).
 3. `PipelineRun.write`: ``poses_3d.npz``, ``poses_3d.json``, ``poses_3d.bvh``,
    ``poses_3d.glb``, ``viewer.html`` and, on request, ``render.mp4``
    (`ssrstf.outputs.folder.write_outputs`); the people's folders
@@ -61,7 +65,7 @@ from ssrstf.keypoints.keypoints2d import Keypoints2D
 from ssrstf.keypoints.people import People, load_people
 from ssrstf.keypoints.prepare import prepare_keypoints
 from ssrstf.keypoints.video import is_video
-from ssrstf.lifting.lifter import Lifter
+from ssrstf.lifting.lifter import Lifter, auto_frame_stride
 from ssrstf.lifting.meshes import MeshRecoverer, MeshSequence
 from ssrstf.outputs.folder import (
     OUTPUT_FILES,
@@ -106,6 +110,9 @@ class PipelineRun:
         out_dir: The folder `write` wrote into, else None.
         skipped: Why each tracked person who could not be lifted was skipped (several
             people; they count in ``people.dropped``).
+        frame_stride: The model ran on every s-th frame (``options.frame_stride``, else
+            `Pipeline.frame_stride_for` the input's frame rate); 1: consecutive frames.
+        model_frame_stride: The lifter's own stride (its training stride, usually 1).
     """
 
     options: InferOptions = field(default_factory=InferOptions)
@@ -118,6 +125,8 @@ class PipelineRun:
     paths: dict[str, Path] = field(default_factory=dict)
     out_dir: Path | None = None
     skipped: list[str] = field(default_factory=list)
+    frame_stride: int = 1
+    model_frame_stride: int = 1
 
     @property
     def frames(self) -> int:
@@ -181,16 +190,27 @@ class PipelineRun:
             camera_given = self.options.focal_length is not None or self.options.fov is not None
         if self.people is not None:
             assert self.person_results is not None
+            fps = self.person_results[0].result.keypoints.fps if self.person_results else None
             return report.people_lines(
                 self.people,
                 self.person_results,
                 self.paths,
                 self.out_dir or Path("."),
                 skipped=self.skipped,
+                stride_line=self._stride_line(fps),
             )
         assert self.result is not None
         lines = [] if self.mesh is None else [report.mesh_line(self.mesh, self.result.poses_3d)]
-        return lines + report.result_lines(self.result, self.paths, camera_given=camera_given)
+        return lines + report.result_lines(
+            self.result, self.paths, camera_given=camera_given,
+            stride_line=self._stride_line(self.result.keypoints.fps),
+        )  # fmt: skip
+
+    def _stride_line(self, fps: float | None) -> str | None:
+        return report.frame_stride_line(
+            self.frame_stride, fps=fps, given=self.options.frame_stride is not None,
+            model_stride=self.model_frame_stride,
+        )  # fmt: skip
 
 
 def stale_outputs(out_dir: str | Path, written: Iterable[Path]) -> list[Path]:
@@ -220,7 +240,8 @@ class Pipeline:
         mesh: Also recover a body mesh (extra ``mesh``); None: no mesh.
         lifter: The model, or a function that returns it (called once, at the first use);
             None: the `Lifter` of ``options`` (``checkpoint``, ``device``, ``flip``,
-            ``overlap``, ``backend``) with ``num_threads``.
+            ``overlap``, ``backend``) with ``num_threads``. Its own ``frame_stride`` is
+            overridden per input (`frame_stride_for`), so one lifter serves every frame rate.
         recoverer: The mesh model, or a function that returns it (called at the first use);
             None: the `MeshRecoverer` of ``mesh`` on the lifter.
         num_threads: torch CPU threads of the lifter made here (0: leave torch's setting
@@ -285,6 +306,13 @@ class Pipeline:
             self._recoverer = self._recoverer()
         return self._recoverer
 
+    def frame_stride_for(self, fps: float | None) -> int:
+        """The frame stride inputs of ``fps`` are lifted at: ``options.frame_stride`` when set,
+        else `ssrstf.lifting.lifter.auto_frame_stride` for the lifter's model."""
+        if self.options.frame_stride is not None:
+            return self.options.frame_stride
+        return auto_frame_stride(fps, self.lifter.cfg)
+
     def read(self, source: Source, *, seconds: dict[str, float] | None = None) -> Keypoints2D:
         """The 2D keypoints of ``source`` (one person per frame).
 
@@ -292,7 +320,8 @@ class Pipeline:
             source: A video or keypoint file (read with ``options.fmt``, ``image_size``,
                 ``skeleton``, ``fps``; see `ssrstf.keypoints.inputs.load_keypoints`); an array
                 (F, J, 2|3) of pixels (and confidences) in the joint order ``options.skeleton``
-                (default H36M-17; `ssrstf.keypoints.inputs.array_keypoints`); or keypoints.
+                (default H36M-17; `ssrstf.keypoints.inputs.array_keypoints`; its frame rate
+                ``options.fps``); or keypoints.
             seconds: For a video, gets ``detect``: the seconds inside the detector.
         """
         if isinstance(source, Keypoints2D):
@@ -304,7 +333,8 @@ class Pipeline:
                 progress=self.progress, quiet=self.quiet, seconds=seconds,
             )  # fmt: skip
         array = np.asarray(source, dtype=np.float64)
-        return array_keypoints(array, o.skeleton or "h36m", o.image_size)
+        kp = array_keypoints(array, o.skeleton or "h36m", o.image_size)
+        return kp if o.fps is None else dataclasses.replace(kp, fps=o.fps)
 
     def read_people(self, source: Source) -> People | None:
         """The tracked people of a keypoint file with several per frame, else None (videos,
@@ -328,15 +358,17 @@ class Pipeline:
         o = self.options
         lifter = self.lifter
         recoverer = None if self.mesh_options is None else self.recoverer  # before any work
+        stride = self.frame_stride_for(kp.fps)
         result = lift_keypoints(
             kp, lifter, progress=self.progress, focal_length=o.focal_length, fov=o.fov,
-            rigid=o.rigid is True,
+            rigid=o.rigid is True, frame_stride=stride,
         )  # fmt: skip
         mesh = None
-        if recoverer is not None:
+        if recoverer is not None:  # its own windows, on consecutive frames, at any stride here
             assert self.mesh_options is not None
             mesh = recover_mesh(result, recoverer, fit_shape=self.mesh_options.fit_shape)
-        return PipelineRun(o, result=result, mesh=mesh, frames_from=frames_from)
+        return PipelineRun(o, result=result, mesh=mesh, frames_from=frames_from,
+                           frame_stride=stride, model_frame_stride=lifter.frame_stride)  # fmt: skip
 
     def lift_people(self, people: People) -> PipelineRun:
         """Lift every tracked person that can be lifted (`lift_people`): the run's ``people``
@@ -344,9 +376,11 @@ class Pipeline:
         """
         o = self.options
         skipped: dict[int, str] = {}
+        # Every track is read from the same file: one frame rate, one stride.
+        stride = self.frame_stride_for(people.tracks[0].keypoints.fps if people.tracks else None)
         results = lift_people(
             people, self.lifter, focal_length=o.focal_length, fov=o.fov, rigid=o.rigid is True,
-            skipped=skipped,
+            skipped=skipped, frame_stride=stride,
         )  # fmt: skip
         if skipped:
             people = dataclasses.replace(
@@ -354,7 +388,8 @@ class Pipeline:
                 dropped=people.dropped + len(skipped),
             )  # fmt: skip
         return PipelineRun(o, people=people, person_results=results,
-                           skipped=list(skipped.values()))  # fmt: skip
+                           skipped=list(skipped.values()), frame_stride=stride,
+                           model_frame_stride=self.lifter.frame_stride)  # fmt: skip
 
     def mesh_from_keypoints(self, kp: Keypoints2D) -> MeshSequence:
         """The body mesh of 2D keypoints alone (`ssrstf.lift_mesh`): the mesh head's poses
@@ -444,6 +479,7 @@ def lift_keypoints(
     focal_length: float | None = None,
     fov: float | None = None,
     rigid: bool = False,
+    frame_stride: int | None = None,
 ) -> InferenceResult:
     """Prepare ``kp`` (any skeleton), lift it with ``lifter`` and place it in the scene.
 
@@ -456,11 +492,14 @@ def lift_keypoints(
         focal_length: See ``intrinsics``.
         fov: See ``intrinsics``.
         rigid: Rebuild the poses with one set of bone lengths (`make_rigid`).
+        frame_stride: Run the model on every s-th frame (`Lifter.lift`); None: automatic,
+            `ssrstf.lifting.lifter.auto_frame_stride` of ``kp.fps`` (2 for 100 fps with a
+            model trained at 50 fps; the model's own stride when the fps is unknown).
     """
     h36m, filled = prepare_keypoints(kp)
     return _lift_prepared(
         h36m, filled, lifter, progress=progress, intrinsics=intrinsics,
-        focal_length=focal_length, fov=fov, rigid=rigid,
+        focal_length=focal_length, fov=fov, rigid=rigid, frame_stride=frame_stride,
     )  # fmt: skip
 
 
@@ -474,13 +513,21 @@ def _lift_prepared(
     focal_length: float | None = None,
     fov: float | None = None,
     rigid: bool = False,
+    frame_stride: int | None = None,
 ) -> InferenceResult:
     """`lift_keypoints` after `prepare_keypoints` (``h36m``, ``filled``)."""
     assert h36m.image_size is not None
     if intrinsics is None:
         intrinsics = resolve_intrinsics(h36m.image_size, focal_length=focal_length, fov=fov)
+    # Anything with Lifter.lift's first arguments lifts here (tests' stand-ins for a model):
+    # its own stride unless another is chosen, automatically only with a model's config.
+    own = getattr(lifter, "frame_stride", 1)
+    if frame_stride is None:
+        cfg = getattr(lifter, "cfg", None)
+        frame_stride = own if cfg is None else auto_frame_stride(h36m.fps, cfg)
+    other = {} if frame_stride == own else {"frame_stride": frame_stride}
     start = time.perf_counter()
-    poses = lifter.lift(h36m.keypoints, h36m.image_size, progress=progress)
+    poses = lifter.lift(h36m.keypoints, h36m.image_size, progress=progress, **other)
     lift_s = time.perf_counter() - start
     start = time.perf_counter()
     # From the poses as lifted: their per-frame proportions match the 2D better than a rigid
@@ -511,6 +558,7 @@ def lift_people(
     fov: float | None = None,
     rigid: bool = False,
     skipped: dict[int, str] | None = None,
+    frame_stride: int | None = None,
 ) -> list[PersonResult]:
     """Lift every track that can be lifted and place it in the scene (see `lift_keypoints`).
 
@@ -523,6 +571,7 @@ def lift_people(
 
     Args:
         skipped: Gets the index in ``people.tracks`` and the reason of each track skipped.
+        frame_stride: As in `lift_keypoints` (None: automatic, from each track's fps).
 
     Raises:
         ValueError: No track can be lifted (every track's reason in the message).
@@ -537,7 +586,7 @@ def lift_people(
             continue
         result = _lift_prepared(
             *prepared, lifter, progress=progress, focal_length=focal_length, fov=fov,
-            rigid=rigid,
+            rigid=rigid, frame_stride=frame_stride,
         )  # fmt: skip
         results.append(PersonResult(f"person_{len(results)}", track.start_frame, result))
     if not results:
