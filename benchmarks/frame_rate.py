@@ -10,10 +10,11 @@ Usage::
 Every selected test stream (every ``--sequence-stride``-th stream of ``--subjects`` that has the
 2D input) is resampled in time, 2D and 3D alike, by linear interpolation from 50 fps to each
 ``--fps`` (a slow-motion or phone video of the same motion), lifted as ``ssrstf infer`` lifts it
-(`Lifter.lift`: flip, overlap T/6) at frame stride 1 and at ``round(fps / 50)``, and scored on
-every frame against the resampled ground truth (root-relative MPJPE and P-MPJPE, mm, mean over
-frames). Prints one line per setting and one JSON object. Not a test: interpolated frames are
-smoother than a real high-speed camera's; Human3.6M is research-only and nothing of it is written.
+(`Lifter.lift`: flip, overlap T/6) at frame stride 1 and at the stride ``ssrstf infer`` picks
+(`auto_frame_stride`), and scored on every frame against the resampled ground truth
+(root-relative MPJPE and P-MPJPE, mm, mean over frames). Prints one line per setting and one
+JSON object. Not a test: interpolated frames are smoother than a real high-speed camera's;
+Human3.6M is research-only and nothing of it is written.
 """
 
 from __future__ import annotations
@@ -22,13 +23,14 @@ import argparse
 import json
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
 
 from ssrstf.data.h36m import load_streams
 from ssrstf.evaluation.metrics import mpjpe, p_mpjpe
-from ssrstf.lifting.lifter import Lifter
+from ssrstf.lifting.lifter import Lifter, auto_frame_stride
 
 SOURCE_FPS = 50.0  # Human3.6M
 
@@ -46,8 +48,10 @@ def resample(x: np.ndarray, factor: float) -> np.ndarray:
 
 
 def strides_for(fps: float) -> list[int]:
-    """Stride 1 and the stride that brings ``fps`` closest to 50 fps (if it is not 1)."""
-    return sorted({1, max(1, round(fps / SOURCE_FPS))})
+    """Stride 1 and the stride ``ssrstf infer`` picks for ``fps`` (`auto_frame_stride` of a
+    Human3.6M model: fps / 50 rounded half up), if it is not 1."""
+    h36m = SimpleNamespace(data=SimpleNamespace(dataset="h36m", frame_stride=1))
+    return sorted({1, auto_frame_stride(fps, h36m)})
 
 
 def main() -> None:

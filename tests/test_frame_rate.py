@@ -41,3 +41,4 @@ def test_strides_tried(frame_rate):
     assert frame_rate.strides_for(60) == [1]
     assert frame_rate.strides_for(100) == [1, 2]
     assert frame_rate.strides_for(240) == [1, 5]
+    assert frame_rate.strides_for(125) == [1, 3]  # half up, as ssrstf infer (round gives 2)
