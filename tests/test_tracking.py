@@ -211,3 +211,22 @@ def test_similarity_terms() -> None:
     none = a[:1].copy()
     none[..., 2] = 0
     assert keypoint_similarity(a[:1], none)[0, 0] == 0.0
+
+
+def test_a_joint_missing_for_long_moves_with_the_body_not_its_last_velocity() -> None:
+    """A wrist that moved once and then stays hidden for 100 frames: with its own last velocity
+    it would end 1,000 px away from a person standing still; it moves with the body."""
+    from ssrstf.keypoints.tracking import _LiveTrack
+
+    pose = np.zeros((17, 3))
+    pose[:, 0], pose[:, 1], pose[:, 2] = np.linspace(280, 320, 17), np.linspace(100, 400, 17), 1
+    track = _LiveTrack([0], [0], pose.copy(), np.zeros((17, 2)))
+    moved = pose.copy()
+    moved[9, 0] += 10.0  # the left wrist moves 10 px in one frame
+    track.update(1, 0, moved)
+    hidden = pose.copy()
+    hidden[9] = 0.0  # then the detector loses it
+    for frame in range(2, 102):
+        track.update(frame, 0, hidden)
+    assert abs(track.last[9, 0] - moved[9, 0]) < 10.0
+    assert np.abs(track.predict(110)[:, :2] - track.last[:, :2]).max() < 1e-9  # at rest

@@ -153,7 +153,10 @@ class _LiveTrack:
         step = (keypoints[:, :2] - self.last[:, :2]) / gap
         weight = 1.0 if len(self.frames) == 1 else VELOCITY_SMOOTHING
         self.velocity[both] = weight * step[both] + (1 - weight) * self.velocity[both]
-        missing = ~(keypoints[:, 2] > 0)  # such a joint moves on with its velocity
+        missing = ~(keypoints[:, 2] > 0)
+        if both.any():  # a joint the detection lacks moves on with the body, not with its own
+            # last velocity: over a long occlusion that would carry it away from the person
+            self.velocity[missing] = self.velocity[both].mean(0)
         last = keypoints.copy()
         last[missing] = self.predict(frame)[missing]
         self.last = last
