@@ -45,10 +45,7 @@ def fill_missing(kp: Keypoints2D) -> Keypoints2D:
         ValueError: If no frame is valid, or a joint without a stand-in is never observed
             (named in the message).
     """
-    xy = kp.keypoints[..., :2]
-    conf = kp.keypoints[..., 2]
-    with np.errstate(invalid="ignore"):
-        observed = kp.valid[:, None] & (conf > 0) & np.isfinite(xy).all(-1)
+    observed = observed_joints(kp)
     if not kp.valid.any():
         raise ValueError(f"{kp.source}: no frame with a detected person, nothing to fill from")
     filled, unfillable = fill_missing_joints(kp.keypoints, observed, kp.skeleton)
@@ -59,6 +56,17 @@ def fill_missing(kp: Keypoints2D) -> Keypoints2D:
     if stood_in:
         logger.info("%s: joint(s) %s never detected; using stand-ins", kp.source, stood_in)
     return dataclasses.replace(kp, keypoints=filled.astype(kp.keypoints.dtype, copy=False))
+
+
+def observed_joints(kp: Keypoints2D) -> np.ndarray:
+    """(F, J) the joints `fill_missing` keeps: in a valid frame, with a positive confidence and
+    finite coordinates; the others it fills."""
+    with np.errstate(invalid="ignore"):
+        return (
+            kp.valid[:, None]
+            & (kp.keypoints[..., 2] > 0)
+            & np.isfinite(kp.keypoints[..., :2]).all(-1)
+        )
 
 
 def prepare_keypoints(
@@ -76,7 +84,7 @@ def prepare_keypoints(
             f"{kp.source}: the image size is unknown; pass it (--image-size WIDTHxHEIGHT)"
         )
     h36m = to_h36m(kp)
-    filled = ~(h36m.valid[:, None] & (h36m.keypoints[..., 2] > 0))
+    filled = ~observed_joints(h36m)
     h36m = fill_missing(h36m)
     check_image_size(h36m, size)
     return dataclasses.replace(h36m, image_size=size), filled
