@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import logging
 import os
 import re
 import shutil
@@ -332,9 +333,10 @@ def test_viewer_frames_from_a_video_file(tmp_path: Path) -> None:
     assert abs(np.asarray(image).mean() - 160) < 10  # the fifth frame, not the first
 
 
-def test_write_outputs_embeds_the_video_on_request(tmp_path: Path) -> None:
+def test_write_outputs_embeds_the_video_on_request(tmp_path: Path, monkeypatch, caplog) -> None:
     imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg", reason="viz/dev extra writes the clip")
     from ssrstf.lifting.lifter import Lifter
+    from ssrstf.outputs import folder
     from ssrstf.outputs.folder import OUTPUT_FILES, write_outputs
     from ssrstf.pipeline.run import lift_keypoints
 
@@ -353,6 +355,11 @@ def test_write_outputs_embeds_the_video_on_request(tmp_path: Path) -> None:
     frames = _embedded(asked["viewer"])["video"]["frames"]
     assert len(frames) == 6 and frames[0].startswith("data:image/jpeg;base64,")
     assert asked["glb"].read_bytes()[:4] == b"glTF"
+    # A page whose frames pass the size budget says so.
+    monkeypatch.setattr(folder, "VIEWER_VIDEO_WARN_MB", 1e-3)
+    with caplog.at_level(logging.WARNING, logger="ssrstf.outputs.folder"):
+        write_outputs(result, tmp_path / "big", frames_from=video, viewer_video=True)
+    assert "viewer.html embeds" in caplog.text and "(6 frames)" in caplog.text
     # A video that cannot be decoded fails before the first file: no half-written folder.
     broken = tmp_path / "broken.mp4"
     broken.write_bytes(b"not a video")

@@ -10,6 +10,7 @@ front, before any work. The file names are `OUTPUT_FILES`.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,8 @@ from ssrstf.outputs import bvh, gltf, npz_json, viewer
 from ssrstf.outputs.bvh import CAMERA_TO_BVH
 from ssrstf.scene.result import InferenceResult
 from ssrstf.scene.rigid import make_rigid
+
+logger = logging.getLogger(__name__)
 
 OUTPUT_FILES = {
     "npz": "poses_3d.npz",
@@ -35,6 +38,9 @@ RENDER_MODULES = (
     ("PIL.Image", "viz"), ("PIL.ImageDraw", "viz"), ("imageio_ffmpeg", "viz"),
 )  # fmt: skip
 """The modules (and their extra) the renderings (``render.mp4``, with or without a mesh) import."""
+VIEWER_VIDEO_WARN_MB = 64.0
+"""``--viewer-video`` frames above this many MB are named in a warning (at the 4.9-8.0 KB a
+frame measured in docs/design.md: 8,000-13,000 frames, 4.5-7 minutes at 30 fps)."""
 VIEWER_VIDEO_MODULES = (("PIL.Image", "viz"), ("imageio_ffmpeg", "video"))
 """The modules (and their extra) ``viewer_video`` imports: the video's frames as JPEGs."""
 
@@ -281,8 +287,16 @@ def viewer_frames(
         size = (width, viewer.VIDEO_FRAME_HEIGHT)
     frames = iter_frames(video_path, size=size)
     try:
-        return viewer.encode_video_frames(frames, count=count)
+        encoded = viewer.encode_video_frames(frames, count=count)
     finally:
         close = getattr(frames, "close", None)
         if close is not None:
             close()  # stop ffmpeg early
+    size_mb = sum(len(frame) for frame in encoded) / 1e6
+    if size_mb > VIEWER_VIDEO_WARN_MB:
+        logger.warning(
+            "viewer.html embeds %.0f MB of video frames (%d frames): browsers may open it "
+            "slowly; leave out --viewer-video for long videos",
+            size_mb, len(encoded),
+        )  # fmt: skip
+    return encoded
