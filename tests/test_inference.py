@@ -225,13 +225,12 @@ def test_prepare_converts_fills_and_reports(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="outside"):
         prepare_keypoints(kp, (20, 20))
     # NaN coordinates with a confidence (a Keypoints2D built directly; the readers refuse
-    # them): the conversion spreads the NaN over its frame, which is filled, and the mask says
-    # so (it said nothing was filled).
+    # them): that joint alone is missing, filled, and the mask says so.
     joints = np.concatenate([coco[:4, :, :2], np.full((4, 17, 1), 0.9)], -1)
     joints[2, H36M_17.index("right_ankle"), 0] = np.nan
     kp = Keypoints2D(joints, H36M_17, np.ones(4, bool), image_size=None, fps=30.0, source="t")
     h36m, filled = prepare_keypoints(kp, (640, 480))
-    assert filled[2].all() and filled.sum() == 17
+    assert filled[2, H36M_17.index("right_ankle")] and filled.sum() == 1
     assert (h36m.keypoints[filled, 2] == 0).all() and np.isfinite(h36m.keypoints).all()
 
 

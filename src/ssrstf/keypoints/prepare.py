@@ -23,10 +23,15 @@ def to_h36m(kp: Keypoints2D) -> Keypoints2D:
     """The same keypoints in `H36M_17` order, through ``MAPPINGS_TO_H36M`` (the model's input).
 
     A synthesised joint's confidence is the minimum of its sources' (see `convert_keypoints`),
-    so a joint built from a missing source is itself missing (confidence 0).
+    so a joint built from a missing source is itself missing (confidence 0); a joint with NaN
+    or inf coordinates counts as missing.
     """
     mapping = MAPPINGS_TO_H36M[kp.skeleton.name]
-    converted = convert_keypoints(kp.keypoints, mapping)
+    keypoints = np.array(kp.keypoints, dtype=np.float64)
+    # A joint without finite coordinates is missing (confidence 0): left as NaN, the mapping's
+    # weighted sums would spread it over every joint of its frame.
+    keypoints[~np.isfinite(keypoints[..., :2]).all(-1)] = 0.0
+    converted = convert_keypoints(keypoints, mapping)
     return dataclasses.replace(kp, keypoints=converted, skeleton=H36M_17)
 
 
