@@ -480,6 +480,7 @@ def lift_keypoints(
     fov: float | None = None,
     rigid: bool = False,
     frame_stride: int | None = None,
+    prepared: tuple[Keypoints2D, np.ndarray] | None = None,
 ) -> InferenceResult:
     """Prepare ``kp`` (any skeleton), lift it with ``lifter`` and place it in the scene.
 
@@ -495,27 +496,9 @@ def lift_keypoints(
         frame_stride: Run the model on every s-th frame (`Lifter.lift`); None: automatic,
             `ssrstf.lifting.lifter.auto_frame_stride` of ``kp.fps`` (2 for 100 fps with a
             model trained at 50 fps; the model's own stride when the fps is unknown).
+        prepared: ``prepare_keypoints(kp)`` when the caller already has it.
     """
-    h36m, filled = prepare_keypoints(kp)
-    return _lift_prepared(
-        h36m, filled, lifter, progress=progress, intrinsics=intrinsics,
-        focal_length=focal_length, fov=fov, rigid=rigid, frame_stride=frame_stride,
-    )  # fmt: skip
-
-
-def _lift_prepared(
-    h36m: Keypoints2D,
-    filled: np.ndarray,
-    lifter: Lifter,
-    *,
-    progress: bool = False,
-    intrinsics: CameraIntrinsics | None = None,
-    focal_length: float | None = None,
-    fov: float | None = None,
-    rigid: bool = False,
-    frame_stride: int | None = None,
-) -> InferenceResult:
-    """`lift_keypoints` after `prepare_keypoints` (``h36m``, ``filled``)."""
+    h36m, filled = prepare_keypoints(kp) if prepared is None else prepared
     assert h36m.image_size is not None
     if intrinsics is None:
         intrinsics = resolve_intrinsics(h36m.image_size, focal_length=focal_length, fov=fov)
@@ -584,9 +567,9 @@ def lift_people(
         except ValueError as exc:
             reasons[k] = " ".join(str(exc).split())
             continue
-        result = _lift_prepared(
-            *prepared, lifter, progress=progress, focal_length=focal_length, fov=fov,
-            rigid=rigid, frame_stride=frame_stride,
+        result = lift_keypoints(
+            track.keypoints, lifter, progress=progress, focal_length=focal_length, fov=fov,
+            rigid=rigid, frame_stride=frame_stride, prepared=prepared,
         )  # fmt: skip
         results.append(PersonResult(f"person_{len(results)}", track.start_frame, result))
     if not results:
