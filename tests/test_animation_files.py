@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -40,7 +41,13 @@ class NoisyLifter:
         poses = poses * rng.uniform(1 - stretch, 1 + stretch, (len(poses), 1, 1))
         self.poses = to_root_relative(poses + rng.normal(scale=noise_mm, size=poses.shape))
 
-    def lift(self, keypoints: np.ndarray, image_size, *, progress: bool = False) -> np.ndarray:
+    frame_stride = 1  # a Human3.6M model's, on consecutive frames (`auto_frame_stride`)
+    cfg = SimpleNamespace(data=SimpleNamespace(dataset="h36m", frame_stride=1))
+
+    def lift(
+        self, keypoints: np.ndarray, image_size, *, progress: bool = False, frame_stride: int = 1
+    ) -> np.ndarray:
+        assert frame_stride == 1, "the stand-in returns every frame's pose"
         assert len(keypoints) == len(self.poses)
         return self.poses
 

@@ -502,15 +502,12 @@ def lift_keypoints(
     assert h36m.image_size is not None
     if intrinsics is None:
         intrinsics = resolve_intrinsics(h36m.image_size, focal_length=focal_length, fov=fov)
-    # Anything with Lifter.lift's first arguments lifts here (tests' stand-ins for a model):
-    # its own stride unless another is chosen, automatically only with a model's config.
-    own = getattr(lifter, "frame_stride", 1)
     if frame_stride is None:
-        cfg = getattr(lifter, "cfg", None)
-        frame_stride = own if cfg is None else auto_frame_stride(h36m.fps, cfg)
-    other = {} if frame_stride == own else {"frame_stride": frame_stride}
+        frame_stride = auto_frame_stride(h36m.fps, lifter.cfg)
     start = time.perf_counter()
-    poses = lifter.lift(h36m.keypoints, h36m.image_size, progress=progress, **other)
+    poses = lifter.lift(
+        h36m.keypoints, h36m.image_size, progress=progress, frame_stride=frame_stride
+    )
     lift_s = time.perf_counter() - start
     start = time.perf_counter()
     # From the poses as lifted: their per-frame proportions match the 2D better than a rigid
