@@ -6,10 +6,10 @@ GPUs, gloo on CPU) and a ``DistributedSampler``; rank 0 alone logs, evaluates an
 
 Exact resume: the shuffling order of an epoch is a function of ``(seed, epoch)``
 (``DistributedSampler``), flips and augmentations of ``(seed, epoch, clip)`` (no global numpy or
-Python RNG), and the torch RNG (dropout, stochastic depth) is saved in the checkpoint, with the
-training GPU's generator and the fp16 loss scaler on CUDA, so an interrupted run continues
-bit-for-bit on CPU, including from a mid-epoch checkpoint (the batches already seen are skipped
-without loading them). A time budget
+Python RNG), the torch RNG (dropout, stochastic depth) is seeded at every step from ``(seed,
+rank, step)`` (`step_seed`: each DDP rank draws its own masks), and the fp16 loss scaler on CUDA
+is saved in the checkpoint, so an interrupted run continues bit-for-bit on CPU, including from a
+mid-epoch checkpoint (the batches already seen are skipped without loading them). A time budget
 (``train.max_minutes``, the ``cosine_time`` schedule) makes the stopping step and the learning
 rate depend on measured time: such runs resume exactly where they stopped, but no two runs of
 them are bit-identical.
@@ -38,6 +38,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -119,44 +120,14 @@ model on a slow CPU can take many minutes, and PyTorch's default (30 minutes for
 a multi-day run. A dead rank is noticed by ``torchrun`` at once, not by this timeout."""
 
 
-def _rng_state(device: torch.device) -> dict[str, Any]:
-    """The generator states a resumed run restores (`_restore_rng`): torch's CPU generator and,
-    training on CUDA, the generator of the training GPU (dropout and stochastic depth draw from
-    it there). Plain tensors, loadable with ``weights_only=True``.
-
-    The data path needs no more: shuffling, flips and augmentations draw from generators seeded
-    by ``(seed, epoch, clip)``, never from numpy's or Python's global ones. Under DDP rank 0
-    writes its own states; every rank was seeded alike and draws alike, so they are every
-    rank's.
-    """
-    state: dict[str, Any] = {"torch": torch.get_rng_state()}
-    if device.type == "cuda":
-        state["cuda"] = torch.cuda.get_rng_state(device)
-    return state
-
-
-def _restore_rng(state: dict[str, Any], device: torch.device, *, source: Path) -> None:
-    """Restore what `_rng_state` saved; a CUDA generator that cannot be restored (a checkpoint
-    written on CPU or by an older ssrstf, or a CUDA run resumed on CPU) is named in a warning:
-    the resumed run then draws other dropout and stochastic-depth masks than an uninterrupted
-    one would."""
-    torch.set_rng_state(state["torch"])
-    cuda = state.get("cuda")
-    if device.type == "cuda" and cuda is not None:
-        torch.cuda.set_rng_state(cuda, device)
-    elif device.type == "cuda":
-        logger.warning(
-            "%s holds no CUDA RNG state (written on CPU or by an older ssrstf): the CUDA RNG is "
-            "not restored, so the resumed run does not continue exactly",
-            source,
-        )
-    elif cuda is not None:
-        logger.warning(
-            "%s was trained on CUDA and is resumed on %s: the CUDA RNG is not restored, so the "
-            "resumed run does not continue exactly",
-            source,
-            device,
-        )
+def step_seed(seed: int, rank: int, step: int) -> int:
+    """The seed of the torch RNG (dropout, stochastic depth) for training step ``step`` (0-based)
+    on process ``rank``: a function of the three, as the data path's draws are of ``(seed, epoch,
+    clip)``. Reseeding every step makes a resumed run draw exactly what an uninterrupted one
+    would, with no generator state in the checkpoint, and under DDP gives each rank its own
+    masks (ranks seeded alike would drop the same units on different data)."""
+    state = np.random.SeedSequence((seed, rank, step)).generate_state(1, dtype=np.uint64)
+    return int(state[0])
 
 
 def _restore_scaler(
@@ -354,7 +325,6 @@ def _fit(
         load_weights(model, ckpt["model"], source=str(run_dir / "last.pt"))
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
-        _restore_rng(ckpt["rng"], device, source=run_dir / "last.pt")
         progress = Progress(**ckpt["progress"])
         if progress.step_in_epoch >= steps_per_epoch:  # a checkpoint without world_size
             raise ValueError(
@@ -479,7 +449,6 @@ class _Loop:
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
-            "rng": _rng_state(self.device),
             "progress": vars(progress).copy(),
             "world_size": dist.get_world_size() if _distributed() else 1,
         }
@@ -571,6 +540,7 @@ class _Loop:
             )
             self.train_model.train()
             for x, y in bar:
+                torch.manual_seed(step_seed(self.cfg.seed, self.rank, progress.global_step))
                 loss, terms = self.step(x, y)
                 progress.step_in_epoch += 1
                 progress.global_step += 1
