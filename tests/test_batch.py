@@ -26,6 +26,7 @@ from ssrstf.pipeline.batch import (
     DONE_MARKER,
     STARTED_MARKER,
     expand_inputs,
+    is_batch_file,
     names_several_inputs,
     output_names,
     parse_shard,
@@ -430,6 +431,38 @@ def _in_process(monkeypatch: pytest.MonkeyPatch, *, stop_after: int | None = Non
 
     monkeypatch.setattr(batch, "run_jobs", run_jobs)
     return ran
+
+
+def test_a_batch_never_takes_its_own_files_for_inputs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``--out`` the inputs' own folder, a glob of keypoint files matches what the batch
+    wrote there (summaries, shard summaries, overwrite markers): none of it becomes an input."""
+    own = ["batch.csv", "batch.json", "batch.shard-2-of-2.json", ".ssrstf-overwrite.json",
+           ".ssrstf-overwrite.shard-1-of-3.json"]  # fmt: skip
+    others = ["walk.shard-1-of-2.json", "batch.shard-1-of-2.npy", "batch.shard-x-of-2.json"]
+    assert all(map(is_batch_file, own)) and not any(map(is_batch_file, others))
+    for name in [*own, *others, "a.json"]:
+        (tmp_path / name).write_text("{}")
+    globbed = expand_inputs([str(tmp_path / "*.json"), str(tmp_path / ".*.json")], exclude=tmp_path)
+    expected = ["a.json", "batch.shard-x-of-2.json", "walk.shard-1-of-2.json"]
+    assert globbed == [tmp_path / name for name in expected]
+    assert output_names([Path("batch.shard-1-of-2.json.npy")]) == ["batch.shard-1-of-2.json_npy"]
+    for name in [*own, *others, "a.json"]:
+        (tmp_path / name).unlink()
+    # Two shards, then the first again: the second's summary is no input of the rerun.
+    for name in ("a", "b"):
+        _keypoint_file(tmp_path / f"{name}.npy", frames=12)
+    argv = ["infer", str(tmp_path / "*"), "--out", str(tmp_path), "--quiet", "--no-flip",
+            *KEYPOINT_ARGS]  # fmt: skip
+    ran = _in_process(monkeypatch)
+    assert main([*argv, "--shard", "2/2"]) == 0 and main([*argv, "--shard", "1/2"]) == 0
+    assert main([*argv, "--shard", "1/2"]) == 0
+    assert ran == ["b", "a"]
+    assert {n: r["status"] for n, r in _summary(tmp_path).items()} == {
+        "a.npy": "skipped",
+        "b.npy": "done",
+    }
 
 
 def test_the_model_file_s_content_decides_what_is_done_not_device_or_backend(

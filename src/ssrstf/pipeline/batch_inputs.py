@@ -15,6 +15,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +27,16 @@ from ssrstf.keypoints.video import is_video
 SUMMARY_FILES = ("batch.csv", "batch.json")
 """The summary files `ssrstf.pipeline.batch.run_batch` writes into the output folder (no
 input's output folder takes their names, `output_names`)."""
+
+OVERWRITE_MARKER = ".ssrstf-overwrite.json"
+"""An ``overwrite`` batch's run in the output folder: its id, options and whether it ended
+(`ssrstf.pipeline.batch_records.begin_overwrite`)."""
+
+_SHARDED_FILES = (SUMMARY_FILES[1], OVERWRITE_MARKER)
+"""The files of the output folder that each shard writes for itself (`shard_name`)."""
+
+_SHARD_NAME = re.compile(r"(?P<stem>.+)\.shard-[0-9]+-of-[0-9]+(?P<suffix>\.[^.]+)")
+"""A name as `shard_name` makes it: the file's stem, the shard, the file's suffix."""
 
 DONE_MARKER = ".ssrstf-done.json"
 """Written last, atomically, into an input's output folder when every file is in place
@@ -69,6 +80,22 @@ def is_openpose_folder(path: str | Path) -> bool:
     return isinstance(data, dict) and "people" in data
 
 
+def shard_name(name: str, shard: tuple[int, int]) -> str:
+    """The name of the file ``name`` as shard ``(k, n)`` writes it for itself: ``batch.json``
+    → ``batch.shard-K-of-N.json``."""
+    stem, suffix = os.path.splitext(name)
+    return f"{stem}.shard-{shard[0]}-of-{shard[1]}{suffix}"
+
+
+def is_batch_file(name: str) -> bool:
+    """Whether ``name`` is that of a file a batch writes into its output folder: a summary
+    file, the overwrite marker, or one of them as a shard writes it (`shard_name`)."""
+    sharded = _SHARD_NAME.fullmatch(name)
+    if sharded is not None:
+        return sharded["stem"] + sharded["suffix"] in _SHARDED_FILES
+    return name in (*SUMMARY_FILES, OVERWRITE_MARKER)
+
+
 def _is_input_file(path: Path) -> bool:
     return is_video(path) or path.suffix.lower() in KEYPOINT_SUFFIXES
 
@@ -105,13 +132,14 @@ def names_several_inputs(text: str | Path) -> bool:
 
 
 def _batch_output(path: Path, folder: Path) -> bool:
-    """Whether ``path`` is something a batch wrote into its output folder ``folder``: a summary
-    file, or what lies in an input's output folder (one holding a done or started marker).
+    """Whether ``path`` is something a batch wrote into its output folder ``folder``: one of
+    its own files there (`is_batch_file`: summaries, shard summaries, the overwrite marker), or
+    what lies in an input's output folder (one holding a done or started marker).
     Inputs may lie in the output folder itself (``infer 'clips/*.mp4' --out clips``)."""
     path, folder = Path(os.path.abspath(path)), Path(os.path.abspath(folder))
     if not path.is_relative_to(folder) or path == folder:
         return path == folder
-    if path.parent == folder and path.name in SUMMARY_FILES:
+    if path.parent == folder and is_batch_file(path.name):
         return True
     for candidate in [path, *path.parents]:
         if candidate == folder:
@@ -195,9 +223,9 @@ def output_names(paths: Sequence[Path]) -> list[str]:
 
     The file's stem (``walk.mp4`` → ``walk``); inputs sharing it get the suffix too
     (``walk_mp4``, ``walk_json``), then their parent folders (``clips__walk_mp4``); names are
-    compared case-insensitively and never equal a summary file's name.
+    compared case-insensitively and never equal the name of a file the batch writes there
+    (`is_batch_file`).
     """
-    reserved = {name.casefold() for name in SUMMARY_FILES}
     depth = [1 + len(Path(os.path.abspath(p)).parents) for p in paths]
     levels = [0] * len(paths)
     while True:
@@ -205,7 +233,8 @@ def output_names(paths: Sequence[Path]) -> list[str]:
         groups: dict[str, list[int]] = defaultdict(list)
         for index, name in enumerate(names):
             groups[name.casefold()].append(index)
-        clashes = [ids for key, ids in groups.items() if len(ids) > 1 or key in reserved]
+        # The batch's own names are lower case: a case-folded name that is one clashes.
+        clashes = [ids for key, ids in groups.items() if len(ids) > 1 or is_batch_file(key)]
         if not clashes:
             return names
         moved = False

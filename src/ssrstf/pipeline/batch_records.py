@@ -39,7 +39,14 @@ from pathlib import Path
 from typing import Any
 
 from ssrstf.files import OutputLockedError, atomic_write, output_lock
-from ssrstf.pipeline.batch_inputs import DONE_MARKER, STARTED_MARKER, SUMMARY_FILES, BatchInput
+from ssrstf.pipeline.batch_inputs import (
+    DONE_MARKER,
+    OVERWRITE_MARKER,
+    STARTED_MARKER,
+    SUMMARY_FILES,
+    BatchInput,
+    shard_name,
+)
 from ssrstf.pipeline.options import InferOptions
 
 SUMMARY_COLUMNS = ("input", "status", "frames", "detection_share", "seconds", "output", "error")
@@ -50,10 +57,6 @@ STATUSES = ("done", "skipped", "failed", "pending")
 not processed (another shard's input not finished yet, or the run was interrupted)."""
 
 _FORMAT_VERSION = 1
-
-OVERWRITE_MARKER = ".ssrstf-overwrite.json"
-"""An ``overwrite`` batch's run in ``out`` (``.ssrstf-overwrite.shard-K-of-N.json`` per shard):
-its id, options and whether it ended (`begin_overwrite`)."""
 
 
 def _rounded(seconds: float | None) -> float | None:
@@ -262,9 +265,8 @@ def previous_record(
 
 
 def _overwrite_file(out: Path, shard: tuple[int, int] | None) -> Path:
-    if shard is None:
-        return out / OVERWRITE_MARKER
-    return out / OVERWRITE_MARKER.replace(".json", f".shard-{shard[0]}-of-{shard[1]}.json")
+    """`OVERWRITE_MARKER` in ``out``; a shard's own (``.ssrstf-overwrite.shard-K-of-N.json``)."""
+    return out / (OVERWRITE_MARKER if shard is None else shard_name(OVERWRITE_MARKER, shard))
 
 
 def begin_overwrite(out: Path, options: InferOptions, shard: tuple[int, int] | None) -> str:
@@ -293,10 +295,6 @@ def end_overwrite(out: Path, shard: tuple[int, int] | None, run: str) -> None:
 
 
 # ------------------------------------------------------------------------------ summary
-
-
-def _shard_file(shard: tuple[int, int]) -> str:
-    return f"batch.shard-{shard[0]}-of-{shard[1]}.json"
 
 
 def _summary_json(
@@ -331,9 +329,9 @@ def _other_shards(
     ``batch.shard-*-of-N.json`` (a shard last run with other options says nothing of these)."""
     found: dict[str, InputRecord] = {}
     fingerprint = options.fingerprint()
-    for path in sorted(out.glob(f"batch.shard-*-of-{shard[1]}.json")):
-        if path.name == _shard_file(shard):
-            continue
+    k, n = shard
+    for other in (i for i in range(1, n + 1) if i != k):
+        path = out / shard_name(SUMMARY_FILES[1], (other, n))
         with contextlib.suppress(OSError, ValueError, TypeError, KeyError, AttributeError):
             data = json.loads(path.read_text(encoding="utf-8"))
             if data.get("options") != fingerprint:
@@ -379,7 +377,7 @@ def write_summary(
            "seconds": round(seconds, 3)}  # fmt: skip
     paths: dict[str, Path] = {}
     if shard is not None:
-        paths["shard"] = out / _shard_file(shard)
+        paths["shard"] = out / shard_name(SUMMARY_FILES[1], shard)
         _write_json(paths["shard"], _summary_json(records, options, **run))
     with _summary_lock(out):
         everyone = _merge(out, items, records, options, shard)
