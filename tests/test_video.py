@@ -97,36 +97,48 @@ def test_iter_frames_can_stop_early(clip: Path) -> None:
 
 
 def _write_vfr_clip(path: Path) -> Path:
-    """A 64x64 MP4 of 24 coded frames: 12 at 30 fps, then 12 at 10 fps (1.53 s).
+    """A 64x64 clip of 24 coded frames: 12 at 30 fps, then 12 at 10 fps (1.53 s); MPEG-4 Part 2
+    in MP4 or Matroska, VP8 in WebM (by the suffix).
 
-    Frame i has a white bar at x = 2i; the last one starts at 1.5 s and lasts 1/30 s. Its
+    Frame i has a white bar at x = 2i; the last one starts at 1.5 s and lasts 1/30 s. An MP4's
     header says ``15.65 fps, 30 tbr``: piped at the constant ``tbr`` rate, ffmpeg would repeat
-    the slow frames (46 frames, read as lasting 2.9 s at 15.65 fps).
+    the slow frames (46 frames, read as lasting 2.9 s at 15.65 fps). A Matroska/WebM header
+    says ``30 fps``, the track's default frame duration, not the average.
     """
     ffmpeg = _needs_ffmpeg()
     raw = np.zeros((24, 64, 64, 3), np.uint8)
     for index in range(24):
         raw[index, 16:48, 2 * index : 2 * index + 6] = 255
     timestamps = "setpts='if(lt(N,12),N/30,0.4+(N-12)/10)/TB'"
+    codec = {".mp4": ["-c:v", "mpeg4", "-q:v", "2", "-video_track_timescale", "30"],
+             ".mkv": ["-c:v", "mpeg4", "-q:v", "2"], ".webm": ["-c:v", "libvpx"]}  # fmt: skip
     command = [
         ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
         "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", "64x64", "-r", "30", "-i", "-",
-        "-vf", timestamps, *_passthrough_params(), "-c:v", "mpeg4", "-q:v", "2",
-        "-video_track_timescale", "30", str(path),
+        "-vf", timestamps, *_passthrough_params(), *codec[path.suffix], str(path),
     ]  # fmt: skip
     subprocess.run(command, input=raw.tobytes(), check=True, capture_output=True)
     return path
 
 
-def test_variable_frame_rate_gives_each_coded_frame_once(tmp_path: Path) -> None:
-    clip = _write_vfr_clip(tmp_path / "vfr.mp4")
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv", ".webm"])
+def test_variable_frame_rate_gives_each_coded_frame_once(tmp_path: Path, suffix: str) -> None:
+    clip = _write_vfr_clip(tmp_path / f"vfr{suffix}")
     info = probe_video(clip)
     images = list(iter_frames(clip))
     assert len(images) == 24  # the coded frames, none duplicated by a forced constant rate
     left_edges = [np.nonzero(f[32].mean(axis=1) > 128)[0].min() for f in images]
     assert np.allclose(left_edges, 2 * np.arange(24), atol=1)  # each frame once, in order
+    # The average rate, not the first frames' 30 fps (Matroska/WebM count their frames).
     assert info.fps is not None and len(images) / info.fps == pytest.approx(1.53, abs=0.05)
+    assert info.num_frames == 24
     assert len(list(iter_frames(clip, size=(32, 32)))) == 24  # scaled frames too
+
+
+def test_a_constant_rate_matroska_keeps_the_header_s_rate(tmp_path: Path) -> None:
+    """Counted frames / duration (0.33 s, to the centisecond) would say 30.3 fps."""
+    info = probe_video(_write_clip(tmp_path / "ntsc.mkv", fps=30000 / 1001))
+    assert info.fps == pytest.approx(29.97) and info.num_frames == 10
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,9 @@ container/codec ffmpeg knows is readable, and rotation metadata is applied. Open
 Frames are passed through as coded (``-fps_mode passthrough``, `_passthrough_params`): piped
 output would otherwise make ffmpeg force a constant rate (the stream's ``tbr``), duplicating or
 dropping frames of variable-frame-rate videos (phone clips), while the recorded fps is the
-header's average; with it, the frame count is the coded one and frames / fps the duration
-(MP4/MOV; see `VideoInfo.fps` for Matroska/WebM).
+header's average; with it, the frame count is the coded one and frames / fps the duration.
+Matroska/WebM headers hold no average rate, so for them `probe_video` counts the coded frames
+(demuxing only) and reports frames / duration (`VideoInfo.fps`).
 
 The detector is MediaPipe's legacy ``mp.solutions.pose`` (mediapipe 0.10.21, the last release
 with the solutions API and its bundled BlazePose models, so it runs offline; installed as
@@ -38,6 +39,7 @@ landmarks that tfjs-models ships with the clip. Loading the detector takes about
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -76,8 +78,11 @@ class VideoInfo:
         width: Frame width in pixels, after the file's rotation metadata is applied.
         height: Frame height in pixels, likewise.
         fps: Frames per second, or None when the file does not say: the header's average rate
-            (for a variable frame rate in MP4/MOV, frames / duration; Matroska/WebM files
-            store no average, so ffmpeg's estimate from the first frames).
+            (for a variable frame rate in MP4/MOV, frames / duration). Matroska/WebM headers
+            store no average (ffmpeg's rate is the track's default frame duration or an
+            estimate from the first frames), so there it is the counted frames / duration,
+            unless the header's rate accounts for the count to within one frame (a constant
+            rate, kept as the header gives it).
         num_frames: round(duration × fps) from the container, an estimate (for progress bars);
             None when duration or fps is unknown. Iterating gives the exact count.
     """
@@ -145,10 +150,45 @@ def _open(
     return reader, meta
 
 
-def _info(meta: dict[str, Any]) -> VideoInfo:
+_MATROSKA_MAGIC = b"\x1a\x45\xdf\xa3"
+"""The EBML header ID that every Matroska (``.mkv``) and WebM file begins with."""
+
+
+def _is_matroska(path: Path) -> bool:
+    """Whether ``path`` is a Matroska or WebM file (by its first bytes, not its name)."""
+    try:
+        with path.open("rb") as file:
+            return file.read(len(_MATROSKA_MAGIC)) == _MATROSKA_MAGIC
+    except OSError:
+        return False
+
+
+def _count_frames(path: Path) -> int | None:
+    """The coded frames of the video stream that ffmpeg reads from ``path``, counted by
+    demuxing alone (no decoding); None when ffmpeg fails."""
+    import imageio_ffmpeg
+
+    command = [
+        imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error",
+        "-i", str(path), "-an", "-sn", "-dn", "-c:v", "copy", "-f", "null",
+        "-nostats", "-progress", "pipe:1", "-",
+    ]  # fmt: skip
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+    except OSError:
+        return None
+    counts = re.findall(r"^frame=(\d+)$", done.stdout, flags=re.MULTILINE)
+    return int(counts[-1]) if done.returncode == 0 and counts else None
+
+
+def _info(meta: dict[str, Any], counted: int | None = None) -> VideoInfo:
+    """The `VideoInfo` of ffmpeg's header ``meta``; with ``counted`` coded frames, fps is
+    counted / duration unless the header's rate accounts for them to within one frame."""
     width, height = meta["size"]
     fps = float(meta.get("fps") or 0.0)
     duration = float(meta.get("duration") or 0.0)
+    if counted and duration > 0 and abs(duration * fps - counted) > 1:
+        fps = counted / duration
     frames = round(duration * fps) if fps > 0 and duration > 0 else None
     return VideoInfo(int(width), int(height), fps if fps > 0 else None, frames)
 
@@ -156,14 +196,17 @@ def _info(meta: dict[str, Any]) -> VideoInfo:
 def probe_video(path: str | Path) -> VideoInfo:
     """Frame size, fps and estimated frame count of a video, without decoding it.
 
+    A Matroska/WebM file is demuxed once to count its frames (`VideoInfo.fps`).
+
     Raises:
         ValueError: The file is missing, a folder, or not a video ffmpeg can read (one line
             naming the file).
         MissingExtraError: imageio-ffmpeg is not installed.
     """
-    reader, meta = _open(Path(path))
+    path = Path(path)
+    reader, meta = _open(path)
     reader.close()
-    return _info(meta)
+    return _info(meta, _count_frames(path) if _is_matroska(path) else None)
 
 
 def _frames(path: Path, reader: Iterator[bytes], width: int, height: int) -> Iterator[np.ndarray]:
