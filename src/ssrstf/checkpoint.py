@@ -7,9 +7,10 @@ Two formats:
 
 * **Training checkpoints** (``.pt``, `save_checkpoint`): ``torch.save`` of plain data —
   ``format_version``, ``config`` (plain dict), ``model`` (state dict of the unwrapped model),
-  ``optimizer``, ``scheduler``, ``rng`` (torch generator state; ``cuda``: the training GPU's,
-  on CUDA), ``scaler`` (the fp16 loss scaler's state, only when one is in use), ``progress``,
-  ``world_size``. Loaded with ``torch.load(weights_only=True)``, which never runs pickled code.
+  ``optimizer``, ``scheduler``, ``scaler`` (the fp16 loss scaler's state, only when one is in
+  use), ``progress``, ``world_size``; a mesh run's also ``body_model``
+  (`ssrstf.mesh.model.BODY_RECORD`). Loaded with ``torch.load(weights_only=True)``, which never
+  runs pickled code.
 * **Weights** (``.safetensors``, `export_weights`): the model tensors plus the config (JSON) in
   the safetensors metadata — small, framework-neutral, what the package ships as ``default``.
 

@@ -83,6 +83,8 @@ class MeshRecoverer:
         batch_size: Windows per forward pass.
         body_model_path: SMPL files, for a head trained on SMPL.
         allow_pickle: Read an SMPL ``.pkl`` file (`ssrstf.mesh.model.load_mesh_model`).
+        allow_body_mismatch: Use ``body_model_path`` even if it is not the body model the head
+            records (a warning instead of the error; `ssrstf.mesh.model.check_body_record`).
     """
 
     def __init__(
@@ -95,9 +97,14 @@ class MeshRecoverer:
         batch_size: int = 64,
         body_model_path: str | Path | None = None,
         allow_pickle: bool | None = None,
+        allow_body_mismatch: bool = False,
     ) -> None:
         self.model, self.cfg = load_mesh_model(
-            checkpoint, device=device, body_model_path=body_model_path, allow_pickle=allow_pickle
+            checkpoint,
+            device=device,
+            body_model_path=body_model_path,
+            allow_pickle=allow_pickle,
+            allow_body_mismatch=allow_body_mismatch,
         )
         self.device = device
         if lifter is None:

@@ -38,6 +38,7 @@ from ssrstf.mesh.body import (
     IKSetup,
     JointLimit,
     SkinnedMesh,
+    content_sha256,
     ik_links,
     module_copy,
 )
@@ -168,6 +169,23 @@ class AnnyBody(BodyModel):
         self.register_buffer("pose_bone_ids", torch.tensor(pose_ids), persistent=False)
         rest = self._rest_model(self.neutral_shape()[None])
         self._define_joints(model, rest["rest_vertices"][0], labels)
+        self._identity = self._make_identity(model)
+
+    def _make_identity(self, model) -> dict[str, str]:
+        """anny's `identity`: for the record, its version and variant (the settings
+        ``anny.Anny`` was built with); compared on load, the SHA-256 of its mesh, rig, pose
+        parameterisation, phenotype names and H36M joint definition (integers and names only:
+        floats rebuilt from anny's cache may differ in their last bits between machines)."""
+        content = (model.pose_parameterization, model.bone_orientation)
+        content += (model.root_identity_orientation, self.faces, self.bone_labels)
+        content += (self.bone_parents, self.pose_bone_names, self.shape_names, self.num_vertices)
+        content += (self.point_vertex_ids, self.joint_bones, self.joint_points)
+        return {
+            "kind": "anny",
+            "version": str(getattr(require_mesh("anny"), "__version__", "unknown")),
+            "variant": repr(getattr(model, "config", None)),
+            "content_sha256": content_sha256("anny", *content),
+        }
 
     def _define_joints(self, model, rest_vertices: Tensor, labels: list[str]) -> None:
         regressor = self._keypoints.KeypointsRegressor.coco(model)

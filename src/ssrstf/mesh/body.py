@@ -21,6 +21,7 @@ Conventions, for every backend:
 from __future__ import annotations
 
 import copy
+import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -133,6 +134,34 @@ class JointLimit:
     max_off_axis: float = 0.0
 
 
+def content_sha256(*parts: object) -> str:
+    """Hex SHA-256 of ``parts`` in order, independent of the machine and of the file they came
+    from: a tensor or array by its dtype, shape and little-endian bytes (on the CPU), a list or
+    tuple element by element, None as such, anything else by its text."""
+    digest = hashlib.sha256()
+
+    def add(part: object) -> None:
+        if isinstance(part, Tensor):
+            part = part.detach().cpu().numpy()
+        if isinstance(part, np.ndarray):
+            array = np.ascontiguousarray(part, dtype=part.dtype.newbyteorder("<"))
+            digest.update(f"array {array.dtype.str} {array.shape}\n".encode())
+            digest.update(array.tobytes())
+        elif isinstance(part, (list, tuple)):
+            digest.update(f"sequence {len(part)}\n".encode())
+            for item in part:
+                add(item)
+        elif part is None:
+            digest.update(b"none\n")
+        else:
+            text = str(part).encode()
+            digest.update(f"text {len(text)}\n".encode() + text)
+
+    for part in parts:
+        add(part)
+    return digest.hexdigest()
+
+
 def module_copy(module: nn.Module) -> nn.Module:
     """A copy of ``module`` and its submodules that shares their tensors but not the tables
     that hold them, so that ``_apply`` (``.to``, ``.double``) on the copy leaves ``module`` as it
@@ -153,12 +182,22 @@ class BodyModel(nn.Module, ABC):
     """A parametric body: `forward` maps pose and shape to joints (and vertices).
 
     Subclasses set ``pose_bone_names`` (P names, root first), ``shape_names`` (S names) and
-    register ``faces`` ((F, 3) int64 triangles) as a buffer.
+    ``_identity`` (what `identity` returns, computed once at construction) and register
+    ``faces`` ((F, 3) int64 triangles) as a buffer.
     """
 
     pose_bone_names: tuple[str, ...]
     shape_names: tuple[str, ...]
     faces: Tensor
+    _identity: dict[str, str]
+
+    def identity(self) -> dict[str, str]:
+        """What a mesh checkpoint records of the body model it was trained with
+        (`ssrstf.mesh.model.check_body_record` compares it on load): ``kind`` (``anny``,
+        ``smpl``) and ``content_sha256`` (`content_sha256` of the data that gives the head's
+        parameters their meaning), plus informational keys (an SMPL file's name and SHA-256,
+        anny's version and variant). Moved copies (`moved`) keep it."""
+        return dict(self._identity)
 
     @property
     def num_pose_bones(self) -> int:

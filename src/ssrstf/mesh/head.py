@@ -201,6 +201,9 @@ class MeshRecovery(nn.Module):
                 p.requires_grad_(False)
         self.vertex_ids: Tensor | bool = False
         """Vertices `forward` returns: False (none), True (all) or an index tensor."""
+        self.trained_body: dict[str, str] | None = None
+        """The body-model record of the checkpoint this model was loaded from (None: a new
+        model, or a file without one); what its checkpoints record (`ssrstf.mesh.model`)."""
 
     @property
     def body(self) -> BodyModel:

@@ -5,15 +5,20 @@ training checkpoints (`ssrstf.checkpoint`) whose state holds ``backbone.*`` and 
 `export_mesh_weights` writes the shippable form: safetensors with the config in its metadata
 and, when the backbone was frozen, only the head's tensors plus the SHA-256 of the backbone
 checkpoint they were trained on (checked on load, so a head never runs on another backbone).
-The package ships one such file, ``checkpoints/mesh_default.safetensors`` (trained on
-Human3.6M: research use only, like the default lifter).
+Every mesh checkpoint, training or exported, also records the body model it was trained with
+(`BODY_RECORD`, `BodyModel.identity`), compared with the body model it is loaded with
+(`check_body_record`). The package ships one head-only file,
+``checkpoints/mesh_default.safetensors`` (anny; trained on Human3.6M: research use only, like
+the default lifter), written before that record: it loads unchecked.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import save_file
@@ -34,6 +39,7 @@ from ssrstf.config import ExperimentConfig, MeshConfig, to_dict
 from ssrstf.files import atomic_write, file_sha256
 from ssrstf.mesh.body import BodyModel
 from ssrstf.mesh.head import MeshHead, MeshRecovery
+from ssrstf.mesh.smpl_body import H36M_REGRESSOR_FILE
 from ssrstf.models import create_model
 
 DEFAULT_MESH_CHECKPOINT = (
@@ -41,6 +47,12 @@ DEFAULT_MESH_CHECKPOINT = (
 )
 """The mesh head shipped with the package (on the default lifter; trained on Human3.6M)."""
 MESH_FORMAT = "ssrstf-mesh"
+BODY_RECORD = "body_model"
+"""The checkpoint entry holding the training body model's `BodyModel.identity`: a JSON string in
+an exported file's safetensors metadata, a mapping in a training checkpoint (``.pt``)."""
+
+logger = logging.getLogger(__name__)
+_NOTED: set[str] = set()  # the notes already logged (each once per process)
 
 
 _BODIES: dict[str, BodyModel] = {}
@@ -133,7 +145,8 @@ def export_mesh_weights(
     **info: str,
 ) -> Path:  # fmt: skip
     """Write a mesh model as safetensors (head only when its backbone is frozen: then with the
-    SHA-256 of the backbone file, after checking that the file holds the model's backbone).
+    SHA-256 of the backbone file, after checking that the file holds the model's backbone), with
+    the record of its body model (`trained_body`).
 
     Raises:
         ValueError: The backbone file (``mesh.backbone``, e.g. ``default``) no longer holds the
@@ -154,6 +167,7 @@ def export_mesh_weights(
             )
         state = {k: v for k, v in state.items() if k.startswith("head.")}
         metadata["backbone_sha256"] = file_sha256(backbone_file)
+    metadata[BODY_RECORD] = json.dumps(trained_body(model))
     metadata.update({k: str(v) for k, v in info.items()})
     return atomic_write(
         path, lambda tmp: save_file(state, str(tmp), metadata=metadata), overwrite=overwrite
@@ -165,11 +179,120 @@ def resolve_mesh_checkpoint(spec: str | Path) -> Path:
     return resolve_packaged(spec, DEFAULT_MESH_CHECKPOINT, "mesh head")
 
 
-def _read(path: Path) -> tuple[ExperimentConfig, dict[str, torch.Tensor], dict[str, str]]:
+def _read(path: Path) -> tuple[ExperimentConfig, dict[str, torch.Tensor], dict[str, Any]]:
     if path.suffix != ".safetensors":
         ckpt = load_checkpoint(path)
-        return stored_config(ckpt.get("config"), source=path), ckpt["model"], {}
+        metadata = {k: ckpt[k] for k in (BODY_RECORD,) if k in ckpt}
+        return stored_config(ckpt.get("config"), source=path), ckpt["model"], metadata
     return read_safetensors(path, fmt=MESH_FORMAT, what="mesh model")
+
+
+def trained_body(model: MeshRecovery) -> dict[str, str]:
+    """The record of the body model ``model`` was trained with, what its checkpoints store:
+    that of the checkpoint it was loaded from (`MeshRecovery.trained_body`), else its own
+    body's `BodyModel.identity` (a new model, or one from a file that records none)."""
+    return dict(model.trained_body or model.body.identity())
+
+
+def recorded_body(stored: Any, *, source: str | Path) -> dict[str, str] | None:
+    """The body-model record a checkpoint stores under `BODY_RECORD` (a JSON string or a
+    mapping; None: it has none).
+
+    Raises:
+        ValueError: Naming ``source`` when it is not a mapping of strings with ``kind`` and
+            ``content_sha256``.
+    """
+    if stored is None:
+        return None
+    record = stored
+    if isinstance(stored, str):
+        try:
+            record = json.loads(stored)
+        except ValueError:
+            record = None
+    if (
+        not isinstance(record, dict)
+        or not all(isinstance(k, str) and isinstance(v, str) for k, v in record.items())
+        or not {"kind", "content_sha256"} <= record.keys()
+    ):
+        raise ValueError(
+            f"{source}: its {BODY_RECORD!r} record is not a body-model identity "
+            "(a JSON mapping of strings with kind and content_sha256)"
+        )
+    return record
+
+
+def describe_body(record: dict[str, str]) -> str:
+    """A body-model record in a few words: ``smpl SMPL_FEMALE.npz (file sha256 1a2b3c4d5e6f,
+    content 9f8e7d6c5b4a)``, ``anny 0.6.2 (content 9f8e7d6c5b4a)``."""
+    names = [record["kind"], record.get("file") or record.get("version", "")]
+    if "h36m_regressor" in record:
+        names.append(f"+ {H36M_REGRESSOR_FILE}")
+    digests = [f"file sha256 {record['sha256'][:12]}"] if "sha256" in record else []
+    digests.append(f"content {record['content_sha256'][:12]}")
+    return f"{' '.join(n for n in names if n)} ({', '.join(digests)})"
+
+
+def check_body_record(
+    record: dict[str, str] | None,
+    body: BodyModel,
+    *,
+    source: str | Path,
+    allow_mismatch: bool = False,
+) -> None:
+    """Check that ``body`` is the body model a mesh checkpoint (``source``) was trained with.
+
+    A mesh head predicts the parameters of one body model: the same numbers on another (SMPL of
+    another gender or release, another anny rig) are another pose and another body, and nothing
+    downstream can tell; the meshes are just wrong. A mismatch is therefore an error by default:
+    it is what a user who passed the wrong ``--body-model-path`` (or whose file changed) needs to
+    hear, before any output is written. ``allow_mismatch`` (``allow_body_mismatch=True`` of
+    `load_mesh_model`) is the explicit override for deliberate re-targeting (e.g. a head trained
+    on the neutral SMPL shown on a gendered one), as ``allow_pickle`` is for ``.pkl`` files; it
+    logs a warning instead.
+
+    Compared: ``kind`` and ``content_sha256`` (the data the body computes with). A file's name
+    and SHA-256 are recorded but not compared: an SMPL ``.pkl`` saved as ``.npz`` (which
+    docs/mesh.md advises) has other bytes and the same arrays. anny of another version with the
+    same mesh, rig and joints loads with a warning (its shapes may differ slightly). A
+    checkpoint without a record (written before ssrstf kept one, such as the packaged
+    ``mesh_default.safetensors``) loads unchecked, with an info message once per file.
+
+    Raises:
+        ValueError: One line naming ``source``, the recorded body and ``body``, unless
+            ``allow_mismatch``.
+    """
+    given = body.identity()
+    if record is None:
+        note = f"{source} records no body model (an older file): using {describe_body(given)}"
+        _note_once(logging.INFO, note)
+        return
+    if record["kind"] == given["kind"] and record["content_sha256"] == given["content_sha256"]:
+        if any(record.get(k, "") != given.get(k, "") for k in ("version", "variant")):
+            _note_once(
+                logging.WARNING,
+                f"{source} was trained with {describe_body(record)} {record.get('variant', '')}, "
+                f"this is {describe_body(given)} {given.get('variant', '')}: the same mesh and "
+                "rig, its shapes may differ slightly",
+            )
+        return
+    message = (
+        f"{source}: this mesh head was trained on the body model {describe_body(record)}, "
+        f"not on the given {describe_body(given)}"
+    )
+    if not allow_mismatch:
+        raise ValueError(
+            f"{message}; pass the body model it was trained on (--body-model-path), or "
+            "allow_body_mismatch=True to use this one anyway"
+        )
+    _note_once(logging.WARNING, f"{message} (allow_body_mismatch)")
+
+
+def _note_once(level: int, message: str) -> None:
+    """Log ``message`` at ``level`` the first time this process sees it."""
+    if message not in _NOTED:
+        _NOTED.add(message)
+        logger.log(level, "%s", message)
 
 
 def load_mesh_model(
@@ -179,6 +302,7 @@ def load_mesh_model(
     body: BodyModel | None = None,
     body_model_path: str | Path | None = None,
     allow_pickle: bool | None = None,
+    allow_body_mismatch: bool = False,
 ) -> tuple[MeshRecovery, ExperimentConfig]:
     """A trained `MeshRecovery` (evaluation mode) and its config.
 
@@ -191,12 +315,15 @@ def load_mesh_model(
         allow_pickle: Read an SMPL ``.pkl`` file (the given one or the config's, which a
             downloaded checkpoint chooses); None: only inside
             `ssrstf.mesh.smpl_body.smpl_pickle_allowed`. ``.npz`` files need nothing.
+        allow_body_mismatch: Use the body model even if it is not the one the checkpoint
+            records (a warning instead of the error; `check_body_record`).
 
     Raises:
         FileNotFoundError: Missing file (the checkpoint, or the backbone a head-only file
             names).
         ValueError: An unusable device, not a mesh checkpoint, unreadable, a head-only file
-            whose backbone checkpoint has changed, or weights that do not fit the config.
+            whose backbone checkpoint has changed, a body model other than the recorded one
+            (without ``allow_body_mismatch``), or weights that do not fit the config.
     """
     device = check_device(device)
     path = resolve_mesh_checkpoint(spec)
@@ -218,7 +345,14 @@ def load_mesh_model(
                 f"{path}: this head was trained on another backbone than {backbone_file} "
                 "(its SHA-256 differs); retrain or export it with its backbone"
             )
-    model = create_mesh_model(cfg, body=body, load_backbone=head_only, allow_pickle=allow_pickle)
+    record = recorded_body(metadata.get(BODY_RECORD), source=path)
+    mesh = cfg.mesh
+    body = body or build_body_model(
+        mesh.body_model, mesh.body_model_path, allow_pickle=allow_pickle
+    )
+    check_body_record(record, body, source=path, allow_mismatch=allow_body_mismatch)
+    model = create_mesh_model(cfg, body=body, load_backbone=head_only)
+    model.trained_body = record
     target: nn.Module = model.head if head_only else model
     if head_only:
         state = {k.removeprefix("head."): v for k, v in state.items()}

@@ -39,7 +39,16 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ssrstf.mesh.body import BodyModel, BodyOutput, IKSetup, JointLimit, SkinnedMesh, ik_links
+from ssrstf.files import file_sha256
+from ssrstf.mesh.body import (
+    BodyModel,
+    BodyOutput,
+    IKSetup,
+    JointLimit,
+    SkinnedMesh,
+    content_sha256,
+    ik_links,
+)
 from ssrstf.skeleton import H36M_17
 
 SMPL_JOINT_NAMES: tuple[str, ...] = (
@@ -244,6 +253,9 @@ def resolve_smpl_path(path: str | Path, gender: str = "neutral") -> Path:
 class SMPLBody(BodyModel):
     """SMPL (or any model in SMPL's file layout) as a `BodyModel`, float32.
 
+    Its `identity`: the file's name and SHA-256 (what it was read from) and the SHA-256 of the
+    float32 arrays it uses, ``J_regressor_h36m.npy`` included (what a checkpoint is compared on).
+
     Pose: one rotation per SMPL joint (24: the root's global orientation, then each joint's
     rotation relative to its parent, in SMPL's rest axes: y up, the body facing +z). Shape: the
     file's β coefficients (10 for the published files); the neutral shape is β = 0.
@@ -292,6 +304,17 @@ class SMPLBody(BodyModel):
         else:
             index = [SMPL_JOINT_NAMES.index(SMPL_TO_H36M[n]) for n in H36M_17.joint_names]
             self.register_buffer("h36m_joints", torch.tensor(index), persistent=False)
+        # The file's bytes name it; the arrays as used decide (a .pkl and its .npz copy agree).
+        content = (self.v_template, self.shapedirs, self.posedirs, self.j_regressor)
+        content += (self.weights, self.faces, self.parents, self.h36m_regressor)
+        self._identity = {
+            "kind": "smpl",
+            "file": file.name,
+            "sha256": file_sha256(file),
+            "content_sha256": content_sha256("smpl", *content),
+        }
+        if self.h36m_regressor is not None:
+            self._identity["h36m_regressor"] = file_sha256(regressor)
 
     @property
     def num_vertices(self) -> int:

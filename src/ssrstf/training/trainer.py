@@ -66,6 +66,8 @@ from ssrstf.training.mesh_training import (
     build_mesh_loss,
     build_mesh_model,
     build_mesh_optimizer,
+    check_resumed_body,
+    mesh_checkpoint_entries,
     prepare_mesh_config,
 )
 from ssrstf.training.optim import build_optimizer, build_scheduler
@@ -322,6 +324,8 @@ def _fit(
         load_weights(model, init_state, source=str(init_path))
         logger.info("model weights initialised from %s", init_path)
     if ckpt is not None:
+        if is_mesh:  # the body model it was trained with, before any weight is loaded
+            check_resumed_body(ckpt, model, run_dir / "last.pt")
         load_weights(model, ckpt["model"], source=str(run_dir / "last.pt"))
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
@@ -454,6 +458,8 @@ class _Loop:
         }
         if self.scaler.is_enabled():  # fp16 on CUDA: the loss scale and its growth count
             state["scaler"] = self.scaler.state_dict()
+        if self.cfg.mesh.use_mesh_head:  # the body model it trains on
+            state.update(mesh_checkpoint_entries(self.model))
         save_checkpoint(self.run_dir / name, state)
 
     def evaluate(self, streams: dict, progress: Progress, train_stats: dict, final: bool) -> None:
