@@ -13,7 +13,9 @@ thread, a wall-clock budget and a wall-clock cosine, a quick final evaluation), 
 ``configs/ablation-robust60_27f_h36m-<arm>.yaml`` into ``<runs>/abl60-<arm>`` (60 CPU-minutes
 each: ``train.clock: cpu``), the ``robust120`` suite ``configs/ablation-robust120_<arm>.yaml``
 (the arm names its clip length, e.g. ``81f_h36m-mix_ssrstf-lite``) into ``<runs>/abl120-<arm>``
-(120 CPU-minutes: context and the SSR-STF pair at long context). Arms run in pairs side by
+(120 CPU-minutes: context and the SSR-STF pair at long context), the ``robust240`` suite
+``configs/ablation-robust240_27f_h36m-<arm>.yaml`` into ``<runs>/abl240-<arm>`` (240
+CPU-minutes: width at a longer budget). Arms run in pairs side by
 side, each pinned to its own core with ``taskset`` when it exists (``--no-pin``: left to the
 scheduler, fairer when other work shares the machine), so both arms of a pair see the same
 machine. With a wall-clock budget nothing else should run meanwhile: a busy core costs an arm
@@ -41,7 +43,8 @@ from ssrstf.models.complexity import describe_model
 ROOT = Path(__file__).resolve().parents[1]
 SUITES = {"budget": ("ablation-budget_27f_h36m-", "abl15-"),
           "robust60": ("ablation-robust60_27f_h36m-", "abl60-"),
-          "robust120": ("ablation-robust120_", "abl120-")}  # fmt: skip
+          "robust120": ("ablation-robust120_", "abl120-"),
+          "robust240": ("ablation-robust240_27f_h36m-", "abl240-")}  # fmt: skip
 """Suite → (config file prefix, run folder prefix)."""
 ARMS = (
     "gt_ssrstf", "gt_global-only", "gt_local-mixer-only", "gt_gcn",
