@@ -208,8 +208,10 @@ def test_check_body_record_compares_kind_and_content(anny_body, caplog) -> None:
     assert "anny 0.6.1" in caplog.records[0].getMessage()
 
 
-def test_the_packaged_mesh_head_still_loads(anny_body, caplog) -> None:
-    with caplog.at_level(logging.WARNING):
+def test_the_packaged_mesh_head_records_its_body_and_matches_anny(anny_body, caplog) -> None:
+    with caplog.at_level(logging.INFO, logger=LOGGER):
         model, cfg = load_mesh_model("default", body=anny_body)
-    assert cfg.mesh.body_model == "anny" and model.trained_body is None
-    assert not caplog.records  # an older file: no warning
+    assert cfg.mesh.body_model == "anny" and model.trained_body is not None
+    assert model.trained_body["kind"] == "anny"
+    assert model.trained_body["content_sha256"] == anny_body.identity()["content_sha256"]
+    assert not caplog.records  # recorded and matching: nothing to say

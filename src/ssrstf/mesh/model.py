@@ -9,7 +9,7 @@ Every mesh checkpoint, training or exported, also records the body model it was 
 (`BODY_RECORD`, `BodyModel.identity`), compared with the body model it is loaded with
 (`check_body_record`). The package ships one head-only file,
 ``checkpoints/mesh_default.safetensors`` (anny; trained on Human3.6M: research use only, like
-the default lifter), written before that record: it loads unchecked.
+the default lifter), with its record (anny 0.6.2).
 """
 
 from __future__ import annotations
