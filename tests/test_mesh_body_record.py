@@ -198,7 +198,10 @@ def test_check_body_record_compares_kind_and_content(anny_body, caplog) -> None:
     record = anny_body.identity()
     assert record["kind"] == "anny" and record["version"] == "0.6.2"
     assert "local-ref" in record["variant"] and len(record["content_sha256"]) == 64
-    assert anny_body.to(torch.float64).identity() == record  # a moved copy keeps it
+    # A moved copy keeps it (`moved`: the shared body itself must stay float32 for later tests).
+    moved = anny_body.moved(lambda t: t.double() if t.is_floating_point() else t)
+    assert moved.identity() == record
+    assert anny_body.neutral_shape().dtype == torch.float32
     check_body_record(record, anny_body, source="head")
     with pytest.raises(ValueError, match=r"^head: .* anny 0\.6\.2 \(content 000000000000\)"):
         check_body_record({**record, "content_sha256": "0" * 64}, anny_body, source="head")
