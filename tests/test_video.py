@@ -141,6 +141,29 @@ def test_a_constant_rate_matroska_keeps_the_header_s_rate(tmp_path: Path) -> Non
     assert info.fps == pytest.approx(29.97) and info.num_frames == 10
 
 
+@pytest.mark.parametrize("suffix", [".mkv", ".webm"])
+def test_matroska_fps_is_the_video_s_own_rate_whatever_the_audio(
+    tmp_path: Path, suffix: str
+) -> None:
+    """2 s of 30 fps video with 3 s of audio: the container's duration (3 s) is the audio's, so
+    frames / duration would say 20 fps; the counted frames span the video's own 2 s."""
+    ffmpeg = _needs_ffmpeg()
+    clip = tmp_path / f"audio{suffix}"
+    codecs = {
+        ".mkv": ["-c:v", "mpeg4", "-c:a", "aac"],
+        ".webm": ["-c:v", "libvpx", "-c:a", "libopus"],
+    }
+    command = [
+        ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
+        "-f", "lavfi", "-i", "testsrc=size=64x64:rate=30:duration=2",
+        "-f", "lavfi", "-i", "sine=duration=3", *codecs[suffix], str(clip),
+    ]  # fmt: skip
+    subprocess.run(command, check=True, capture_output=True)
+    info = probe_video(clip)
+    assert info.fps == pytest.approx(30, abs=0.2) and info.num_frames == 60
+    assert len(list(iter_frames(clip, size=(32, 32)))) == 60
+
+
 @pytest.mark.parametrize(
     ("version", "expected"),
     [("n9.0.2-17-g2a571b6068-20260930", "-fps_mode"), ("5.1.2", "-fps_mode"),

@@ -10,7 +10,7 @@ output would otherwise make ffmpeg force a constant rate (the stream's ``tbr``),
 dropping frames of variable-frame-rate videos (phone clips), while the recorded fps is the
 header's average; with it, the frame count is the coded one and frames / fps the duration.
 Matroska/WebM headers hold no average rate, so for them `probe_video` counts the coded frames
-(demuxing only) and reports frames / duration (`VideoInfo.fps`).
+(demuxing only) and reports frames / the time they span (`VideoInfo.fps`).
 
 The detector is MediaPipe's legacy ``mp.solutions.pose`` (mediapipe 0.10.21, the last release
 with the solutions API and its bundled BlazePose models, so it runs offline; installed as
@@ -80,11 +80,13 @@ class VideoInfo:
         fps: Frames per second, or None when the file does not say: the header's average rate
             (for a variable frame rate in MP4/MOV, frames / duration). Matroska/WebM headers
             store no average (ffmpeg's rate is the track's default frame duration or an
-            estimate from the first frames), so there it is the counted frames / duration,
+            estimate from the first frames), so there it is the counted frames / the time
+            they span (the video's own, whatever the audio or the header's duration says),
             unless the header's rate accounts for the count to within one frame (a constant
             rate, kept as the header gives it).
         num_frames: round(duration × fps) from the container, an estimate (for progress bars);
-            None when duration or fps is unknown. Iterating gives the exact count.
+            None when duration or fps is unknown; Matroska/WebM: the counted frames.
+            Iterating gives the exact count.
     """
 
     width: int
@@ -163,33 +165,51 @@ def _is_matroska(path: Path) -> bool:
         return False
 
 
-def _count_frames(path: Path) -> int | None:
-    """The coded frames of the video stream that ffmpeg reads from ``path``, counted by
-    demuxing alone (no decoding); None when ffmpeg fails."""
+_PACKET = re.compile(r"^0,\s*-?\d+,\s*(-?\d+),\s*(\d+),", flags=re.MULTILINE)
+"""A video packet in ffmpeg's ``framecrc`` listing: stream 0, dts, **pts**, **duration**, ..."""
+
+
+def _count_frames(path: Path) -> tuple[int, float] | None:
+    """The coded frames of the first video stream of ``path`` (the one `iter_frames` decodes)
+    and the seconds they span (from the first frame's start to the last one's end, by their
+    timestamps), read by demuxing alone (no decoding); None when ffmpeg fails or lists no
+    frame. The span is the video's own, not the container's duration, which covers an audio
+    track that outlasts the video and may be missing (live WebM recordings) or wrong (a cut
+    download)."""
     import imageio_ffmpeg
 
     command = [
         imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error",
-        "-i", str(path), "-an", "-sn", "-dn", "-c:v", "copy", "-f", "null",
-        "-nostats", "-progress", "pipe:1", "-",
+        "-i", str(path), "-map", "0:v:0", "-c:v", "copy", "-f", "framecrc", "-",
     ]  # fmt: skip
     try:
         done = subprocess.run(command, capture_output=True, text=True, check=False)
     except OSError:
         return None
-    counts = re.findall(r"^frame=(\d+)$", done.stdout, flags=re.MULTILINE)
-    return int(counts[-1]) if done.returncode == 0 and counts else None
+    base = re.search(r"^#tb 0: (\d+)/(\d+)$", done.stdout, flags=re.MULTILINE)
+    packets = [(int(pts), int(length)) for pts, length in _PACKET.findall(done.stdout)]
+    if done.returncode != 0 or base is None or not packets:
+        return None
+    starts = sorted(pts for pts, _ in packets)
+    # A packet without a duration (some muxers) lasts as long as the typical gap.
+    gap = float(np.median(np.diff(starts))) if len(starts) > 1 else 0.0
+    end = max(pts + (length or gap) for pts, length in packets)
+    return len(packets), (end - starts[0]) * int(base[1]) / int(base[2])
 
 
-def _info(meta: dict[str, Any], counted: int | None = None) -> VideoInfo:
-    """The `VideoInfo` of ffmpeg's header ``meta``; with ``counted`` coded frames, fps is
-    counted / duration unless the header's rate accounts for them to within one frame."""
+def _info(meta: dict[str, Any], counted: tuple[int, float] | None = None) -> VideoInfo:
+    """The `VideoInfo` of ffmpeg's header ``meta``; with ``counted`` (coded frames, the seconds
+    they span: `_count_frames`) the frame count is exact and fps is frames / span, unless the
+    header's rate accounts for the frames to within one (a constant rate, kept as given: the
+    span is rounded)."""
     width, height = meta["size"]
     fps = float(meta.get("fps") or 0.0)
     duration = float(meta.get("duration") or 0.0)
-    if counted and duration > 0 and abs(duration * fps - counted) > 1:
-        fps = counted / duration
     frames = round(duration * fps) if fps > 0 and duration > 0 else None
+    if counted is not None:
+        frames, span = counted
+        if span > 0 and abs(span * fps - frames) > 1:
+            fps = frames / span
     return VideoInfo(int(width), int(height), fps if fps > 0 else None, frames)
 
 
