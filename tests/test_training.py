@@ -43,7 +43,7 @@ def tiny_cfg(data_path: Path, *overrides: str) -> ExperimentConfig:
         "train.num_threads=1",
         "eval.every=1",
         "eval.batch_size=16",
-        "model.drop_path_rate=0.1",  # exercises the RNG state on resume
+        "model.drop_path_rate=0.1",  # exercises the per-step RNG seeds on resume
     ]
     return load_config(ROOT / "configs" / "tiny_debug.yaml", [*base, *overrides])
 

@@ -197,7 +197,13 @@ class BodyModel(nn.Module, ABC):
         ``smpl``) and ``content_sha256`` (`content_sha256` of the data that gives the head's
         parameters their meaning), plus informational keys (an SMPL file's name and SHA-256,
         anny's version and variant). Moved copies (`moved`) keep it."""
-        return dict(self._identity)
+        identity = self.__dict__.get("_identity")
+        if identity is None:
+            raise TypeError(
+                f"{type(self).__name__} sets no _identity: a BodyModel subclass records what it "
+                "is at construction (`BodyModel.identity`)"
+            )
+        return dict(identity)
 
     @property
     def num_pose_bones(self) -> int:

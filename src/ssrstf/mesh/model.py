@@ -239,8 +239,10 @@ def check_body_record(
     *,
     source: str | Path,
     allow_mismatch: bool = False,
+    hint: str | None = None,
 ) -> None:
-    """Check that ``body`` is the body model a mesh checkpoint (``source``) was trained with.
+    """Check that ``body`` is the body model a mesh checkpoint (``source``) was trained with
+    (``hint``: what the error tells the user to do, instead of the loading options).
 
     A mesh head predicts the parameters of one body model: the same numbers on another (SMPL of
     another gender or release, another anny rig) are another pose and another body, and nothing
@@ -255,8 +257,8 @@ def check_body_record(
     and SHA-256 are recorded but not compared: an SMPL ``.pkl`` saved as ``.npz`` (which
     docs/mesh.md advises) has other bytes and the same arrays. anny of another version with the
     same mesh, rig and joints loads with a warning (its shapes may differ slightly). A
-    checkpoint without a record (written before ssrstf kept one, such as the packaged
-    ``mesh_default.safetensors``) loads unchecked, with an info message once per file.
+    checkpoint without a record (written before ssrstf kept one) loads unchecked, with an info
+    message once per file.
 
     Raises:
         ValueError: One line naming ``source``, the recorded body and ``body``, unless
@@ -281,10 +283,13 @@ def check_body_record(
         f"not on the given {describe_body(given)}"
     )
     if not allow_mismatch:
-        raise ValueError(
-            f"{message}; pass the body model it was trained on (--body-model-path), or "
-            "allow_body_mismatch=True to use this one anyway"
-        )
+        if hint is None:
+            given_by = " (--body-model-path)" if record["kind"] == "smpl" else ""
+            hint = (
+                f"pass the body model it was trained on{given_by}, or "
+                "allow_body_mismatch=True to use this one anyway"
+            )
+        raise ValueError(f"{message}; {hint}")
     _note_once(logging.WARNING, f"{message} (allow_body_mismatch)")
 
 

@@ -76,4 +76,5 @@ def check_resumed_body(ckpt: dict[str, Any], model: MeshRecovery, source: str | 
         ValueError: One line naming both body models.
     """
     record = recorded_body(ckpt.get(BODY_RECORD), source=source)
-    check_body_record(record, model.body, source=source)
+    hint = "resume it with that body model, or start a new run on this one"
+    check_body_record(record, model.body, source=source, hint=hint)

@@ -532,8 +532,8 @@ class _Loop:
                 sampler=_SkipSampler(sampler, skip),
                 drop_last=True,
                 num_workers=self.cfg.data.num_workers,
-                # Its own generator: creating an iterator must not draw from the global RNG,
-                # or a mid-epoch resume would shift the stochastic-depth draws.
+                # Its own generator: the worker seeds (and the loader's draws) are a function
+                # of (seed, epoch), never of the global RNG.
                 generator=torch.Generator().manual_seed(self.cfg.seed + progress.epoch),
             )
             bar = tqdm(
