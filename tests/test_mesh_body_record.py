@@ -218,3 +218,12 @@ def test_the_packaged_mesh_head_records_its_body_and_matches_anny(anny_body, cap
     assert model.trained_body["kind"] == "anny"
     assert model.trained_body["content_sha256"] == anny_body.identity()["content_sha256"]
     assert not caplog.records  # recorded and matching: nothing to say
+
+
+def test_a_body_model_without_an_identity_says_so() -> None:
+    from ssrstf.mesh.body import BodyModel
+
+    bare = type("Bare", (BodyModel,), {})
+    bare.__abstractmethods__ = frozenset()  # only identity() matters here
+    with pytest.raises(TypeError, match=r"^Bare sets no _identity: a BodyModel subclass records"):
+        bare().identity()
