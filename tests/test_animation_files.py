@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from animation_readers import Glb, bvh_positions_mm
+from stand_in_lifters import TruthLifter
 
 from ssrstf.geometry import to_root_relative
 from ssrstf.keypoints.sample import FOCAL_PX, make_sample
@@ -33,23 +33,13 @@ TOLERANCE_MM = 0.01
 """Read-back tolerance: float32 in both readers; the issue asks for 1 mm."""
 
 
-class NoisyLifter:
+class NoisyLifter(TruthLifter):
     """Stands in for `Lifter`: the sample's truth with lifter-like errors, root-relative."""
 
     def __init__(self, poses: np.ndarray, stretch: float, noise_mm: float) -> None:
         rng = np.random.default_rng(0)
         poses = poses * rng.uniform(1 - stretch, 1 + stretch, (len(poses), 1, 1))
-        self.poses = to_root_relative(poses + rng.normal(scale=noise_mm, size=poses.shape))
-
-    frame_stride = 1  # a Human3.6M model's, on consecutive frames (`auto_frame_stride`)
-    cfg = SimpleNamespace(data=SimpleNamespace(dataset="h36m", frame_stride=1))
-
-    def lift(
-        self, keypoints: np.ndarray, image_size, *, progress: bool = False, frame_stride: int = 1
-    ) -> np.ndarray:
-        assert frame_stride == 1, "the stand-in returns every frame's pose"
-        assert len(keypoints) == len(self.poses)
-        return self.poses
+        super().__init__(to_root_relative(poses + rng.normal(scale=noise_mm, size=poses.shape)))
 
 
 @pytest.fixture(scope="module")

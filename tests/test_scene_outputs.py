@@ -7,10 +7,10 @@ from __future__ import annotations
 import importlib.util
 import json
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from stand_in_lifters import TruthLifter
 
 from ssrstf.cli import main
 from ssrstf.geometry import to_root_relative
@@ -24,26 +24,6 @@ from ssrstf.skeleton import H36M_17
 
 NAMES = H36M_17.joint_names
 HAS_VIZ = all(importlib.util.find_spec(m) for m in ("matplotlib", "imageio_ffmpeg", "PIL"))
-
-
-class TruthLifter:
-    """Stands in for `Lifter`: returns given root-relative poses (the sample's truth)."""
-
-    def __init__(self, poses: np.ndarray, stretch: float = 0.0) -> None:
-        self.poses = poses.copy()
-        if stretch:  # bones that change length from frame to frame, as a lifter's do
-            rng = np.random.default_rng(0)
-            self.poses = self.poses * rng.uniform(1 - stretch, 1 + stretch, (len(poses), 1, 1))
-
-    frame_stride = 1  # a Human3.6M model's, on consecutive frames (`auto_frame_stride`)
-    cfg = SimpleNamespace(data=SimpleNamespace(dataset="h36m", frame_stride=1))
-
-    def lift(
-        self, keypoints: np.ndarray, image_size, *, progress: bool = False, frame_stride: int = 1
-    ) -> np.ndarray:
-        assert frame_stride == 1, "the stand-in returns every frame's pose"
-        assert keypoints.shape == self.poses.shape and image_size == (1000, 1000)
-        return self.poses
 
 
 @pytest.fixture(scope="module")
