@@ -121,8 +121,10 @@ def create_mesh_model(
     ``load_backbone``, else freshly initialised), a new head and the body model
     (``allow_pickle``: see `build_body_model`)."""
     mesh = cfg.mesh
-    body = body or build_body_model(
-        mesh.body_model, mesh.body_model_path, allow_pickle=allow_pickle
+    body = (
+        body
+        if body is not None
+        else build_body_model(mesh.body_model, mesh.body_model_path, allow_pickle=allow_pickle)
     )
     if mesh.backbone and load_backbone:
         backbone, backbone_cfg = load_model(mesh.backbone)
@@ -352,8 +354,10 @@ def load_mesh_model(
             )
     record = recorded_body(metadata.get(BODY_RECORD), source=path)
     mesh = cfg.mesh
-    body = body or build_body_model(
-        mesh.body_model, mesh.body_model_path, allow_pickle=allow_pickle
+    body = (
+        body
+        if body is not None
+        else build_body_model(mesh.body_model, mesh.body_model_path, allow_pickle=allow_pickle)
     )
     check_body_record(record, body, source=path, allow_mismatch=allow_body_mismatch)
     model = create_mesh_model(cfg, body=body, load_backbone=head_only)
